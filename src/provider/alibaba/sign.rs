@@ -26,8 +26,16 @@ pub fn percent_encode(value: &str) -> String {
             out.push(byte as char);
         } else {
             out.push('%');
-            out.push(char::from_digit(u32::from(byte >> 4), 16).unwrap().to_ascii_uppercase());
-            out.push(char::from_digit(u32::from(byte & 0xf), 16).unwrap().to_ascii_uppercase());
+            out.push(
+                char::from_digit(u32::from(byte >> 4), 16)
+                    .unwrap()
+                    .to_ascii_uppercase(),
+            );
+            out.push(
+                char::from_digit(u32::from(byte & 0xf), 16)
+                    .unwrap()
+                    .to_ascii_uppercase(),
+            );
         }
     }
     out
@@ -51,7 +59,11 @@ pub fn rpc_string_to_sign(method: &str, params: &[(String, String)]) -> String {
         .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
         .collect::<Vec<_>>()
         .join("&");
-    format!("{}&%2F&{}", method.to_ascii_uppercase(), percent_encode(&canonical))
+    format!(
+        "{}&%2F&{}",
+        method.to_ascii_uppercase(),
+        percent_encode(&canonical)
+    )
 }
 
 /// Base64 HMAC-SHA1 of the string to sign, keyed with `secret + "&"`.
@@ -105,7 +117,11 @@ pub fn acs3_canonical_request(req: &Acs3Request<'_>) -> (String, String) {
         values.sort();
         canonical_headers.push_str(&format!("{name}:{}\n", values.join(",")));
     }
-    let signed_headers = headers.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(";");
+    let signed_headers = headers
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect::<Vec<_>>()
+        .join(";");
 
     let path = if req.path.is_empty() { "/" } else { req.path };
     let canonical = format!(
@@ -174,12 +190,17 @@ mod tests {
     use super::*;
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn percent_encoding_follows_rfc3986_with_uppercase_hex() {
-        assert_eq!(percent_encode("a b*c~d/e+f:g'(h)!"), "a%20b%2Ac~d%2Fe%2Bf%3Ag%27%28h%29%21");
+        assert_eq!(
+            percent_encode("a b*c~d/e+f:g'(h)!"),
+            "a%20b%2Ac~d%2Fe%2Bf%3Ag%27%28h%29%21"
+        );
         assert_eq!(percent_encode("中"), "%E4%B8%AD");
         assert_eq!(percent_encode("A-z_0.9~"), "A-z_0.9~");
     }
@@ -202,7 +223,10 @@ mod tests {
             sts,
             "GET&%2F&AccessKeyId%3Dtestid%26Action%3DDescribeRegions%26Format%3DXML%26SignatureMethod%3DHMAC-SHA1%26SignatureNonce%3D3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf%26SignatureVersion%3D1.0%26Timestamp%3D2016-02-23T12%253A46%253A24Z%26Version%3D2014-05-26"
         );
-        assert_eq!(rpc_signature(&sts, "testsecret"), "OLeaidS1JvxuMvnyHOwuJ+uX5qY=");
+        assert_eq!(
+            rpc_signature(&sts, "testsecret"),
+            "OLeaidS1JvxuMvnyHOwuJ+uX5qY="
+        );
     }
 
     // alibaba.md §3.1 A2.
@@ -220,7 +244,10 @@ mod tests {
             ("AccessKeyId", "testid"),
         ]);
         let sts = rpc_string_to_sign("GET", &params);
-        assert_eq!(rpc_signature(&sts, "testsecret"), "9NaGiOspFP5UPcwX8Iwt2YJXXuk=");
+        assert_eq!(
+            rpc_signature(&sts, "testsecret"),
+            "9NaGiOspFP5UPcwX8Iwt2YJXXuk="
+        );
     }
 
     fn a3_params() -> Vec<(String, String)> {
@@ -251,14 +278,23 @@ mod tests {
             sts,
             "POST&%2F&AccessKeyId%3Dtestid%26Action%3DStopInstances%26BatchOptimization%3DSuccessFirst%26ForceStop%3Dtrue%26Format%3DJSON%26InstanceId.1%3Di-bp1aaaaaaaaaaaaaaaaa%26InstanceId.2%3Di-bp1bbbbbbbbbbbbbbbbb%26RegionId%3Dcn-hangzhou%26SignatureMethod%3DHMAC-SHA1%26SignatureNonce%3D3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf%26SignatureVersion%3D1.0%26StoppedMode%3DStopCharging%26Timestamp%3D2024-01-01T12%253A00%253A00Z%26Version%3D2014-05-26"
         );
-        assert_eq!(rpc_signature(&sts, "testsecret"), "DbsAcDZHrc0XoWc8YZ6vnlbevfA=");
+        assert_eq!(
+            rpc_signature(&sts, "testsecret"),
+            "DbsAcDZHrc0XoWc8YZ6vnlbevfA="
+        );
         let get = rpc_string_to_sign("GET", &params);
-        assert_eq!(rpc_signature(&get, "testsecret"), "q53AomQqq9LXW1lsM0ZoiRtcI9o=");
+        assert_eq!(
+            rpc_signature(&get, "testsecret"),
+            "q53AomQqq9LXW1lsM0ZoiRtcI9o="
+        );
 
         let mut with_type = params.clone();
         with_type.push(("SignatureType".into(), String::new()));
         let sts = rpc_string_to_sign("POST", &with_type);
-        assert_eq!(rpc_signature(&sts, "testsecret"), "Aoxn58F7d2FEgDbjd9F0IlPiCp0=");
+        assert_eq!(
+            rpc_signature(&sts, "testsecret"),
+            "Aoxn58F7d2FEgDbjd9F0IlPiCp0="
+        );
     }
 
     // alibaba.md §3.1 A3, last paragraph: what the Tea client itself sends in V2 mode.
@@ -273,7 +309,10 @@ mod tests {
             }
         }
         let sts = rpc_string_to_sign("POST", &params);
-        assert_eq!(rpc_signature(&sts, "testsecret"), "8KTiMVtYPltURI5sZ7G5D1r10r0=");
+        assert_eq!(
+            rpc_signature(&sts, "testsecret"),
+            "8KTiMVtYPltURI5sZ7G5D1r10r0="
+        );
     }
 
     // alibaba.md §3.1 A4: encoding edge cases inside a value.
@@ -295,7 +334,10 @@ mod tests {
         assert!(sts.contains(
             "InstanceName%3Da%2520b%252Ac~d%252Fe%252Bf%253Ag%2527%2528h%2529%2521%25E4%25B8%25AD"
         ));
-        assert_eq!(rpc_signature(&sts, "testsecret"), "Ek6CD+cfWGQBAtskxHhWp20YW+s=");
+        assert_eq!(
+            rpc_signature(&sts, "testsecret"),
+            "Ek6CD+cfWGQBAtskxHhWp20YW+s="
+        );
     }
 
     fn b1_headers(date: &str, nonce: &str) -> Vec<(String, String)> {
@@ -313,7 +355,10 @@ mod tests {
     #[test]
     fn v3_reproduces_the_official_doc_vector_b1() {
         let query = pairs(&[
-            ("ImageId", "win2019_1809_x64_dtc_zh-cn_40G_alibase_20230811.vhd"),
+            (
+                "ImageId",
+                "win2019_1809_x64_dtc_zh-cn_40G_alibase_20230811.vhd",
+            ),
             ("RegionId", "cn-shanghai"),
         ]);
         let headers = b1_headers("2023-10-26T10:22:32Z", "3156853299f313e23d1673dc12e1703d");
@@ -339,7 +384,10 @@ mod tests {
     #[test]
     fn v3_reproduces_vector_b2() {
         let query = pairs(&[
-            ("ImageId", "win2019_1809_x64_dtc_zh-cn_40G_alibase_20230811.vhd"),
+            (
+                "ImageId",
+                "win2019_1809_x64_dtc_zh-cn_40G_alibase_20230811.vhd",
+            ),
             ("RegionId", "cn-shanghai"),
         ]);
         let headers = b1_headers("2023-10-26T09:01:01Z", "d410180a5abf7fe235dd9b74aca91fc0");
@@ -406,7 +454,10 @@ mod tests {
         let mut sts_headers = headers.clone();
         sts_headers.push(("x-acs-accesskey-id".into(), "STS.testid".into()));
         sts_headers.push(("x-acs-security-token".into(), "sts-token-value".into()));
-        let sts_req = Acs3Request { headers: &sts_headers, ..req };
+        let sts_req = Acs3Request {
+            headers: &sts_headers,
+            ..req
+        };
         let (_, signed) = acs3_canonical_request(&sts_req);
         assert_eq!(
             signed,

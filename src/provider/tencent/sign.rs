@@ -23,7 +23,12 @@ pub fn utc_date(timestamp: i64) -> String {
     let date = time::OffsetDateTime::from_unix_timestamp(timestamp)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
         .date();
-    format!("{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day())
+    format!(
+        "{:04}-{:02}-{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    )
 }
 
 /// What TC3 signs about a request.
@@ -52,7 +57,11 @@ pub fn tc3_canonical_request(req: &Tc3Request<'_>) -> (String, String) {
         .collect();
     headers.sort_by(|a, b| a.0.cmp(&b.0));
     let canonical_headers: String = headers.iter().map(|(n, v)| format!("{n}:{v}\n")).collect();
-    let signed_headers = headers.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(";");
+    let signed_headers = headers
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect::<Vec<_>>()
+        .join(";");
     let canonical = format!(
         "{}\n/\n{}\n{canonical_headers}\n{signed_headers}\n{}",
         req.method.to_ascii_uppercase(),
@@ -156,10 +165,16 @@ pub enum V1Method {
 /// The v1 string to sign: `METHOD` + host + `/?` + sorted raw `key=value` pairs joined by `&`,
 /// with `_` in keys replaced by `.` (§4.4 step 3).
 pub fn v1_string_to_sign(method: &str, host: &str, params: &[(String, String)]) -> String {
-    let mut sorted: Vec<(String, &str)> =
-        params.iter().map(|(k, v)| (k.replace('_', "."), v.as_str())).collect();
+    let mut sorted: Vec<(String, &str)> = params
+        .iter()
+        .map(|(k, v)| (k.replace('_', "."), v.as_str()))
+        .collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
-    let joined = sorted.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
+    let joined = sorted
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&");
     format!("{}{host}/?{joined}", method.to_ascii_uppercase())
 }
 
@@ -184,7 +199,9 @@ mod tests {
     const KEY: &str = "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE";
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn sha256_hex(bytes: &[u8]) -> String {
@@ -203,7 +220,10 @@ mod tests {
     fn tc3_reproduces_the_official_doc_example() {
         let body = br#"{"Limit": 1, "Filters": [{"Values": ["\u672a\u547d\u540d"], "Name": "instance-name"}]}"#;
         let payload = sha256_hex(body);
-        assert_eq!(payload, "35e9c5b0e3ae67532d3c9f17ead6c90222632e5b1ff7f6e89887f1398934f064");
+        assert_eq!(
+            payload,
+            "35e9c5b0e3ae67532d3c9f17ead6c90222632e5b1ff7f6e89887f1398934f064"
+        );
         let headers = pairs(&[
             ("Content-Type", "application/json; charset=utf-8"),
             ("Host", "cvm.tencentcloudapi.com"),
@@ -228,7 +248,10 @@ mod tests {
 
         let mut with_action = headers.clone();
         with_action.push(("X-TC-Action".into(), "DescribeInstances".into()));
-        let req = Tc3Request { headers: &with_action, ..req };
+        let req = Tc3Request {
+            headers: &with_action,
+            ..req
+        };
         let (canonical, signed) = tc3_canonical_request(&req);
         assert_eq!(signed, "content-type;host;x-tc-action");
         assert!(canonical.contains("x-tc-action:describeinstances\n"));
@@ -248,9 +271,14 @@ mod tests {
         let body = br#"{"InstanceIds": ["ins-r8hr2upy", "ins-5d8a23rs"], "StopType": "SOFT_FIRST", "StoppedMode": "STOP_CHARGING"}"#;
         assert_eq!(body.len(), 107);
         let payload = sha256_hex(body);
-        assert_eq!(payload, "e721ac520a440664ffbeb9b1254bb8c45b46677a1f99fb355b855bb0f0d62406");
-        let headers =
-            pairs(&[("Content-Type", "application/json"), ("Host", "cvm.tencentcloudapi.com")]);
+        assert_eq!(
+            payload,
+            "e721ac520a440664ffbeb9b1254bb8c45b46677a1f99fb355b855bb0f0d62406"
+        );
+        let headers = pairs(&[
+            ("Content-Type", "application/json"),
+            ("Host", "cvm.tencentcloudapi.com"),
+        ]);
         let req = Tc3Request {
             method: "POST",
             canonical_query: "",
@@ -279,9 +307,14 @@ mod tests {
     fn tc3_reproduces_the_tat_cancel_invocation_example() {
         let body = br#"{"InvocationId": "inv-ib2lld37", "InstanceIds": ["ins-zcewfho0"]}"#;
         let payload = sha256_hex(body);
-        assert_eq!(payload, "be5e0809f700b1f5b9c68099b6da0addae4f773476fd5b36ab2fb6b79ed923b9");
-        let headers =
-            pairs(&[("Content-Type", "application/json"), ("Host", "tat.tencentcloudapi.com")]);
+        assert_eq!(
+            payload,
+            "be5e0809f700b1f5b9c68099b6da0addae4f773476fd5b36ab2fb6b79ed923b9"
+        );
+        let headers = pairs(&[
+            ("Content-Type", "application/json"),
+            ("Host", "tat.tencentcloudapi.com"),
+        ]);
         let req = Tc3Request {
             method: "POST",
             canonical_query: "",
@@ -306,7 +339,10 @@ mod tests {
     fn tc3_signs_the_host_with_its_port() {
         let body = br#"{"InstanceIds": ["ins-r8hr2upy", "ins-5d8a23rs"], "StopType": "SOFT_FIRST", "StoppedMode": "STOP_CHARGING"}"#;
         let payload = sha256_hex(body);
-        let headers = pairs(&[("Content-Type", "application/json"), ("Host", "127.0.0.1:8080")]);
+        let headers = pairs(&[
+            ("Content-Type", "application/json"),
+            ("Host", "127.0.0.1:8080"),
+        ]);
         let req = Tc3Request {
             method: "POST",
             canonical_query: "",
@@ -346,7 +382,10 @@ mod tests {
             sts,
             "GETcvm.tencentcloudapi.com/?Action=DescribeInstances&InstanceIds.0=ins-09dx96dg&Limit=20&Nonce=11886&Offset=0&Region=ap-guangzhou&SecretId=AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE&Timestamp=1465185768&Version=2017-03-12"
         );
-        assert_eq!(v1_signature(&sts, KEY, V1Method::HmacSha1), "EliP9YW3pW28FpsEdkXt/+WcGeI=");
+        assert_eq!(
+            v1_signature(&sts, KEY, V1Method::HmacSha1),
+            "EliP9YW3pW28FpsEdkXt/+WcGeI="
+        );
 
         let sdk = pairs(&[
             ("Action", "StopInstances"),
@@ -384,6 +423,8 @@ mod tests {
         assert_eq!(parsed.date, "2023-11-14");
         assert_eq!(parsed.service, "cvm");
         assert_eq!(parsed.signed_headers, vec!["content-type", "host"]);
-        assert!(parse_tc3_authorization("TC3-HMAC-SHA256 Credential=AKID1/2023-11-14/cvm").is_none());
+        assert!(
+            parse_tc3_authorization("TC3-HMAC-SHA256 Credential=AKID1/2023-11-14/cvm").is_none()
+        );
     }
 }

@@ -1,0 +1,221 @@
+//! Alibaba RPC parameters (flat string pairs) and the simulator's Alibaba error type.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+/// An Alibaba error answer: HTTP status, `Code`, `Message` (alibaba.md §1.4).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AliError {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+    /// Sent as `x-acs-retry-after` (milliseconds) when throttled.
+    pub retry_after_ms: Option<u64>,
+}
+
+impl AliError {
+    pub fn new(status: u16, code: &str, message: impl Into<String>) -> AliError {
+        AliError {
+            status,
+            code: code.to_string(),
+            message: message.into(),
+            retry_after_ms: None,
+        }
+    }
+
+    /// `MissingParameter.X` (alibaba.md §4).
+    pub fn missing(name: &str) -> AliError {
+        AliError::new(
+            400,
+            &format!("MissingParameter.{name}"),
+            format!(
+                "The input parameter \"{name}\" that is mandatory for processing this request is not supplied."
+            ),
+        )
+    }
+
+    /// `InvalidParameter` naming the parameter.
+    pub fn invalid(name: &str) -> AliError {
+        AliError::new(
+            400,
+            "InvalidParameter",
+            format!("The specified parameter \"{name}\" is not valid."),
+        )
+    }
+}
+
+/// Parameters that belong to the protocol, not the action (alibaba.md §1.2).
+const COMMON: [&str; 11] = [
+    "AccessKeyId",
+    "Action",
+    "Format",
+    "SecurityToken",
+    "Signature",
+    "SignatureMethod",
+    "SignatureNonce",
+    "SignatureType",
+    "SignatureVersion",
+    "Timestamp",
+    "Version",
+];
+
+/// The business parameters of a call.
+#[derive(Debug, Clone, Default)]
+pub struct Params {
+    map: BTreeMap<String, String>,
+}
+
+impl Params {
+    /// Keeps the business parameters of the decoded pairs (the last value of a repeated key).
+    pub fn from_pairs(pairs: &[(String, String)]) -> Params {
+        let map = pairs
+            .iter()
+            .filter(|(k, _)| !COMMON.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Params { map }
+    }
+
+    /// As a JSON object, for the call log.
+    pub fn to_json(&self) -> Value {
+        json!(self.map)
+    }
+
+    /// Whether any value equals `needle`.
+    pub fn mentions(&self, needle: &str) -> bool {
+        self.map
+            .values()
+            .any(|v| v == needle || v.contains(&format!("\"{needle}\"")))
+    }
+
+    /// A non-empty value.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.map
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// A value that must be present.
+    pub fn required(&self, name: &str) -> Result<&str, AliError> {
+        self.get(name).ok_or_else(|| AliError::missing(name))
+    }
+
+    /// A boolean; the Python SDKs send `True`/`False` (alibaba.md §2 "Booleans").
+    pub fn bool(&self, name: &str) -> Result<Option<bool>, AliError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(v) if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
+            Some(v) if v.eq_ignore_ascii_case("false") => Ok(Some(false)),
+            Some(_) => Err(AliError::invalid(name)),
+        }
+    }
+
+    /// An integer.
+    pub fn int(&self, name: &str) -> Result<Option<i64>, AliError> {
+        self.get(name)
+            .map(|v| v.parse::<i64>().map_err(|_| AliError::invalid(name)))
+            .transpose()
+    }
+
+    /// A RepeatList `Name.1`, `Name.2`, … in index order (alibaba.md §2 "Array encodings").
+    pub fn repeat_list(&self, name: &str) -> Vec<String> {
+        let prefix = format!("{name}.");
+        let mut items: Vec<(u64, String)> = self
+            .map
+            .iter()
+            .filter_map(|(k, v)| {
+                let index = k.strip_prefix(&prefix)?.parse::<u64>().ok()?;
+                Some((index, v.clone()))
+            })
+            .collect();
+        items.sort_by_key(|(i, _)| *i);
+        items
+            .into_iter()
+            .map(|(_, v)| v)
+            .filter(|v| !v.is_empty())
+            .collect()
+    }
+
+    /// A JSON-array string such as `InstanceIds='["i-a","i-b"]'`.
+    pub fn json_list(&self, name: &str) -> Result<Option<Vec<String>>, AliError> {
+        self.get(name)
+            .map(|raw| {
+                serde_json::from_str::<Vec<String>>(raw).map_err(|_| AliError::invalid(name))
+            })
+            .transpose()
+    }
+}
+
+/// A page of results and the paging fields to answer with. Handles both `PageNumber`/`PageSize`
+/// and `MaxResults`/`NextToken` (alibaba.md §2.5–2.7).
+pub fn paginate<T>(
+    items: Vec<T>,
+    params: &Params,
+    max_page: i64,
+    default_page: i64,
+) -> Result<(Vec<T>, serde_json::Map<String, Value>), AliError> {
+    let total = items.len();
+    let mut meta = serde_json::Map::new();
+    meta.insert("TotalCount".into(), json!(total));
+    let token_mode = params.get("MaxResults").is_some() || params.get("NextToken").is_some();
+    let (offset, size) = if token_mode {
+        let size = params.int("MaxResults")?.unwrap_or(default_page);
+        if !(1..=max_page).contains(&size) {
+            return Err(AliError::new(
+                400,
+                "InvalidParameter.MaxResults",
+                "The specified parameter MaxResults is not valid.",
+            ));
+        }
+        let offset = match params.get("NextToken") {
+            None => 0,
+            Some(token) => token
+                .strip_prefix("sgnt-")
+                .and_then(|n| n.parse::<usize>().ok())
+                .ok_or_else(|| {
+                    AliError::new(
+                        400,
+                        "InvalidParameter.NextToken",
+                        "The specified parameter NextToken is not valid.",
+                    )
+                })?,
+        };
+        meta.insert("MaxResults".into(), json!(size));
+        (offset, size as usize)
+    } else {
+        let number = params.int("PageNumber")?.unwrap_or(1);
+        if number < 1 {
+            return Err(AliError::new(
+                400,
+                "InvalidParam.PageNumber",
+                "The specified parameter is invalid.",
+            ));
+        }
+        let size = params.int("PageSize")?.unwrap_or(default_page);
+        if !(1..=max_page).contains(&size) {
+            return Err(AliError::new(
+                400,
+                "InvalidParam.PageSize",
+                "The specified parameter is invalid.",
+            ));
+        }
+        meta.insert("PageNumber".into(), json!(number));
+        meta.insert("PageSize".into(), json!(size));
+        (((number - 1) * size) as usize, size as usize)
+    };
+    let page: Vec<T> = items.into_iter().skip(offset).take(size).collect();
+    if token_mode {
+        let next = offset + page.len();
+        meta.insert(
+            "NextToken".into(),
+            json!(if next < total {
+                format!("sgnt-{next}")
+            } else {
+                String::new()
+            }),
+        );
+    }
+    Ok((page, meta))
+}

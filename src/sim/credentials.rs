@@ -1,0 +1,159 @@
+//! The access keys the simulator accepts, the account each belongs to, and the Alibaba nonce
+//! cache that rejects replays (docs/simulator.md "Credentials").
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use crate::model::Provider;
+
+/// Default Alibaba access key id.
+pub const ALIBABA_ACCESS_KEY_ID: &str = "LTAI5tStopgateSimulator01";
+/// Default Alibaba access key secret.
+pub const ALIBABA_ACCESS_KEY_SECRET: &str = "stopgate-sim-alibaba-secret";
+/// Default Alibaba STS key id, secret and token.
+pub const ALIBABA_STS: (&str, &str, &str) = (
+    "STS.StopgateSimulator01",
+    "stopgate-sim-alibaba-sts-secret",
+    "stopgate-sim-alibaba-sts-token",
+);
+/// Default Alibaba account id.
+pub const ALIBABA_ACCOUNT: &str = "1234567890123456";
+/// Default Tencent SecretId.
+pub const TENCENT_SECRET_ID: &str = "AKIDstopgateSimulator000000000000001";
+/// Default Tencent SecretKey.
+pub const TENCENT_SECRET_KEY: &str = "stopgateSimTencentSecretKey0000001";
+/// Default Tencent temporary SecretId, SecretKey and token.
+pub const TENCENT_TEMPORARY: (&str, &str, &str) = (
+    "AKIDstopgateSimulatorTmp000000000001",
+    "stopgateSimTencentTmpSecretKey0001",
+    "stopgate-sim-tencent-session-token",
+);
+/// Default Tencent account (uin).
+pub const TENCENT_ACCOUNT: &str = "100000000001";
+
+/// One access key.
+#[derive(Clone)]
+pub struct Credential {
+    pub provider: Option<Provider>,
+    pub access_key_id: String,
+    pub secret: String,
+    /// STS / session token the key must come with, if it is temporary.
+    pub token: Option<String>,
+    pub account: String,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential")
+            .field("provider", &self.provider)
+            .field("access_key_id", &self.access_key_id)
+            .field("account", &self.account)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every accepted key.
+#[derive(Debug, Default)]
+pub struct Credentials {
+    keys: Vec<Credential>,
+}
+
+impl Credentials {
+    /// The defaults, with the permanent pairs replaced by the given ones.
+    pub fn with_defaults(alibaba: (&str, &str), tencent: (&str, &str)) -> Self {
+        let mut creds = Credentials::default();
+        let mut add = |provider, id: &str, secret: &str, token: Option<&str>, account: &str| {
+            creds.add(
+                provider,
+                Credential {
+                    provider: Some(provider),
+                    access_key_id: id.to_string(),
+                    secret: secret.to_string(),
+                    token: token.map(str::to_string),
+                    account: account.to_string(),
+                },
+            )
+        };
+        add(
+            Provider::Alibaba,
+            alibaba.0,
+            alibaba.1,
+            None,
+            ALIBABA_ACCOUNT,
+        );
+        add(
+            Provider::Alibaba,
+            ALIBABA_STS.0,
+            ALIBABA_STS.1,
+            Some(ALIBABA_STS.2),
+            ALIBABA_ACCOUNT,
+        );
+        add(
+            Provider::Tencent,
+            tencent.0,
+            tencent.1,
+            None,
+            TENCENT_ACCOUNT,
+        );
+        let tmp = TENCENT_TEMPORARY;
+        add(
+            Provider::Tencent,
+            tmp.0,
+            tmp.1,
+            Some(tmp.2),
+            TENCENT_ACCOUNT,
+        );
+        creds
+    }
+
+    /// Adds (or replaces) a key.
+    pub fn add(&mut self, provider: Provider, mut credential: Credential) {
+        credential.provider = Some(provider);
+        self.keys.retain(|k| {
+            !(k.provider == Some(provider) && k.access_key_id == credential.access_key_id)
+        });
+        self.keys.push(credential);
+    }
+
+    /// The key with this id.
+    pub fn find(&self, provider: Provider, access_key_id: &str) -> Option<&Credential> {
+        self.keys
+            .iter()
+            .find(|k| k.provider == Some(provider) && k.access_key_id == access_key_id)
+    }
+
+    /// The account of the first permanent key of a provider (the default account).
+    pub fn default_account(&self, provider: Provider) -> String {
+        self.keys
+            .iter()
+            .find(|k| k.provider == Some(provider) && k.token.is_none())
+            .map(|k| k.account.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// Nonces seen in the last 15 minutes (alibaba.md §4 `SignatureNonceUsed`).
+#[derive(Debug, Default)]
+pub struct NonceCache {
+    seen: HashMap<String, Instant>,
+}
+
+/// How long a nonce is remembered: the same window as the timestamp check.
+pub const NONCE_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+impl NonceCache {
+    /// Records the nonce; false when it was already used within the window.
+    pub fn insert(&mut self, nonce: &str, now: Instant) -> bool {
+        if self.seen.len() > 10_000 {
+            self.seen
+                .retain(|_, at| now.duration_since(*at) < NONCE_WINDOW);
+        }
+        match self.seen.get(nonce) {
+            Some(at) if now.duration_since(*at) < NONCE_WINDOW => false,
+            _ => {
+                self.seen.insert(nonce.to_string(), now);
+                true
+            }
+        }
+    }
+}

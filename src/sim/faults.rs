@@ -1,0 +1,249 @@
+//! Injected faults: a vendor error, a bare 5xx, latency, a dropped connection or a malformed
+//! body, for one action or one instance, N times or with a probability (docs/simulator.md).
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::model::Provider;
+
+/// What a fault does to the request.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// Answer with this vendor error.
+    Error {
+        code: String,
+        message: Option<String>,
+        http_status: Option<u16>,
+    },
+    /// A bare HTTP error with a non-vendor body (a load balancer's 503).
+    HttpStatus(u16),
+    /// Wait, then serve normally.
+    LatencyMs(u64),
+    /// Close the connection without answering.
+    Drop,
+    /// HTTP 200 with a truncated JSON body.
+    Malformed,
+}
+
+/// A fault as given to the admin API.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSpec {
+    pub provider: String,
+    pub action: Option<String>,
+    pub instance_id: Option<String>,
+    pub times: Option<u32>,
+    pub probability: Option<f64>,
+    pub kind: FaultKind,
+}
+
+#[derive(Debug, Clone)]
+struct Fault {
+    id: u64,
+    provider: Provider,
+    action: Option<String>,
+    instance_id: Option<String>,
+    remaining: Option<u32>,
+    probability: f64,
+    kind: FaultKind,
+}
+
+/// The active faults.
+#[derive(Debug, Default)]
+pub struct Faults {
+    next_id: u64,
+    faults: Vec<Fault>,
+}
+
+/// What the faults decided for one request.
+#[derive(Debug, Default, PartialEq)]
+pub struct FaultPlan {
+    /// Total latency to add before answering.
+    pub latency_ms: u64,
+    /// The fault that replaces the answer, if any.
+    pub outcome: Option<FaultKind>,
+}
+
+impl Faults {
+    /// Adds a fault; returns its id.
+    pub fn add(&mut self, provider: Provider, spec: FaultSpec) -> Result<u64, String> {
+        let probability = spec.probability.unwrap_or(1.0);
+        if !(0.0..=1.0).contains(&probability) {
+            return Err(format!(
+                "probability must be between 0 and 1, got {probability}"
+            ));
+        }
+        if spec.times == Some(0) {
+            return Err(
+                "times must be at least 1 (omit it for a fault that never runs out)".into(),
+            );
+        }
+        self.next_id += 1;
+        self.faults.push(Fault {
+            id: self.next_id,
+            provider,
+            action: spec.action,
+            instance_id: spec.instance_id,
+            remaining: spec.times,
+            probability,
+            kind: spec.kind,
+        });
+        Ok(self.next_id)
+    }
+
+    /// Removes every fault.
+    pub fn clear(&mut self) {
+        self.faults.clear();
+    }
+
+    /// Decides what happens to a request of `action` whose parameters mention `mentions`.
+    pub fn plan(
+        &mut self,
+        provider: Provider,
+        action: &str,
+        mentions: &dyn Fn(&str) -> bool,
+    ) -> FaultPlan {
+        let mut plan = FaultPlan::default();
+        let mut rng = rand::rng();
+        for fault in &mut self.faults {
+            if plan.outcome.is_some() && !matches!(fault.kind, FaultKind::LatencyMs(_)) {
+                continue;
+            }
+            let applies = fault.provider == provider
+                && fault.action.as_deref().is_none_or(|a| a == action)
+                && fault.instance_id.as_deref().is_none_or(mentions)
+                && (fault.probability >= 1.0 || rng.random::<f64>() < fault.probability);
+            if !applies {
+                continue;
+            }
+            if let Some(n) = fault.remaining.as_mut() {
+                *n -= 1;
+            }
+            match &fault.kind {
+                FaultKind::LatencyMs(ms) => plan.latency_ms += ms,
+                other => plan.outcome = Some(other.clone()),
+            }
+        }
+        self.faults.retain(|f| f.remaining != Some(0));
+        plan
+    }
+
+    /// The ids of the active faults (for the admin API).
+    pub fn ids(&self) -> Vec<u64> {
+        self.faults.iter().map(|f| f.id).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(
+        action: Option<&str>,
+        instance: Option<&str>,
+        times: Option<u32>,
+        kind: FaultKind,
+    ) -> FaultSpec {
+        FaultSpec {
+            provider: "tencent".into(),
+            action: action.map(str::to_string),
+            instance_id: instance.map(str::to_string),
+            times,
+            probability: None,
+            kind,
+        }
+    }
+
+    #[test]
+    fn a_fault_for_n_times_runs_out() {
+        let mut faults = Faults::default();
+        let kind = FaultKind::HttpStatus(503);
+        faults
+            .add(
+                Provider::Tencent,
+                spec(Some("StopInstances"), None, Some(2), kind.clone()),
+            )
+            .unwrap();
+        let never = |_: &str| false;
+        assert_eq!(
+            faults
+                .plan(Provider::Tencent, "StopInstances", &never)
+                .outcome,
+            Some(kind.clone())
+        );
+        assert_eq!(
+            faults
+                .plan(Provider::Tencent, "DescribeInstances", &never)
+                .outcome,
+            None
+        );
+        assert_eq!(
+            faults
+                .plan(Provider::Alibaba, "StopInstances", &never)
+                .outcome,
+            None
+        );
+        assert_eq!(
+            faults
+                .plan(Provider::Tencent, "StopInstances", &never)
+                .outcome,
+            Some(kind)
+        );
+        assert_eq!(
+            faults
+                .plan(Provider::Tencent, "StopInstances", &never)
+                .outcome,
+            None
+        );
+    }
+
+    #[test]
+    fn an_instance_fault_applies_only_to_requests_naming_it() {
+        let mut faults = Faults::default();
+        faults
+            .add(
+                Provider::Tencent,
+                spec(None, Some("ins-bad00001"), None, FaultKind::Drop),
+            )
+            .unwrap();
+        assert_eq!(
+            faults
+                .plan(Provider::Tencent, "StopInstances", &|id| id
+                    == "ins-bad00001")
+                .outcome,
+            Some(FaultKind::Drop)
+        );
+        assert_eq!(
+            faults
+                .plan(Provider::Tencent, "StopInstances", &|_| false)
+                .outcome,
+            None
+        );
+    }
+
+    #[test]
+    fn latency_adds_up_and_does_not_replace_the_answer() {
+        let mut faults = Faults::default();
+        faults
+            .add(
+                Provider::Tencent,
+                spec(None, None, None, FaultKind::LatencyMs(100)),
+            )
+            .unwrap();
+        faults
+            .add(
+                Provider::Tencent,
+                spec(None, None, None, FaultKind::LatencyMs(50)),
+            )
+            .unwrap();
+        let plan = faults.plan(Provider::Tencent, "StopInstances", &|_| false);
+        assert_eq!(
+            plan,
+            FaultPlan {
+                latency_ms: 150,
+                outcome: None
+            }
+        );
+    }
+}

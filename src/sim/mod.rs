@@ -1,0 +1,253 @@
+//! `stopgate sim`: a faithful emulator of the Alibaba Cloud ECS and Tencent Cloud CVM/TAT HTTP
+//! APIs, with an admin API to seed it, inject faults and read the calls it received.
+//! Contract: `docs/simulator.md`.
+
+pub mod admin;
+pub mod alibaba;
+pub mod calllog;
+pub mod credentials;
+pub mod faults;
+pub mod instance;
+pub mod invocation;
+pub mod ratelimit;
+pub mod server;
+pub mod tencent;
+pub mod world;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use time::OffsetDateTime;
+use tokio::net::TcpListener;
+
+use crate::model::Provider;
+use calllog::{CallLog, CallRecord};
+use credentials::{Credentials, NonceCache};
+use faults::{FaultKind, Faults};
+use ratelimit::{Admission, RateLimits};
+use server::{HttpRequest, Reply};
+use world::{Timings, World};
+
+/// How to start a simulator.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Alibaba's permanent access key id and secret.
+    pub alibaba_key: (String, String),
+    /// Tencent's permanent SecretId and SecretKey.
+    pub tencent_key: (String, String),
+    /// Start with the demo world.
+    pub seed_demo: bool,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            alibaba_key: (
+                credentials::ALIBABA_ACCESS_KEY_ID.to_string(),
+                credentials::ALIBABA_ACCESS_KEY_SECRET.to_string(),
+            ),
+            tencent_key: (
+                credentials::TENCENT_SECRET_ID.to_string(),
+                credentials::TENCENT_SECRET_KEY.to_string(),
+            ),
+            seed_demo: true,
+        }
+    }
+}
+
+/// Everything the simulator knows. Each part has its own lock, held only briefly.
+#[derive(Debug)]
+pub struct SimState {
+    world: Mutex<World>,
+    timings: Mutex<Timings>,
+    credentials: Mutex<Credentials>,
+    nonces: Mutex<NonceCache>,
+    limits: Mutex<RateLimits>,
+    faults: Mutex<Faults>,
+    calls: Mutex<CallLog>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl SimState {
+    /// A simulator state from a config.
+    pub fn new(config: &SimConfig) -> Arc<SimState> {
+        let credentials = Credentials::with_defaults(
+            (&config.alibaba_key.0, &config.alibaba_key.1),
+            (&config.tencent_key.0, &config.tencent_key.1),
+        );
+        let state = Arc::new(SimState {
+            world: Mutex::new(World::default()),
+            timings: Mutex::new(Timings::default()),
+            credentials: Mutex::new(credentials),
+            nonces: Mutex::new(NonceCache::default()),
+            limits: Mutex::new(RateLimits::default()),
+            faults: Mutex::new(Faults::default()),
+            calls: Mutex::new(CallLog::default()),
+        });
+        if config.seed_demo {
+            state.seed_demo();
+        }
+        state
+    }
+
+    fn seed_demo(&self) {
+        let creds = lock(&self.credentials);
+        let (ali, tc) = (
+            creds.default_account(Provider::Alibaba),
+            creds.default_account(Provider::Tencent),
+        );
+        drop(creds);
+        world::seed_demo(&mut lock(&self.world), &ali, &tc, Instant::now());
+    }
+
+    pub(crate) fn world(&self) -> MutexGuard<'_, World> {
+        lock(&self.world)
+    }
+
+    pub(crate) fn timings(&self) -> Timings {
+        *lock(&self.timings)
+    }
+
+    pub(crate) fn credentials(&self) -> MutexGuard<'_, Credentials> {
+        lock(&self.credentials)
+    }
+
+    pub(crate) fn nonces(&self) -> MutexGuard<'_, NonceCache> {
+        lock(&self.nonces)
+    }
+
+    /// Lets a vendor call through the faults and the rate limit, logging the outcome when the
+    /// call ends here. `mentions` tells whether the parameters name an instance.
+    pub(crate) async fn gate(&self, call: &Call, mentions: &(dyn Fn(&str) -> bool + Sync)) -> Gate {
+        let plan = lock(&self.faults).plan(call.provider, &call.action, mentions);
+        if plan.latency_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(plan.latency_ms)).await;
+        }
+        if let Some(kind) = plan.outcome {
+            return Gate::Fault(kind);
+        }
+        let admission = lock(&self.limits).admit(
+            call.provider,
+            &call.account,
+            &call.region,
+            &call.action,
+            Instant::now(),
+        );
+        match admission {
+            Admission::Allowed => Gate::Proceed,
+            Admission::Throttled {
+                per_second,
+                retry_after_ms,
+            } => Gate::Throttled {
+                per_second,
+                retry_after_ms,
+            },
+        }
+    }
+
+    /// Appends to the call log.
+    pub(crate) fn log(&self, call: &Call, outcome: &str, http_status: u16) {
+        lock(&self.calls).push(CallRecord {
+            seq: 0,
+            time: OffsetDateTime::now_utc(),
+            provider: call.provider,
+            service: call.service.to_string(),
+            action: call.action.clone(),
+            region: call.region.clone(),
+            account: call.account.clone(),
+            params: call.params.clone(),
+            outcome: outcome.to_string(),
+            http_status,
+        });
+    }
+}
+
+/// One vendor call being served.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub provider: Provider,
+    /// `ecs`, `cvm` or `tat`.
+    pub service: &'static str,
+    pub action: String,
+    pub region: String,
+    /// Empty until authenticated.
+    pub account: String,
+    /// Business parameters, for the call log.
+    pub params: serde_json::Value,
+    pub request_id: String,
+}
+
+/// What `SimState::gate` decided.
+#[derive(Debug)]
+pub enum Gate {
+    Proceed,
+    Fault(FaultKind),
+    Throttled {
+        per_second: f64,
+        retry_after_ms: u64,
+    },
+}
+
+/// Sends a request to the vendor or admin handler it is for (docs/simulator.md, routing table).
+pub(crate) async fn route(state: &Arc<SimState>, request: HttpRequest) -> Reply {
+    if request.path.starts_with("/_sim") {
+        return admin::handle(state, request).await;
+    }
+    if request.headers.contains_key("x-tc-action") {
+        return tencent::handle(state, request).await;
+    }
+    alibaba::handle(state, request).await
+}
+
+/// A running simulator.
+pub struct Simulator {
+    state: Arc<SimState>,
+}
+
+impl Simulator {
+    /// A simulator with this configuration.
+    pub fn new(config: &SimConfig) -> Simulator {
+        Simulator {
+            state: SimState::new(config),
+        }
+    }
+
+    /// Serves on an already bound listener until `shutdown` resolves.
+    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()>) {
+        server::serve(listener, self.state, shutdown).await
+    }
+
+    /// Binds `addr` and serves in the background; returns the bound address.
+    pub async fn spawn(self, addr: SocketAddr) -> std::io::Result<SocketAddr> {
+        let listener = TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
+        tokio::spawn(self.serve(listener, std::future::pending()));
+        Ok(local)
+    }
+}
+
+/// A fresh request id in the vendor's style (Alibaba uppercase UUID, Tencent lowercase).
+pub(crate) fn new_request_id(provider: Provider) -> String {
+    let id = uuid::Uuid::new_v4().to_string();
+    match provider {
+        Provider::Alibaba => id.to_uppercase(),
+        Provider::Tencent => id,
+    }
+}
+
+/// Whether any string inside a JSON value equals `needle`.
+pub(crate) fn json_mentions(value: &serde_json::Value, needle: &str) -> bool {
+    match value {
+        serde_json::Value::String(s) => s == needle,
+        serde_json::Value::Array(items) => items.iter().any(|v| json_mentions(v, needle)),
+        serde_json::Value::Object(map) => map.values().any(|v| json_mentions(v, needle)),
+        _ => false,
+    }
+}
