@@ -44,7 +44,7 @@ impl HttpRequest {
 
 /// What to do with a request.
 pub enum Reply {
-    Response(http::Response<Full<Bytes>>),
+    Response(Box<http::Response<Full<Bytes>>>),
     /// Close the connection without a response.
     Drop,
 }
@@ -57,7 +57,7 @@ impl Reply {
             .header(http::header::CONTENT_TYPE, content_type)
             .body(Full::new(body.into()))
             .expect("static parts are valid");
-        Reply::Response(response)
+        Reply::Response(Box::new(response))
     }
 
     /// A JSON response.
@@ -106,7 +106,7 @@ pub async fn serve(
                         body,
                     };
                     match super::route(&state, request).await {
-                        Reply::Response(response) => Ok::<_, Infallible>(response),
+                        Reply::Response(response) => Ok::<_, Infallible>(*response),
                         Reply::Drop => {
                             let _ = drop_tx.send(()).await;
                             std::future::pending().await

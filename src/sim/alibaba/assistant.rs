@@ -227,7 +227,7 @@ pub fn describe_invocations(
             })
         })
         .collect();
-    let (page, mut meta) = paginate(list, params, 50, 10)?;
+    let (page, mut meta) = paginate(list, params, 50, 10, false)?;
     meta.insert("Invocations".into(), json!({"Invocation": page}));
     Ok(Value::Object(meta))
 }
@@ -279,7 +279,7 @@ pub fn describe_invocation_results(
             }));
         }
     }
-    let (page, meta) = paginate(list, params, 50, 10)?;
+    let (page, meta) = paginate(list, params, 50, 10, false)?;
     let mut invocation = meta;
     invocation.insert(
         "InvocationResults".into(),

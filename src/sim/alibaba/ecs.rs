@@ -283,7 +283,7 @@ pub fn describe_instance_status(
         .filter(|i| zone.is_none_or(|z| i.zone == z))
         .map(|i| json!({"InstanceId": i.id, "Status": i.phase.vendor_name(P)}))
         .collect();
-    let (page, mut meta) = paginate(list, params, 50, 10)?;
+    let (page, mut meta) = paginate(list, params, 50, 10, false)?;
     meta.insert("InstanceStatuses".into(), json!({"InstanceStatus": page}));
     Ok(Value::Object(meta))
 }
@@ -372,7 +372,7 @@ pub fn describe_instances(
         .filter(|i| zone.is_none_or(|z| i.zone == z))
         .map(|i| describe(i, ctx.region))
         .collect();
-    let (page, mut meta) = paginate(list, params, 100, 10)?;
+    let (page, mut meta) = paginate(list, params, 100, 10, true)?;
     meta.insert("Instances".into(), json!({"Instance": page}));
     Ok(Value::Object(meta))
 }

@@ -119,9 +119,12 @@ pub async fn handle(state: &Arc<SimState>, request: HttpRequest) -> Reply {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.clone())
     };
+    // V3 carries the action in a header; a V3-shaped request without a usable Authorization
+    // is an incomplete V3 signature, not a V2 request (alibaba.md §1.3).
     let v3 = request
         .header("authorization")
-        .is_some_and(|a| a.starts_with("ACS3-"));
+        .is_some_and(|a| a.starts_with("ACS3-"))
+        || (request.headers.contains_key("x-acs-action") && get("Signature").is_none());
     let (action, version) = if v3 {
         (
             request.header("x-acs-action").map(str::to_string),

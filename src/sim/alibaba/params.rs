@@ -150,18 +150,24 @@ impl Params {
 
 /// A page of results and the paging fields to answer with. Handles both `PageNumber`/`PageSize`
 /// and `MaxResults`/`NextToken` (alibaba.md §2.5–2.7).
+/// With `clamp_max_results`, `MaxResults` below 10 means 10 and above the maximum means the
+/// maximum, as DescribeInstances documents (alibaba.md §2.5); otherwise it is refused.
 pub fn paginate<T>(
     items: Vec<T>,
     params: &Params,
     max_page: i64,
     default_page: i64,
+    clamp_max_results: bool,
 ) -> Result<(Vec<T>, serde_json::Map<String, Value>), AliError> {
     let total = items.len();
     let mut meta = serde_json::Map::new();
     meta.insert("TotalCount".into(), json!(total));
     let token_mode = params.get("MaxResults").is_some() || params.get("NextToken").is_some();
     let (offset, size) = if token_mode {
-        let size = params.int("MaxResults")?.unwrap_or(default_page);
+        let mut size = params.int("MaxResults")?.unwrap_or(default_page);
+        if clamp_max_results {
+            size = size.clamp(10, max_page);
+        }
         if !(1..=max_page).contains(&size) {
             return Err(AliError::new(
                 400,
