@@ -10,6 +10,9 @@
 //!   protocols, `admin` is the control API, `faults`/`ratelimit`/`calllog` do what they say.
 #![forbid(unsafe_code)]
 
+pub mod api;
+pub mod config;
+pub mod engine;
 pub mod model;
 pub mod provider;
 pub mod sim;

@@ -1,4 +1,12 @@
-//! The normalized, vendor-neutral model shared by the engine, the adapters and the api layer.
+//! The normalized, vendor-neutral model shared by the engine, the adapters and the api layer
+//! (DESIGN.md "Normalized model"): providers here, states and outcomes in [`state`], the one
+//! error type in [`error`].
+
+mod error;
+mod state;
+
+pub use error::{CodeClass, ErrorKind, ErrorScope, RetryClass, StopError};
+pub use state::{Billing, CommandOutcome, InstanceOutcome, InstanceState, StopMode, TaskState};
 
 use std::fmt;
 use std::str::FromStr;

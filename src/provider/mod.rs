@@ -1,4 +1,127 @@
-//! Provider adapters: one module per vendor, each with the same shape.
+//! Provider adapters: one module per vendor with the same shape (`sign`, `client`, `errors`,
+//! and the actions), behind the [`Adapter`] trait the engine drives. An adapter call is one
+//! vendor-sized batch and one HTTP request; chunking, pacing and retrying are the engine's.
 
 pub mod alibaba;
+pub mod http;
 pub mod tencent;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::config::Credentials;
+use crate::model::{Billing, InstanceState, Provider, StopError, StopMode};
+
+/// A boxed future, so that adapters can sit behind `dyn Adapter`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Where and as whom a call is made.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    pub region: &'a str,
+    pub credentials: &'a Credentials,
+}
+
+/// One instance as a describe call saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observed {
+    pub id: String,
+    pub state: InstanceState,
+    /// The vendor's own word.
+    pub raw_state: String,
+    /// Billing that took effect, when the vendor reports it (stopped instances).
+    pub billing: Option<Billing>,
+    /// A lock that makes stops fail (Alibaba `OperationLocks`, Tencent `RestrictState`).
+    pub lock: Option<String>,
+    /// Whether the instance can stop charging, when the describe answer tells.
+    pub can_stop_charging: Option<bool>,
+    /// Tencent: the last StopInstances failed, with this message (`LatestOperationState`).
+    pub stop_failed: Option<String>,
+}
+
+/// The answer of one describe call: unknown ids are simply absent (alibaba.md §7 item 18).
+#[derive(Debug, Clone, Default)]
+pub struct Described {
+    pub instances: Vec<Observed>,
+    pub request_id: Option<String>,
+}
+
+/// One vendor stop call.
+#[derive(Debug, Clone)]
+pub struct StopCall<'a> {
+    pub ids: &'a [String],
+    /// `GracefulThenForce` only reaches adapters that support it natively.
+    pub mode: StopMode,
+    pub billing: Billing,
+    pub confirm_local_disk: bool,
+    pub dry_run: bool,
+    /// All succeed or none (Alibaba `AllTogether`).
+    pub all_or_nothing: bool,
+}
+
+/// A stop call's answer when the call as a whole did not fail.
+#[derive(Debug, Clone)]
+pub enum StopAnswer {
+    /// One result per instance (Alibaba `SuccessFirst`).
+    PerInstance {
+        results: Vec<(String, Result<(), StopError>)>,
+        request_id: Option<String>,
+    },
+    /// The whole batch was accepted.
+    Accepted { request_id: Option<String> },
+    /// The vendor's dry run passed for the whole batch.
+    DryRunPassed { request_id: Option<String> },
+}
+
+/// What a vendor can do, and its limits (DESIGN.md table; vendors/*.md).
+#[derive(Debug, Clone, Copy)]
+pub struct Capabilities {
+    /// Instances per stop call.
+    pub stop_batch: usize,
+    /// Instances per describe call.
+    pub describe_batch: usize,
+    /// Soft-then-hard stop in one call (Tencent `SOFT_FIRST`).
+    pub native_graceful_then_force: bool,
+    /// A vendor-side dry run (Alibaba `DryRun`).
+    pub native_dry_run: bool,
+    /// A result per instance in one stop answer (Alibaba `SuccessFirst`).
+    pub per_instance_results: bool,
+    /// The vendor refuses STOP_CHARGING for instances that cannot (Tencent) instead of
+    /// silently keeping them charged (Alibaba).
+    pub refuses_unsupported_stop_charging: bool,
+}
+
+/// The action names used to key rate limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Actions {
+    pub stop: &'static str,
+    pub describe: &'static str,
+}
+
+/// One cloud vendor.
+pub trait Adapter: Send + Sync {
+    fn provider(&self) -> Provider;
+    fn capabilities(&self) -> Capabilities;
+    fn actions(&self) -> Actions;
+    /// The published requests per second of an action, or `None` when the vendor publishes
+    /// none (then the gateway's configured default applies).
+    fn published_rate(&self, action: &str) -> Option<f64>;
+    /// Whether `id` is well formed for this vendor.
+    fn valid_instance_id(&self, id: &str) -> bool;
+    /// What a well-formed id looks like, for error messages.
+    fn instance_id_example(&self) -> &'static str;
+    /// Whether `region` is well formed for this vendor.
+    fn valid_region(&self, region: &str) -> bool;
+    /// Reads the state of up to `describe_batch` instances.
+    fn describe<'a>(
+        &'a self,
+        scope: Scope<'a>,
+        ids: &'a [String],
+    ) -> BoxFuture<'a, Result<Described, StopError>>;
+    /// Stops up to `stop_batch` instances in one call.
+    fn stop<'a>(
+        &'a self,
+        scope: Scope<'a>,
+        call: &'a StopCall<'a>,
+    ) -> BoxFuture<'a, Result<StopAnswer, StopError>>;
+}

@@ -1,1 +1,8 @@
+//! The Alibaba Cloud adapter: ECS 2014-05-26 (instances) and Cloud Assistant (commands).
+
+mod client;
+mod ecs;
+pub mod errors;
 pub mod sign;
+
+pub use client::AlibabaClient;

@@ -1,1 +1,8 @@
+//! The Tencent Cloud adapter: CVM 2017-03-12 (instances) and TAT 2020-10-28 (commands).
+
+mod client;
+mod cvm;
+pub mod errors;
 pub mod sign;
+
+pub use client::TencentClient;

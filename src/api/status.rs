@@ -1,0 +1,174 @@
+//! The one place where stopgate errors become gRPC statuses (like linkerd's single "rescue"):
+//! request-level problems become the RPC's status, per-instance errors a `google.rpc.Status`
+//! with `ErrorInfo` (and `RetryInfo` when the vendor said how long to wait), per AIP-193.
+
+use prost::Message;
+use tonic::Code;
+use tonic_types::pb;
+use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::engine::request::InvalidRequest;
+use crate::model::{ErrorKind, RetryClass, StopError};
+
+/// The `ErrorInfo.domain` of every stopgate error.
+pub const DOMAIN: &str = "stopgate";
+
+/// The gRPC code of an error kind.
+pub fn code(kind: ErrorKind) -> Code {
+    match kind {
+        ErrorKind::InvalidArgument => Code::InvalidArgument,
+        ErrorKind::NotFound => Code::NotFound,
+        ErrorKind::FailedPrecondition => Code::FailedPrecondition,
+        ErrorKind::Aborted => Code::Aborted,
+        ErrorKind::PermissionDenied => Code::PermissionDenied,
+        ErrorKind::Unauthenticated => Code::Unauthenticated,
+        ErrorKind::ResourceExhausted => Code::ResourceExhausted,
+        ErrorKind::Unavailable => Code::Unavailable,
+        ErrorKind::DeadlineExceeded => Code::DeadlineExceeded,
+        ErrorKind::Unimplemented => Code::Unimplemented,
+        ErrorKind::Internal => Code::Internal,
+    }
+}
+
+fn retry_name(retry: RetryClass) -> &'static str {
+    match retry {
+        RetryClass::Permanent => "PERMANENT",
+        RetryClass::Temporary => "TEMPORARY",
+        RetryClass::Persistent => "PERSISTENT",
+    }
+}
+
+/// `ErrorInfo.metadata` of an error: the vendor's evidence (camelCase keys).
+fn metadata(error: &StopError) -> std::collections::HashMap<String, String> {
+    let mut meta = std::collections::HashMap::new();
+    meta.insert("retry".to_string(), retry_name(error.retry).to_string());
+    if let Some(p) = error.provider {
+        meta.insert("provider".into(), p.to_string());
+    }
+    let optional = [
+        ("vendorCode", error.vendor_code.clone()),
+        ("vendorMessage", error.vendor_message.clone()),
+        ("vendorRequestId", error.vendor_request_id.clone()),
+        ("httpStatus", error.http_status.map(|s| s.to_string())),
+    ];
+    for (key, value) in optional {
+        if let Some(value) = value.filter(|v| !v.is_empty()) {
+            meta.insert(key.to_string(), value);
+        }
+    }
+    meta
+}
+
+fn any<M: Message>(type_name: &str, message: &M) -> prost_types::Any {
+    prost_types::Any {
+        type_url: format!("type.googleapis.com/{type_name}"),
+        value: message.encode_to_vec(),
+    }
+}
+
+/// A per-instance error as a `google.rpc.Status`.
+pub fn to_rpc_status(error: &StopError) -> pb::Status {
+    let mut details = vec![any(
+        "google.rpc.ErrorInfo",
+        &pb::ErrorInfo {
+            reason: error.reason.clone(),
+            domain: DOMAIN.to_string(),
+            metadata: metadata(error),
+        },
+    )];
+    if let Some(after) = error.retry_after {
+        let delay = prost_types::Duration {
+            seconds: after.as_secs() as i64,
+            nanos: after.subsec_nanos() as i32,
+        };
+        details.push(any(
+            "google.rpc.RetryInfo",
+            &pb::RetryInfo {
+                retry_delay: Some(delay),
+            },
+        ));
+    }
+    pb::Status {
+        code: code(error.kind) as i32,
+        message: error.message.clone(),
+        details,
+    }
+}
+
+/// A request refused before any vendor call: INVALID_ARGUMENT with `BadRequest`.
+pub fn invalid_request(invalid: &InvalidRequest) -> tonic::Status {
+    let mut details = ErrorDetails::new();
+    for v in &invalid.violations {
+        details.add_bad_request_violation(v.field.clone(), v.description.clone());
+    }
+    details.set_error_info("INVALID_REQUEST", DOMAIN, std::collections::HashMap::new());
+    tonic::Status::with_error_details(Code::InvalidArgument, invalid.summary(), details)
+}
+
+/// A request-level error as the RPC's status.
+pub fn rpc_error(error: &StopError) -> tonic::Status {
+    let mut details = ErrorDetails::new();
+    details.set_error_info(error.reason.clone(), DOMAIN, metadata(error));
+    if let Some(after) = error.retry_after {
+        details.set_retry_info(Some(after));
+    }
+    tonic::Status::with_error_details(code(error.kind), error.message.clone(), details)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::request::FieldViolation;
+    use crate::model::{CodeClass, ErrorScope, Provider};
+    use std::time::Duration;
+
+    #[test]
+    fn a_vendor_error_carries_error_info_and_retry_info() {
+        let class = CodeClass::new(
+            ErrorKind::ResourceExhausted,
+            RetryClass::Temporary,
+            ErrorScope::Request,
+            "THROTTLED",
+        );
+        let mut error = StopError::vendor(
+            Provider::Alibaba,
+            class,
+            "Throttling.User",
+            "flow control",
+            Some("REQ-1".into()),
+            Some(400),
+        );
+        error.retry_after = Some(Duration::from_millis(1500));
+        let status = to_rpc_status(&error);
+        assert_eq!(status.code, Code::ResourceExhausted as i32);
+        let info = pb::ErrorInfo::decode(status.details[0].value.as_slice()).unwrap();
+        assert_eq!(
+            status.details[0].type_url,
+            "type.googleapis.com/google.rpc.ErrorInfo"
+        );
+        assert_eq!(info.reason, "THROTTLED");
+        assert_eq!(info.domain, "stopgate");
+        assert_eq!(info.metadata["provider"], "alibaba");
+        assert_eq!(info.metadata["vendorCode"], "Throttling.User");
+        assert_eq!(info.metadata["vendorRequestId"], "REQ-1");
+        assert_eq!(info.metadata["httpStatus"], "400");
+        assert_eq!(info.metadata["retry"], "TEMPORARY");
+        let retry = pb::RetryInfo::decode(status.details[1].value.as_slice()).unwrap();
+        assert_eq!(retry.retry_delay.unwrap().nanos, 500_000_000);
+    }
+
+    #[test]
+    fn an_invalid_request_lists_its_field_violations() {
+        let invalid = InvalidRequest {
+            violations: vec![FieldViolation {
+                field: "instance_ids[0]".into(),
+                description: "bad".into(),
+            }],
+        };
+        let status = invalid_request(&invalid);
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let bad = status.get_details_bad_request().unwrap();
+        assert_eq!(bad.field_violations[0].field, "instance_ids[0]");
+        assert!(status.message().contains("instance_ids[0]: bad"));
+    }
+}

@@ -1,0 +1,306 @@
+//! Gateway configuration: accounts and their credentials (from a TOML file or the vendors'
+//! standard environment variables), per-provider endpoint overrides and rate limits, and the
+//! gateway's own limits. Endpoints come only from here, never from a request.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::model::Provider;
+
+/// A secret string: never printed by `Debug`.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for signing only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret([REDACTED])")
+    }
+}
+
+/// One vendor credential: an access key pair, with a token when it is temporary (STS).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    /// Alibaba AccessKeyId / Tencent SecretId.
+    #[serde(alias = "secret_id")]
+    pub access_key_id: Secret,
+    /// Alibaba AccessKeySecret / Tencent SecretKey.
+    #[serde(alias = "access_key_secret", alias = "secret_key")]
+    pub secret: Secret,
+    /// Alibaba SecurityToken / Tencent session token.
+    #[serde(default, alias = "security_token", alias = "session_token")]
+    pub token: Option<Secret>,
+}
+
+impl Credentials {
+    /// Every secret value, for redacting vendor messages.
+    pub fn secret_values(&self) -> Vec<String> {
+        let mut values = vec![self.access_key_id.0.clone(), self.secret.0.clone()];
+        values.extend(self.token.as_ref().map(|t| t.0.clone()));
+        values.retain(|v| v.len() >= 4);
+        values
+    }
+}
+
+/// A named credential profile: what a request's `account` selects.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Account {
+    pub alibaba: Option<Credentials>,
+    pub tencent: Option<Credentials>,
+    /// Regions this account may act in; empty means any well-formed region.
+    #[serde(default)]
+    pub regions: Vec<String>,
+}
+
+impl Account {
+    /// The credentials for a provider.
+    pub fn credentials(&self, provider: Provider) -> Option<&Credentials> {
+        match provider {
+            Provider::Alibaba => self.alibaba.as_ref(),
+            Provider::Tencent => self.tencent.as_ref(),
+        }
+    }
+}
+
+/// Per-provider settings.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSettings {
+    /// Base URL replacing the public endpoint (a private endpoint or the simulator), e.g.
+    /// `http://127.0.0.1:8780`.
+    pub endpoint: Option<String>,
+    /// Requests per second per account × region × action, overriding the published limits.
+    #[serde(default)]
+    pub rate_limits: BTreeMap<String, f64>,
+    /// Vendor calls in flight at once per request (default 4).
+    pub max_concurrency: Option<usize>,
+}
+
+/// Everything the gateway is configured with.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The most instances one request may name (default 10,000).
+    pub max_instances_per_request: usize,
+    /// How often to poll while waiting, in milliseconds (default 2000; jittered ±20%).
+    pub poll_interval_ms: u64,
+    /// How long in-flight streams may run after SIGTERM, in seconds (default 30).
+    pub shutdown_grace_seconds: u64,
+    /// Retries per vendor call (default 4).
+    pub max_retries: u32,
+    pub alibaba: ProviderSettings,
+    pub tencent: ProviderSettings,
+    pub accounts: BTreeMap<String, Account>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_instances_per_request: 10_000,
+            poll_interval_ms: 2000,
+            shutdown_grace_seconds: 30,
+            max_retries: 4,
+            alibaba: ProviderSettings::default(),
+            tencent: ProviderSettings::default(),
+            accounts: BTreeMap::new(),
+        }
+    }
+}
+
+/// The account a request names when it names none.
+pub const DEFAULT_ACCOUNT: &str = "default";
+
+impl Config {
+    /// Reads a TOML file.
+    pub fn from_file(path: &Path) -> Result<Config, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("invalid config {}: {e}", path.display()))
+    }
+
+    /// Fills the `default` account from the vendors' standard variables and the endpoints
+    /// from `STOPGATE_ALIBABA_ENDPOINT` / `STOPGATE_TENCENT_ENDPOINT` (DESIGN.md "Operations").
+    /// A file's explicit settings win over the environment.
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) {
+        let pair = |id: &str, secret: &str, token: &str| {
+            Some(Credentials {
+                access_key_id: Secret::new(get(id).filter(|v| !v.is_empty())?),
+                secret: Secret::new(get(secret).filter(|v| !v.is_empty())?),
+                token: get(token).filter(|v| !v.is_empty()).map(Secret::new),
+            })
+        };
+        let alibaba = pair(
+            "ALIBABA_CLOUD_ACCESS_KEY_ID",
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+            "ALIBABA_CLOUD_SECURITY_TOKEN",
+        );
+        let tencent = pair(
+            "TENCENTCLOUD_SECRET_ID",
+            "TENCENTCLOUD_SECRET_KEY",
+            "TENCENTCLOUD_SESSION_TOKEN",
+        );
+        let account = self
+            .accounts
+            .entry(DEFAULT_ACCOUNT.to_string())
+            .or_default();
+        if account.alibaba.is_none() {
+            account.alibaba = alibaba;
+        }
+        if account.tencent.is_none() {
+            account.tencent = tencent;
+        }
+        if account.alibaba.is_none() && account.tencent.is_none() && account.regions.is_empty() {
+            self.accounts.remove(DEFAULT_ACCOUNT);
+        }
+        if self.alibaba.endpoint.is_none() {
+            self.alibaba.endpoint = get("STOPGATE_ALIBABA_ENDPOINT").filter(|v| !v.is_empty());
+        }
+        if self.tencent.endpoint.is_none() {
+            self.tencent.endpoint = get("STOPGATE_TENCENT_ENDPOINT").filter(|v| !v.is_empty());
+        }
+    }
+
+    /// Settings of one provider.
+    pub fn provider(&self, provider: Provider) -> &ProviderSettings {
+        match provider {
+            Provider::Alibaba => &self.alibaba,
+            Provider::Tencent => &self.tencent,
+        }
+    }
+
+    /// The poll interval.
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.poll_interval_ms.max(10))
+    }
+
+    /// Checks the settings make sense; says which one does not.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.max_instances_per_request == 0 {
+            return Err("max_instances_per_request must be at least 1".into());
+        }
+        for provider in Provider::ALL {
+            let settings = self.provider(provider);
+            if let Some(endpoint) = &settings.endpoint {
+                let url = reqwest::Url::parse(endpoint).map_err(|e| {
+                    format!("[{provider}] endpoint {endpoint:?} is not a URL ({e}); write it like http://127.0.0.1:8780")
+                })?;
+                if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+                    return Err(format!(
+                        "[{provider}] endpoint {endpoint:?} must be an http:// or https:// URL with a host"
+                    ));
+                }
+            }
+            if let Some((action, rate)) = settings.rate_limits.iter().find(|(_, r)| **r <= 0.0) {
+                return Err(format!(
+                    "[{provider}.rate_limits] {action} = {rate}: a rate must be positive"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_never_show_in_debug_output() {
+        let creds = Credentials {
+            access_key_id: Secret::new("LTAIabcdef"),
+            secret: Secret::new("very-secret-value"),
+            token: Some(Secret::new("sts-token-value")),
+        };
+        let printed = format!("{creds:?}");
+        assert!(!printed.contains("very-secret-value"));
+        assert!(!printed.contains("sts-token-value"));
+        assert!(!printed.contains("LTAIabcdef"));
+    }
+
+    #[test]
+    fn the_vendors_standard_variables_fill_the_default_account() {
+        let env: BTreeMap<&str, &str> = [
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ak"),
+            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "sk"),
+            ("TENCENTCLOUD_SECRET_ID", "tid"),
+            ("TENCENTCLOUD_SECRET_KEY", "tkey"),
+            ("TENCENTCLOUD_SESSION_TOKEN", "ttok"),
+            ("STOPGATE_TENCENT_ENDPOINT", "http://127.0.0.1:9"),
+        ]
+        .into_iter()
+        .collect();
+        let mut config = Config::default();
+        config.apply_env(|k| env.get(k).map(|v| v.to_string()));
+        let account = &config.accounts[DEFAULT_ACCOUNT];
+        assert_eq!(account.alibaba.as_ref().unwrap().secret.expose(), "sk");
+        assert!(account.alibaba.as_ref().unwrap().token.is_none());
+        assert_eq!(
+            account
+                .tencent
+                .as_ref()
+                .unwrap()
+                .token
+                .as_ref()
+                .unwrap()
+                .expose(),
+            "ttok"
+        );
+        assert_eq!(
+            config.tencent.endpoint.as_deref(),
+            Some("http://127.0.0.1:9")
+        );
+        assert_eq!(config.alibaba.endpoint, None);
+    }
+
+    #[test]
+    fn a_toml_file_names_accounts_and_endpoints() {
+        let config: Config = toml::from_str(
+            r#"
+            max_instances_per_request = 500
+            [alibaba]
+            endpoint = "http://127.0.0.1:8780"
+            rate_limits = { StopInstances = 5.0 }
+            [accounts.prod.tencent]
+            secret_id = "AKIDx"
+            secret_key = "key"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.max_instances_per_request, 500);
+        assert_eq!(config.alibaba.rate_limits["StopInstances"], 5.0);
+        assert_eq!(
+            config.accounts["prod"]
+                .tencent
+                .as_ref()
+                .unwrap()
+                .access_key_id
+                .expose(),
+            "AKIDx"
+        );
+        assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn a_bad_endpoint_is_refused_with_an_example() {
+        let mut config = Config::default();
+        config.tencent.endpoint = Some("127.0.0.1:8780".into());
+        let error = config.validate().unwrap_err();
+        assert!(error.contains("http://127.0.0.1:8780"), "{error}");
+    }
+}

@@ -1,0 +1,222 @@
+//! One vendor call as the engine makes it: paced, retried with exponential backoff and jitter
+//! on temporary errors (honouring the vendor's retry-after), bounded by a retry budget and the
+//! caller's deadline, and counted for the summary (DESIGN.md rule 9).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::time::Instant;
+
+use super::pace::Pacer;
+use crate::model::{ErrorKind, RetryClass, StopError};
+
+/// Counters reported in the summary.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub vendor_calls: AtomicU32,
+    pub retries: AtomicU32,
+    pub throttled: AtomicU32,
+}
+
+/// Retry settings.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Retries of one call.
+    pub max_retries: u32,
+    /// First backoff; doubles per attempt.
+    pub base: Duration,
+    /// Longest backoff (also caps a vendor's retry-after).
+    pub max: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 4,
+            base: Duration::from_millis(200),
+            max: Duration::from_secs(20),
+        }
+    }
+}
+
+/// Makes the calls of one request.
+#[derive(Clone)]
+pub struct Caller {
+    pacer: Arc<Pacer>,
+    /// `account/provider/region`: the pacing key without the action.
+    key: String,
+    rate: Arc<dyn Fn(&str) -> f64 + Send + Sync>,
+    pub stats: Arc<Stats>,
+    policy: RetryPolicy,
+    /// Retries left for the whole request.
+    budget: Arc<AtomicI64>,
+    deadline: Option<Instant>,
+}
+
+impl std::fmt::Debug for Caller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Caller")
+            .field("key", &self.key)
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The backoff before retry `attempt` (1-based): `base · 2^(attempt-1)` capped at `max`, with
+/// equal jitter, and never less than the vendor's retry-after (itself capped at `max`).
+pub fn backoff(
+    policy: &RetryPolicy,
+    attempt: u32,
+    retry_after: Option<Duration>,
+    throttled: bool,
+) -> Duration {
+    let exp = policy
+        .base
+        .saturating_mul(1u32 << (attempt.saturating_sub(1)).min(16))
+        .min(policy.max);
+    let half = exp / 2;
+    let jitter = Duration::from_secs_f64(rand::rng().random_range(0.0..=half.as_secs_f64()));
+    let mut wait = half + jitter;
+    // Throttling windows are at least a second (tencent.md §6 item 8, alibaba.md §5.4).
+    if throttled {
+        wait = wait.max(Duration::from_secs(1));
+    }
+    if let Some(after) = retry_after {
+        wait = wait.max(after.min(policy.max));
+    }
+    wait
+}
+
+impl Caller {
+    pub fn new(
+        pacer: Arc<Pacer>,
+        key: String,
+        rate: Arc<dyn Fn(&str) -> f64 + Send + Sync>,
+        policy: RetryPolicy,
+        deadline: Option<Instant>,
+    ) -> Caller {
+        Caller {
+            pacer,
+            key,
+            rate,
+            stats: Arc::new(Stats::default()),
+            policy,
+            budget: Arc::new(AtomicI64::new(20)),
+            deadline,
+        }
+    }
+
+    /// The caller's deadline, if any.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    fn out_of_time(&self, action: &str) -> StopError {
+        let mut e = StopError::local(
+            ErrorKind::DeadlineExceeded,
+            "DEADLINE_EXCEEDED",
+            format!(
+                "the caller's deadline passed before {action} could be sent; give the call a longer deadline"
+            ),
+        );
+        e.retry = RetryClass::Temporary;
+        e
+    }
+
+    /// Runs `call` paced and retried.
+    pub async fn run<T, F, Fut>(&self, action: &str, call: F) -> Result<T, StopError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, StopError>>,
+    {
+        let key = format!("{}/{action}", self.key);
+        let rate = (self.rate)(action);
+        let mut attempt = 0u32;
+        loop {
+            let slot = self.pacer.reserve(&key, rate);
+            if self.deadline.is_some_and(|d| slot >= d) {
+                return Err(self.out_of_time(action));
+            }
+            tokio::time::sleep_until(slot).await;
+            self.stats.vendor_calls.fetch_add(1, Ordering::Relaxed);
+            if attempt > 0 {
+                self.stats.retries.fetch_add(1, Ordering::Relaxed);
+            }
+            let error = match call().await {
+                Ok(value) => return Ok(value),
+                Err(error) => error,
+            };
+            if error.is_throttling() {
+                self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+            }
+            attempt += 1;
+            let give_up = !error.is_retryable()
+                || attempt > self.policy.max_retries
+                || self.budget.fetch_sub(1, Ordering::Relaxed) <= 0;
+            let wait = backoff(
+                &self.policy,
+                attempt,
+                error.retry_after,
+                error.is_throttling(),
+            );
+            let past_deadline = self.deadline.is_some_and(|d| Instant::now() + wait >= d);
+            if give_up || past_deadline {
+                let mut error = error;
+                if error.retry == RetryClass::Temporary {
+                    error.retry = RetryClass::Persistent;
+                    error.message = format!(
+                        "{} (still failing after {} attempt(s))",
+                        error.message, attempt
+                    );
+                }
+                return Err(error);
+            }
+            tracing::debug!(
+                action,
+                attempt,
+                ?wait,
+                code = error.vendor_code.as_deref(),
+                "retrying vendor call"
+            );
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_is_capped_and_honours_retry_after() {
+        let policy = RetryPolicy {
+            max_retries: 4,
+            base: Duration::from_millis(200),
+            max: Duration::from_secs(2),
+        };
+        for _ in 0..50 {
+            let first = backoff(&policy, 1, None, false);
+            assert!(
+                first >= Duration::from_millis(100) && first <= Duration::from_millis(200),
+                "{first:?}"
+            );
+            let fifth = backoff(&policy, 5, None, false);
+            assert!(
+                fifth >= Duration::from_secs(1) && fifth <= Duration::from_secs(2),
+                "{fifth:?}"
+            );
+        }
+        assert!(
+            backoff(&policy, 1, Some(Duration::from_millis(1500)), false)
+                >= Duration::from_millis(1500)
+        );
+        assert_eq!(
+            backoff(&policy, 1, Some(Duration::from_secs(60)), false),
+            Duration::from_secs(2)
+        );
+        assert!(backoff(&policy, 1, None, true) >= Duration::from_secs(1));
+    }
+}

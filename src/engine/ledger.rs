@@ -1,0 +1,157 @@
+//! The exactly-once guarantee (DESIGN.md rule 1): every requested id gets one terminal result,
+//! whatever happens; progress may precede it; a summary closes the stream.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::call::Stats;
+use crate::model::StopError;
+
+/// A terminal result of one instance.
+pub trait Record: Send + 'static {
+    /// The instance it is about.
+    fn instance_id(&self) -> &str;
+    /// The outcome's name for the summary's counts.
+    fn outcome_name(&self) -> &'static str;
+    /// The result that stands in when nothing else was decided (a failure with `error`).
+    fn failed(instance_id: &str, error: StopError) -> Self;
+}
+
+/// Counts and costs of one call (the last message of every stream).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    pub requested: u32,
+    pub unique: u32,
+    pub outcome_counts: BTreeMap<String, u32>,
+    pub vendor_calls: u32,
+    pub retries: u32,
+    pub throttled: u32,
+    pub elapsed: Duration,
+    pub notes: Vec<String>,
+}
+
+/// What a stream carries.
+#[derive(Debug, Clone)]
+pub enum Event<P, R> {
+    Progress(P),
+    Result(R),
+    Summary(Summary),
+}
+
+struct State {
+    done: HashSet<String>,
+    counts: BTreeMap<String, u32>,
+    notes: Vec<String>,
+}
+
+/// Emits events for one request and enforces one result per id.
+pub struct Ledger<P, R> {
+    ids: Vec<String>,
+    requested: usize,
+    started: Instant,
+    tx: mpsc::Sender<Event<P, R>>,
+    state: Mutex<State>,
+}
+
+impl<P: Send + 'static, R: Record> Ledger<P, R> {
+    /// A ledger for the distinct `ids` of a request that named `requested` ids.
+    pub fn new(ids: Vec<String>, requested: usize, tx: mpsc::Sender<Event<P, R>>) -> Ledger<P, R> {
+        Ledger {
+            ids,
+            requested,
+            started: Instant::now(),
+            tx,
+            state: Mutex::new(State {
+                done: HashSet::new(),
+                counts: BTreeMap::new(),
+                notes: Vec::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether `id` already has its result.
+    pub fn is_done(&self, id: &str) -> bool {
+        self.lock().done.contains(id)
+    }
+
+    /// Sends a result unless the id already has one (then it is dropped and false returned).
+    pub async fn result(&self, record: R) -> bool {
+        {
+            let mut state = self.lock();
+            if !state.done.insert(record.instance_id().to_string()) {
+                tracing::warn!(instance = record.instance_id(), "dropping a second result");
+                return false;
+            }
+            *state
+                .counts
+                .entry(record.outcome_name().to_string())
+                .or_default() += 1;
+        }
+        let _ = self.tx.send(Event::Result(record)).await;
+        true
+    }
+
+    /// Sends a progress event.
+    pub async fn progress(&self, progress: P) {
+        let _ = self.tx.send(Event::Progress(progress)).await;
+    }
+
+    /// Adds a note to the summary.
+    pub fn note(&self, note: impl Into<String>) {
+        self.lock().notes.push(note.into());
+    }
+
+    /// Whether the caller went away.
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    /// Fails every id that has no result yet with `error`.
+    pub async fn fail_remaining(&self, error: &StopError) {
+        let pending: Vec<String> = {
+            let state = self.lock();
+            self.ids
+                .iter()
+                .filter(|id| !state.done.contains(*id))
+                .cloned()
+                .collect()
+        };
+        for id in pending {
+            self.result(R::failed(&id, error.clone())).await;
+        }
+    }
+
+    /// Closes the stream: any id still without a result fails as an internal error (a bug, but
+    /// never a missing result), then the summary goes out.
+    pub async fn finish(&self, stats: &Stats) {
+        let lost = StopError::local(
+            crate::model::ErrorKind::Internal,
+            "INTERNAL",
+            "stopgate finished without deciding this instance; this is a bug, please report it",
+        );
+        self.fail_remaining(&lost).await;
+        let summary = {
+            let state = self.lock();
+            Summary {
+                requested: self.requested as u32,
+                unique: self.ids.len() as u32,
+                outcome_counts: state.counts.clone(),
+                vendor_calls: stats.vendor_calls.load(Ordering::Relaxed),
+                retries: stats.retries.load(Ordering::Relaxed),
+                throttled: stats.throttled.load(Ordering::Relaxed),
+                elapsed: self.started.elapsed(),
+                notes: state.notes.clone(),
+            }
+        };
+        let _ = self.tx.send(Event::Summary(summary)).await;
+    }
+}

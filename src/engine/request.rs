@@ -1,0 +1,307 @@
+//! What a stop request asks for, and its validation before any vendor call (DESIGN.md rule 10).
+
+use std::time::Duration;
+
+use crate::config::{Config, Credentials, DEFAULT_ACCOUNT};
+use crate::model::{Billing, Provider, StopMode};
+use crate::provider::Adapter;
+
+/// The longest wait a request may ask for.
+pub const MAX_WAIT: Duration = Duration::from_secs(3600);
+/// The wait when none is given.
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(600);
+/// The longest graceful phase of an emulated graceful-then-force stop.
+pub const MAX_GRACEFUL: Duration = Duration::from_secs(1800);
+/// The graceful phase when none is given.
+pub const DEFAULT_GRACEFUL: Duration = Duration::from_secs(120);
+
+/// One invalid field (`google.rpc.BadRequest.FieldViolation`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    pub field: String,
+    pub description: String,
+}
+
+/// A request refused before any vendor call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidRequest {
+    pub violations: Vec<FieldViolation>,
+}
+
+impl InvalidRequest {
+    /// One line for the status message.
+    pub fn summary(&self) -> String {
+        let parts: Vec<String> = self
+            .violations
+            .iter()
+            .take(3)
+            .map(|v| format!("{}: {}", v.field, v.description))
+            .collect();
+        let more = self.violations.len().saturating_sub(3);
+        let tail = if more > 0 {
+            format!(" (and {more} more)")
+        } else {
+            String::new()
+        };
+        format!("invalid request: {}{tail}", parts.join("; "))
+    }
+}
+
+/// A `StopInstances` request, converted from the proto.
+#[derive(Debug, Clone, Default)]
+pub struct StopInstancesRequest {
+    pub provider: Option<Provider>,
+    pub region: String,
+    pub account: String,
+    pub instance_ids: Vec<String>,
+    pub mode: StopMode,
+    pub billing: Billing,
+    pub dry_run: bool,
+    pub all_or_nothing: bool,
+    pub confirm_local_disk: bool,
+    /// `Some` when the caller asked to wait until terminal; the value is the timeout asked for.
+    pub wait: Option<Option<Duration>>,
+    pub graceful_timeout: Option<Duration>,
+}
+
+/// A request that passed validation.
+#[derive(Debug, Clone)]
+pub struct ValidStop {
+    pub provider: Provider,
+    pub region: String,
+    pub account: String,
+    pub credentials: Credentials,
+    /// Distinct ids, in request order.
+    pub ids: Vec<String>,
+    pub requested: usize,
+    pub mode: StopMode,
+    pub billing: Billing,
+    pub dry_run: bool,
+    pub all_or_nothing: bool,
+    pub confirm_local_disk: bool,
+    pub wait: Option<Duration>,
+    pub graceful_timeout: Duration,
+}
+
+fn violation(field: impl Into<String>, description: impl Into<String>) -> FieldViolation {
+    FieldViolation {
+        field: field.into(),
+        description: description.into(),
+    }
+}
+
+/// The shared checks of both operations: provider, region, account and its credentials.
+pub fn check_target(
+    config: &Config,
+    provider: Option<Provider>,
+    region: &str,
+    account: &str,
+    adapter: impl Fn(Provider) -> Option<std::sync::Arc<dyn Adapter>>,
+    violations: &mut Vec<FieldViolation>,
+) -> Option<(Provider, String, Credentials)> {
+    let Some(provider) = provider else {
+        violations.push(violation(
+            "provider",
+            "required: PROVIDER_ALIBABA or PROVIDER_TENCENT",
+        ));
+        return None;
+    };
+    let adapter = adapter(provider)?;
+    let account = if account.is_empty() {
+        DEFAULT_ACCOUNT
+    } else {
+        account
+    };
+    if region.is_empty() {
+        violations.push(violation(
+            "region",
+            format!(
+                "required: a {provider} region id such as {}",
+                example_region(provider)
+            ),
+        ));
+    } else if !adapter.valid_region(region) {
+        violations.push(violation(
+            "region",
+            format!(
+                "{region:?} is not a {provider} region id (like {})",
+                example_region(provider)
+            ),
+        ));
+    }
+    let Some(profile) = config.accounts.get(account) else {
+        let known: Vec<&String> = config.accounts.keys().collect();
+        violations.push(violation(
+            "account",
+            format!("account {account:?} is not configured (configured: {known:?}); add [accounts.{account}] to the config file or set the vendor's credential environment variables for \"default\""),
+        ));
+        return None;
+    };
+    if !region.is_empty()
+        && !profile.regions.is_empty()
+        && !profile.regions.iter().any(|r| r == region)
+    {
+        violations.push(violation(
+            "region",
+            format!("account {account:?} may only act in {:?}", profile.regions),
+        ));
+    }
+    let Some(credentials) = profile.credentials(provider) else {
+        let vars = match provider {
+            Provider::Alibaba => "ALIBABA_CLOUD_ACCESS_KEY_ID/ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+            Provider::Tencent => "TENCENTCLOUD_SECRET_ID/TENCENTCLOUD_SECRET_KEY",
+        };
+        violations.push(violation(
+            "account",
+            format!("account {account:?} has no {provider} credentials; add [accounts.{account}.{provider}] or, for \"default\", set {vars}"),
+        ));
+        return None;
+    };
+    Some((provider, account.to_string(), credentials.clone()))
+}
+
+fn example_region(provider: Provider) -> &'static str {
+    match provider {
+        Provider::Alibaba => "cn-hangzhou",
+        Provider::Tencent => "ap-guangzhou",
+    }
+}
+
+/// Checks ids: present, not too many, well formed; returns them deduplicated.
+pub fn check_ids(
+    ids: &[String],
+    field: &str,
+    max: usize,
+    required: bool,
+    adapter: &dyn Adapter,
+    violations: &mut Vec<FieldViolation>,
+) -> Vec<String> {
+    if ids.is_empty() && required {
+        violations.push(violation(field, "required: at least one instance id"));
+    }
+    if ids.len() > max {
+        violations.push(violation(
+            field,
+            format!(
+                "{} ids given; at most {max} per request: split the request",
+                ids.len()
+            ),
+        ));
+    }
+    let provider = adapter.provider();
+    let mut bad = 0;
+    for (i, id) in ids.iter().enumerate() {
+        if !adapter.valid_instance_id(id) {
+            bad += 1;
+            if bad <= 20 {
+                violations.push(violation(
+                    format!("{field}[{i}]"),
+                    format!(
+                        "{id:?} is not a {provider} instance id (like {})",
+                        adapter.instance_id_example()
+                    ),
+                ));
+            }
+        }
+    }
+    if bad > 20 {
+        violations.push(violation(
+            field,
+            format!("{} more malformed ids not listed", bad - 20),
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    ids.iter()
+        .filter(|id| seen.insert(id.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// Checks a wait request and fills in the default.
+pub fn check_wait(
+    wait: Option<Option<Duration>>,
+    dry_run: bool,
+    violations: &mut Vec<FieldViolation>,
+) -> Option<Duration> {
+    let timeout = wait?;
+    if dry_run {
+        violations.push(violation(
+            "wait.until_terminal",
+            "cannot be combined with dry_run: a dry run changes nothing to wait for",
+        ));
+    }
+    let timeout = timeout.unwrap_or(DEFAULT_WAIT);
+    if timeout.is_zero() || timeout > MAX_WAIT {
+        violations.push(violation(
+            "wait.timeout",
+            "must be between 1 second and 1 hour (omit it for 10 minutes)",
+        ));
+    }
+    Some(timeout)
+}
+
+impl StopInstancesRequest {
+    /// Validates against the configuration; every problem is listed, none is sent.
+    pub fn validate(
+        self,
+        config: &Config,
+        adapter: impl Fn(Provider) -> Option<std::sync::Arc<dyn Adapter>>,
+    ) -> Result<ValidStop, InvalidRequest> {
+        let mut violations = Vec::new();
+        let target = check_target(
+            config,
+            self.provider,
+            &self.region,
+            &self.account,
+            &adapter,
+            &mut violations,
+        );
+        let adapter = self.provider.and_then(&adapter);
+        let ids = match &adapter {
+            Some(a) => check_ids(
+                &self.instance_ids,
+                "instance_ids",
+                config.max_instances_per_request,
+                true,
+                a.as_ref(),
+                &mut violations,
+            ),
+            None => Vec::new(),
+        };
+        if let Some(adapter) = &adapter {
+            let batch = adapter.capabilities().stop_batch;
+            if self.all_or_nothing && ids.len() > batch {
+                violations.push(violation(
+                    "all_or_nothing",
+                    format!("all_or_nothing covers one vendor call, at most {batch} instances ({} given): split the request or drop all_or_nothing", ids.len()),
+                ));
+            }
+        }
+        let wait = check_wait(self.wait, self.dry_run, &mut violations);
+        let graceful_timeout = self.graceful_timeout.unwrap_or(DEFAULT_GRACEFUL);
+        if graceful_timeout.is_zero() || graceful_timeout > MAX_GRACEFUL {
+            violations.push(violation(
+                "graceful_timeout",
+                "must be between 1 second and 30 minutes (omit it for 2 minutes)",
+            ));
+        }
+        match target {
+            Some((provider, account, credentials)) if violations.is_empty() => Ok(ValidStop {
+                provider,
+                region: self.region,
+                account,
+                credentials,
+                ids,
+                requested: self.instance_ids.len(),
+                mode: self.mode,
+                billing: self.billing,
+                dry_run: self.dry_run,
+                all_or_nothing: self.all_or_nothing,
+                confirm_local_disk: self.confirm_local_disk,
+                wait,
+                graceful_timeout,
+            }),
+            _ => Err(InvalidRequest { violations }),
+        }
+    }
+}

@@ -1,0 +1,650 @@
+//! StopInstances: read, decide, stop, isolate, (wait), report — one result per instance.
+//!
+//! 1. Read every instance's state in describe-sized chunks (this yields `previous_state`, finds
+//!    unknown ids, and makes the stop idempotent: DESIGN.md rule 2).
+//! 2. Stop the running ones in stop-sized chunks, chunks in parallel up to the configured
+//!    concurrency, each call paced and retried by the [`Caller`].
+//! 3. Isolate failures (rule 3): Alibaba answers per instance (`SuccessFirst`); Tencent answers
+//!    one code per call, so an instance-scoped error splits the batch in halves until the
+//!    failing instances stand alone. A state error re-reads the instance (it may have stopped
+//!    meanwhile).
+//! 4. Wait when asked, or when Alibaba needs the emulated graceful-then-force ([`super::wait`]).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use futures::StreamExt;
+
+use super::call::Caller;
+use super::ledger::{Ledger, Record};
+use super::request::ValidStop;
+use super::wait::{self, Tracked};
+use crate::model::{Billing, ErrorKind, InstanceOutcome, InstanceState, StopError, StopMode};
+use crate::provider::{Adapter, Capabilities, Observed, Scope, StopAnswer, StopCall};
+
+/// The one terminal result of one instance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceResult {
+    pub instance_id: String,
+    pub outcome: InstanceOutcome,
+    /// Normalized and raw state before the stop.
+    pub previous: Option<(InstanceState, String)>,
+    /// Normalized and raw state last observed (raw empty when inferred from an accepted stop).
+    pub current: Option<(InstanceState, String)>,
+    pub vendor_request_id: Option<String>,
+    pub billing: Option<Billing>,
+    pub error: Option<StopError>,
+    pub forced: bool,
+}
+
+impl Record for InstanceResult {
+    fn instance_id(&self) -> &str {
+        &self.instance_id
+    }
+
+    fn outcome_name(&self) -> &'static str {
+        self.outcome.name()
+    }
+
+    fn failed(instance_id: &str, error: StopError) -> Self {
+        InstanceResult {
+            instance_id: instance_id.to_string(),
+            outcome: InstanceOutcome::Failed,
+            previous: None,
+            current: None,
+            vendor_request_id: error.vendor_request_id.clone(),
+            billing: None,
+            error: Some(error),
+            forced: false,
+        }
+    }
+}
+
+/// A state transition seen while waiting.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceProgress {
+    pub instance_id: String,
+    pub state: InstanceState,
+    pub raw_state: String,
+    pub message: String,
+}
+
+/// The ledger of a StopInstances stream.
+pub type InstanceLedger = Ledger<InstanceProgress, InstanceResult>;
+
+fn state_of(o: &Observed) -> Option<(InstanceState, String)> {
+    Some((o.state, o.raw_state.clone()))
+}
+
+/// One request being executed.
+pub(crate) struct Run<'a> {
+    pub adapter: &'a dyn Adapter,
+    pub scope: Scope<'a>,
+    pub caller: &'a Caller,
+    pub ledger: &'a InstanceLedger,
+    pub req: &'a ValidStop,
+    pub caps: Capabilities,
+    /// How often to poll while waiting.
+    pub poll: std::time::Duration,
+    /// Stops accepted that must be watched.
+    tracked: Mutex<Vec<Tracked>>,
+    /// Stops accepted on Alibaba with an explicit billing request: read once to report the mode
+    /// that took effect (Alibaba silently falls back, alibaba.md §7 item 13).
+    billing_check: Mutex<Vec<(Observed, Option<String>)>>,
+}
+
+impl<'a> Run<'a> {
+    pub fn new(
+        adapter: &'a dyn Adapter,
+        scope: Scope<'a>,
+        caller: &'a Caller,
+        ledger: &'a InstanceLedger,
+        req: &'a ValidStop,
+        poll: std::time::Duration,
+    ) -> Self {
+        Run {
+            poll,
+            adapter,
+            scope,
+            caller,
+            ledger,
+            req,
+            caps: adapter.capabilities(),
+            tracked: Mutex::new(Vec::new()),
+            billing_check: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The poll interval while waiting.
+    pub fn poll_interval(&self) -> std::time::Duration {
+        self.poll
+    }
+
+    /// Whether accepted stops must be watched: asked to wait, or Alibaba's emulated
+    /// graceful-then-force (DESIGN.md rule 5).
+    fn emulates_force(&self) -> bool {
+        self.req.mode == StopMode::GracefulThenForce && !self.caps.native_graceful_then_force
+    }
+
+    fn must_track(&self) -> bool {
+        self.req.wait.is_some() || self.emulates_force()
+    }
+
+    /// The mode sent to the vendor on the first call.
+    fn first_mode(&self) -> StopMode {
+        if self.emulates_force() {
+            StopMode::Graceful
+        } else {
+            self.req.mode
+        }
+    }
+
+    pub async fn describe(
+        &self,
+        ids: &[String],
+    ) -> Result<(HashMap<String, Observed>, Option<String>), StopError> {
+        let action = self.adapter.actions().describe;
+        let described = self
+            .caller
+            .run(action, || self.adapter.describe(self.scope, ids))
+            .await?;
+        let map = described
+            .instances
+            .into_iter()
+            .map(|o| (o.id.clone(), o))
+            .collect();
+        Ok((map, described.request_id))
+    }
+
+    pub async fn fail(&self, id: &str, previous: Option<&Observed>, error: StopError) {
+        let mut result = InstanceResult::failed(id, error);
+        result.previous = previous.and_then(state_of);
+        result.current = result.previous.clone();
+        self.ledger.result(result).await;
+    }
+
+    async fn not_found(&self, id: &str, request_id: Option<String>) {
+        let mut error = StopError::local(
+            ErrorKind::NotFound,
+            "INSTANCE_NOT_FOUND",
+            format!(
+                "{} {} has no instance {id} in {} for account {:?}; check the id, region and account",
+                self.req.provider,
+                self.adapter.actions().describe,
+                self.req.region,
+                self.req.account
+            ),
+        );
+        error.provider = Some(self.req.provider);
+        error.vendor_request_id = request_id;
+        self.fail(id, None, error).await;
+    }
+
+    async fn wrong_state(&self, o: &Observed) {
+        let mut error = StopError::local(
+            ErrorKind::FailedPrecondition,
+            "INSTANCE_STATE",
+            format!(
+                "instance {} is {}; only running instances can be stopped: try again when it is running",
+                o.id, o.raw_state
+            ),
+        );
+        error.provider = Some(self.req.provider);
+        self.fail(&o.id, Some(o), error).await;
+    }
+
+    async fn already_stopped(&self, o: &Observed, request_id: Option<String>) {
+        self.ledger
+            .result(InstanceResult {
+                instance_id: o.id.clone(),
+                outcome: InstanceOutcome::AlreadyStopped,
+                previous: state_of(o),
+                current: state_of(o),
+                vendor_request_id: request_id,
+                billing: o.billing,
+                error: None,
+                forced: false,
+            })
+            .await;
+    }
+
+    /// The vendor accepted the stop (or the instance was already stopping).
+    async fn accepted(&self, o: &Observed, request_id: Option<String>, already_stopping: bool) {
+        if self.must_track() {
+            self.tracked
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(Tracked::new(
+                    o.clone(),
+                    request_id,
+                    !already_stopping && self.emulates_force(),
+                ));
+            return;
+        }
+        let explicit_billing = matches!(
+            self.req.billing,
+            Billing::StopCharging | Billing::KeepCharging
+        );
+        if explicit_billing && !already_stopping && !self.caps.refuses_unsupported_stop_charging {
+            self.billing_check
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((o.clone(), request_id));
+            return;
+        }
+        let billing = if already_stopping {
+            o.billing
+        } else if explicit_billing {
+            // Tencent refuses a mode it cannot honour, so an accepted stop took it.
+            Some(self.req.billing)
+        } else {
+            None
+        };
+        self.stop_accepted(o, request_id, billing, false).await;
+    }
+
+    pub async fn stop_accepted(
+        &self,
+        o: &Observed,
+        request_id: Option<String>,
+        billing: Option<Billing>,
+        forced: bool,
+    ) {
+        let current = if o.state == InstanceState::Stopping {
+            state_of(o)
+        } else {
+            Some((InstanceState::Stopping, String::new()))
+        };
+        self.ledger
+            .result(InstanceResult {
+                instance_id: o.id.clone(),
+                outcome: InstanceOutcome::StopAccepted,
+                previous: state_of(o),
+                current,
+                vendor_request_id: request_id,
+                billing: Some(billing.unwrap_or(Billing::Unknown)),
+                error: None,
+                forced,
+            })
+            .await;
+    }
+
+    async fn dry_run_passed(&self, o: &Observed, request_id: Option<String>) {
+        self.ledger
+            .result(InstanceResult {
+                instance_id: o.id.clone(),
+                outcome: InstanceOutcome::DryRunPassed,
+                previous: state_of(o),
+                current: state_of(o),
+                vendor_request_id: request_id,
+                billing: None,
+                error: None,
+                forced: false,
+            })
+            .await;
+    }
+
+    /// Reads, decides and stops one describe-sized chunk.
+    async fn chunk(&self, ids: &[String]) {
+        if self.ledger.is_closed() {
+            return;
+        }
+        let (seen, request_id) = match self.describe(ids).await {
+            Ok(answer) => answer,
+            Err(error) => {
+                for id in ids {
+                    self.fail(id, None, error.clone()).await;
+                }
+                return;
+            }
+        };
+        let mut candidates = Vec::new();
+        for id in ids {
+            match seen.get(id) {
+                None => self.not_found(id, request_id.clone()).await,
+                Some(o) if o.state == InstanceState::Stopped => {
+                    self.already_stopped(o, request_id.clone()).await
+                }
+                Some(o) if o.state == InstanceState::Stopping && !self.req.dry_run => {
+                    self.accepted(o, request_id.clone(), true).await
+                }
+                Some(o) if o.state == InstanceState::Running => candidates.push(o.clone()),
+                Some(o) => self.wrong_state(o).await,
+            }
+        }
+        if candidates.is_empty() {
+            return;
+        }
+        if self.req.dry_run && !self.caps.native_dry_run {
+            self.local_dry_run(&candidates).await;
+            return;
+        }
+        for group in candidates.chunks(self.caps.stop_batch) {
+            self.stop_group(group.to_vec(), self.first_mode()).await;
+        }
+    }
+
+    /// Tencent has no dry run (tencent.md §6 item 15): predict from what the read showed.
+    async fn local_dry_run(&self, candidates: &[Observed]) {
+        for o in candidates {
+            if let Some(lock) = &o.lock {
+                let mut e = StopError::local(
+                    ErrorKind::FailedPrecondition,
+                    "INSTANCE_LOCKED",
+                    format!(
+                        "instance {} is restricted ({lock}); a stop would be refused",
+                        o.id
+                    ),
+                );
+                e.provider = Some(self.req.provider);
+                self.fail(&o.id, Some(o), e).await;
+            } else if self.req.billing == Billing::StopCharging
+                && o.can_stop_charging == Some(false)
+            {
+                let mut e = StopError::local(
+                    ErrorKind::FailedPrecondition,
+                    "STOP_CHARGING_UNSUPPORTED",
+                    format!(
+                        "instance {} is not pay-as-you-go; {} would refuse STOP_CHARGING: use BILLING_KEEP_CHARGING",
+                        o.id, self.req.provider
+                    ),
+                );
+                e.provider = Some(self.req.provider);
+                self.fail(&o.id, Some(o), e).await;
+            } else {
+                self.dry_run_passed(o, None).await;
+            }
+        }
+    }
+
+    /// Sends one stop call for `group`, splitting it on an instance-scoped whole-call error.
+    pub fn stop_group<'b>(
+        &'b self,
+        group: Vec<Observed>,
+        mode: StopMode,
+    ) -> crate::provider::BoxFuture<'b, ()> {
+        Box::pin(async move {
+            if group.is_empty() || self.ledger.is_closed() {
+                return;
+            }
+            let ids: Vec<String> = group.iter().map(|o| o.id.clone()).collect();
+            let call = StopCall {
+                ids: &ids,
+                mode,
+                billing: self.req.billing,
+                confirm_local_disk: self.req.confirm_local_disk,
+                dry_run: self.req.dry_run,
+                all_or_nothing: false,
+            };
+            let answer = self
+                .caller
+                .run(self.adapter.actions().stop, || {
+                    self.adapter.stop(self.scope, &call)
+                })
+                .await;
+            match answer {
+                Ok(StopAnswer::Accepted { request_id }) => {
+                    for o in &group {
+                        self.accepted(o, request_id.clone(), false).await;
+                    }
+                }
+                Ok(StopAnswer::DryRunPassed { request_id }) => {
+                    for o in &group {
+                        self.dry_run_passed(o, request_id.clone()).await;
+                    }
+                }
+                Ok(StopAnswer::PerInstance {
+                    results,
+                    request_id,
+                }) => {
+                    let mut answered: HashMap<String, Result<(), StopError>> =
+                        results.into_iter().collect();
+                    let mut recheck = Vec::new();
+                    for o in &group {
+                        match answered.remove(&o.id) {
+                            Some(Ok(())) => self.accepted(o, request_id.clone(), false).await,
+                            Some(Err(e)) if e.reason == "INSTANCE_STATE" => {
+                                recheck.push((o.clone(), e))
+                            }
+                            Some(Err(e)) => self.fail(&o.id, Some(o), e).await,
+                            None => {
+                                let mut e = StopError::local(
+                                    ErrorKind::Internal,
+                                    "VENDOR_INCOMPLETE_ANSWER",
+                                    format!(
+                                        "{} StopInstances did not report instance {}; check its state and stop it again",
+                                        self.req.provider, o.id
+                                    ),
+                                );
+                                e.vendor_request_id = request_id.clone();
+                                self.fail(&o.id, Some(o), e).await;
+                            }
+                        }
+                    }
+                    self.recheck(recheck).await;
+                }
+                Err(e) if e.scope == crate::model::ErrorScope::Instance && group.len() > 1 => {
+                    // One code for the whole call (Tencent): split to find the instance(s).
+                    let mut left = group;
+                    let right = left.split_off(left.len() / 2);
+                    self.stop_group(left, mode).await;
+                    self.stop_group(right, mode).await;
+                }
+                Err(e) if e.reason == "INSTANCE_STATE" && !self.req.dry_run => {
+                    self.recheck(group.into_iter().map(|o| (o, e.clone())).collect())
+                        .await;
+                }
+                Err(e) => {
+                    for o in &group {
+                        self.fail(&o.id, Some(o), e.clone()).await;
+                    }
+                }
+            }
+        })
+    }
+
+    /// A state error may mean the instance stopped since it was read: read it again and report
+    /// the truth (DESIGN.md rule 2).
+    async fn recheck(&self, items: Vec<(Observed, StopError)>) {
+        if items.is_empty() {
+            return;
+        }
+        let ids: Vec<String> = items.iter().map(|(o, _)| o.id.clone()).collect();
+        let seen = self
+            .describe(&ids)
+            .await
+            .map(|(m, _)| m)
+            .unwrap_or_default();
+        for (before, error) in items {
+            match seen.get(&before.id) {
+                Some(now) if now.state == InstanceState::Stopped => {
+                    let mut r = now.clone();
+                    r.state = InstanceState::Stopped;
+                    self.already_stopped(&r, error.vendor_request_id.clone())
+                        .await
+                }
+                Some(now) if now.state == InstanceState::Stopping => {
+                    self.accepted(now, error.vendor_request_id.clone(), true)
+                        .await
+                }
+                Some(now) => self.fail(&before.id, Some(now), error).await,
+                None => self.fail(&before.id, Some(&before), error).await,
+            }
+        }
+    }
+
+    /// All-or-nothing: check everything first, then one call (DESIGN.md rule 3, last sentence).
+    async fn all_or_nothing(&self) {
+        let ids = &self.req.ids;
+        let (seen, request_id) = match self.describe(ids).await {
+            Ok(answer) => answer,
+            Err(error) => return self.ledger.fail_remaining(&error).await,
+        };
+        let mut culprit: Option<(String, StopError)> = None;
+        for id in ids {
+            let problem = match seen.get(id) {
+                None => Some(StopError::local(
+                    ErrorKind::NotFound,
+                    "INSTANCE_NOT_FOUND",
+                    format!("instance {id} was not found in {}", self.req.region),
+                )),
+                Some(o)
+                    if !matches!(
+                        o.state,
+                        InstanceState::Running | InstanceState::Stopped | InstanceState::Stopping
+                    ) =>
+                {
+                    Some(StopError::local(
+                        ErrorKind::FailedPrecondition,
+                        "INSTANCE_STATE",
+                        format!(
+                            "instance {id} is {}; only running instances can be stopped",
+                            o.raw_state
+                        ),
+                    ))
+                }
+                _ => None,
+            };
+            if let Some(problem) = problem {
+                culprit = Some((id.clone(), problem));
+                break;
+            }
+        }
+        if let Some((id, error)) = culprit {
+            return self.abort_all(&seen, &id, error).await;
+        }
+        let running: Vec<Observed> = ids
+            .iter()
+            .filter_map(|id| seen.get(id))
+            .filter(|o| o.state == InstanceState::Running)
+            .cloned()
+            .collect();
+        if self.req.dry_run && !self.caps.native_dry_run {
+            if let Some(o) = running.iter().find(|o| {
+                o.lock.is_some()
+                    || (self.req.billing == Billing::StopCharging
+                        && o.can_stop_charging == Some(false))
+            }) {
+                let e = StopError::local(
+                    ErrorKind::FailedPrecondition,
+                    "INSTANCE_LOCKED",
+                    format!("instance {} would be refused ({:?})", o.id, o.lock),
+                );
+                return self.abort_all(&seen, &o.id.clone(), e).await;
+            }
+        }
+        for id in ids {
+            if let Some(o) = seen.get(id) {
+                match o.state {
+                    InstanceState::Stopped => self.already_stopped(o, request_id.clone()).await,
+                    InstanceState::Stopping if !self.req.dry_run => {
+                        self.accepted(o, request_id.clone(), true).await
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if running.is_empty() {
+            return;
+        }
+        if self.req.dry_run && !self.caps.native_dry_run {
+            for o in &running {
+                self.dry_run_passed(o, None).await;
+            }
+            return;
+        }
+        let run_ids: Vec<String> = running.iter().map(|o| o.id.clone()).collect();
+        let call = StopCall {
+            ids: &run_ids,
+            mode: self.first_mode(),
+            billing: self.req.billing,
+            confirm_local_disk: self.req.confirm_local_disk,
+            dry_run: self.req.dry_run,
+            all_or_nothing: true,
+        };
+        match self
+            .caller
+            .run(self.adapter.actions().stop, || {
+                self.adapter.stop(self.scope, &call)
+            })
+            .await
+        {
+            Ok(StopAnswer::DryRunPassed { request_id }) => {
+                for o in &running {
+                    self.dry_run_passed(o, request_id.clone()).await;
+                }
+            }
+            Ok(StopAnswer::Accepted { request_id })
+            | Ok(StopAnswer::PerInstance { request_id, .. }) => {
+                for o in &running {
+                    self.accepted(o, request_id.clone(), false).await;
+                }
+            }
+            Err(error) => {
+                let error = error.with_message(|m: &str| {
+                    format!("all_or_nothing: none of the instances was stopped: {m}")
+                });
+                for o in &running {
+                    self.fail(&o.id, Some(o), error.clone()).await;
+                }
+            }
+        }
+    }
+
+    async fn abort_all(&self, seen: &HashMap<String, Observed>, culprit: &str, error: StopError) {
+        let mut error = error;
+        error.provider = Some(self.req.provider);
+        let aborted = StopError::local(
+            ErrorKind::Aborted,
+            "ALL_OR_NOTHING_ABORTED",
+            format!(
+                "not stopped: all_or_nothing was set and instance {culprit} cannot be stopped ({})",
+                error.message
+            ),
+        );
+        self.fail(culprit, seen.get(culprit), error).await;
+        for id in &self.req.ids {
+            if id != culprit {
+                self.fail(id, seen.get(id), aborted.clone()).await;
+            }
+        }
+    }
+
+    /// Reports the billing mode that took effect on Alibaba, read once after the stop.
+    async fn report_billing(&self) {
+        let items =
+            std::mem::take(&mut *self.billing_check.lock().unwrap_or_else(|p| p.into_inner()));
+        for batch in items.chunks(self.caps.describe_batch) {
+            let ids: Vec<String> = batch.iter().map(|(o, _)| o.id.clone()).collect();
+            let seen = self
+                .describe(&ids)
+                .await
+                .map(|(m, _)| m)
+                .unwrap_or_default();
+            for (o, request_id) in batch {
+                let billing = seen.get(&o.id).and_then(|now| now.billing);
+                self.stop_accepted(o, request_id.clone(), billing, false)
+                    .await;
+            }
+        }
+    }
+
+    /// Runs the whole request.
+    pub async fn execute(&self, concurrency: usize) {
+        if self.req.all_or_nothing {
+            self.all_or_nothing().await;
+        } else {
+            futures::stream::iter(self.req.ids.chunks(self.caps.describe_batch))
+                .for_each_concurrent(concurrency.max(1), |chunk| self.chunk(chunk))
+                .await;
+        }
+        self.report_billing().await;
+        let tracked = std::mem::take(&mut *self.tracked.lock().unwrap_or_else(|p| p.into_inner()));
+        if !tracked.is_empty() {
+            wait::watch(self, tracked).await;
+        }
+    }
+}
+
+/// Shared handle used by the service layer.
+pub type SharedLedger = Arc<InstanceLedger>;

@@ -1,0 +1,288 @@
+//! Watching accepted stops (DESIGN.md rule 7): batched describes at a jittered interval, a
+//! progress event per observed transition, one result per instance when it is terminal or when
+//! the timeout passes. Also drives Alibaba's emulated graceful-then-force (rule 5): an instance
+//! whose graceful stop failed (Running again) or that is still stopping after
+//! `graceful_timeout` is force-stopped.
+
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::time::Instant;
+
+use super::stop_instances::{InstanceProgress, InstanceResult, Run};
+use crate::model::{Billing, ErrorKind, InstanceOutcome, InstanceState, StopError, StopMode};
+use crate::provider::{Observed, StopAnswer, StopCall};
+
+/// One accepted stop being watched.
+#[derive(Debug, Clone)]
+pub struct Tracked {
+    /// As read before the stop.
+    before: Observed,
+    /// As last observed.
+    last: Observed,
+    request_id: Option<String>,
+    /// Alibaba graceful-then-force: the force phase may still be needed.
+    may_force: bool,
+    forced: bool,
+    since: Instant,
+}
+
+impl Tracked {
+    pub fn new(before: Observed, request_id: Option<String>, may_force: bool) -> Tracked {
+        Tracked {
+            last: before.clone(),
+            before,
+            request_id,
+            may_force,
+            forced: false,
+            since: Instant::now(),
+        }
+    }
+}
+
+/// What happens to a watched instance after one observation.
+enum Step {
+    Keep,
+    Force,
+    Done(Box<InstanceResult>),
+}
+
+fn jittered(interval: Duration) -> Duration {
+    interval.mul_f64(rand::rng().random_range(0.8..1.2))
+}
+
+fn result(
+    t: &Tracked,
+    outcome: InstanceOutcome,
+    billing: Option<Billing>,
+    error: Option<StopError>,
+) -> InstanceResult {
+    InstanceResult {
+        instance_id: t.before.id.clone(),
+        outcome,
+        previous: Some((t.before.state, t.before.raw_state.clone())),
+        current: Some((t.last.state, t.last.raw_state.clone())),
+        vendor_request_id: error
+            .as_ref()
+            .and_then(|e| e.vendor_request_id.clone())
+            .or_else(|| t.request_id.clone()),
+        billing,
+        error,
+        forced: t.forced,
+    }
+}
+
+fn stop_failed(run: &Run<'_>, t: &Tracked, why: String) -> InstanceResult {
+    let mut e = StopError::local(ErrorKind::FailedPrecondition, "STOP_FAILED", why);
+    e.provider = Some(run.req.provider);
+    e.vendor_message = t.last.stop_failed.clone();
+    e.vendor_request_id = t.request_id.clone();
+    result(t, InstanceOutcome::Failed, None, Some(e))
+}
+
+fn decide(run: &Run<'_>, t: &Tracked, waiting: bool) -> Step {
+    let now = &t.last;
+    match now.state {
+        InstanceState::Stopped => {
+            let billing = now.billing.or(match run.req.billing {
+                Billing::StopCharging | Billing::KeepCharging
+                    if run.caps.refuses_unsupported_stop_charging =>
+                {
+                    Some(run.req.billing)
+                }
+                _ => None,
+            });
+            Step::Done(Box::new(result(
+                t,
+                InstanceOutcome::Stopped,
+                Some(billing.unwrap_or(Billing::Unknown)),
+                None,
+            )))
+        }
+        InstanceState::Running if t.may_force && !t.forced => Step::Force,
+        InstanceState::Running
+            if now.stop_failed.is_some() || !run.caps.native_graceful_then_force || t.forced =>
+        {
+            let why = match &now.stop_failed {
+                Some(msg) => format!(
+                    "{} reports the stop of {} FAILED: {msg}; retry with STOP_MODE_FORCE or STOP_MODE_GRACEFUL_THEN_FORCE",
+                    run.req.provider, now.id
+                ),
+                None => format!(
+                    "the stop of {} did not complete: it is running again (the guest ignored the shutdown); retry with STOP_MODE_FORCE or STOP_MODE_GRACEFUL_THEN_FORCE",
+                    now.id
+                ),
+            };
+            Step::Done(Box::new(stop_failed(run, t, why)))
+        }
+        InstanceState::Stopping
+            if t.may_force && !t.forced && t.since.elapsed() >= run.req.graceful_timeout =>
+        {
+            Step::Force
+        }
+        _ if !waiting && t.forced => {
+            // Graceful-then-force without wait: the force was accepted; that is the result.
+            Step::Done(Box::new(result(
+                t,
+                InstanceOutcome::StopAccepted,
+                Some(t.last.billing.unwrap_or(Billing::Unknown)),
+                None,
+            )))
+        }
+        _ => Step::Keep,
+    }
+}
+
+/// Force-stops `group` (Alibaba's emulated second phase). Instances the vendor refuses for
+/// their state (still stopping) stay watched.
+async fn force(run: &Run<'_>, group: &mut [&mut Tracked]) {
+    let ids: Vec<String> = group.iter().map(|t| t.before.id.clone()).collect();
+    for t in group.iter() {
+        run.ledger
+            .progress(InstanceProgress {
+                instance_id: t.before.id.clone(),
+                state: t.last.state,
+                raw_state: t.last.raw_state.clone(),
+                message: "graceful stop did not finish; forcing".to_string(),
+            })
+            .await;
+    }
+    let call = StopCall {
+        ids: &ids,
+        mode: StopMode::Force,
+        billing: run.req.billing,
+        confirm_local_disk: run.req.confirm_local_disk,
+        dry_run: false,
+        all_or_nothing: false,
+    };
+    match run
+        .caller
+        .run(run.adapter.actions().stop, || {
+            run.adapter.stop(run.scope, &call)
+        })
+        .await
+    {
+        Ok(StopAnswer::PerInstance {
+            results,
+            request_id,
+        }) => {
+            for (id, outcome) in results {
+                if let Some(t) = group.iter_mut().find(|t| t.before.id == id) {
+                    match outcome {
+                        Ok(()) => {
+                            t.forced = true;
+                            t.request_id = request_id.clone();
+                        }
+                        Err(e) if e.reason == "INSTANCE_STATE" => {}
+                        Err(e) => {
+                            t.may_force = false;
+                            t.forced = true;
+                            run.ledger
+                                .result(result(t, InstanceOutcome::Failed, None, Some(e)))
+                                .await;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(StopAnswer::Accepted { request_id }) | Ok(StopAnswer::DryRunPassed { request_id }) => {
+            for t in group.iter_mut() {
+                t.forced = true;
+                t.request_id = request_id.clone();
+            }
+        }
+        Err(e) => {
+            for t in group.iter_mut() {
+                t.forced = true;
+                run.ledger
+                    .result(result(t, InstanceOutcome::Failed, None, Some(e.clone())))
+                    .await;
+            }
+        }
+    }
+}
+
+/// Watches `tracked` until each has its result or the time is up.
+pub(crate) async fn watch(run: &Run<'_>, mut tracked: Vec<Tracked>) {
+    let waiting = run.req.wait.is_some();
+    let budget = run
+        .req
+        .wait
+        .unwrap_or(run.req.graceful_timeout + Duration::from_secs(60));
+    let mut deadline = Instant::now() + budget;
+    if let Some(caller) = run.caller.deadline() {
+        deadline = deadline.min(
+            caller
+                - Duration::from_millis(200)
+                    .min(caller.saturating_duration_since(Instant::now()) / 2),
+        );
+    }
+    let interval = run.poll_interval();
+    while !tracked.is_empty() && !run.ledger.is_closed() {
+        let wake = (Instant::now() + jittered(interval)).min(deadline);
+        tokio::time::sleep_until(wake).await;
+        if Instant::now() >= deadline {
+            break;
+        }
+        let mut seen = std::collections::HashMap::new();
+        let ids: Vec<String> = tracked.iter().map(|t| t.before.id.clone()).collect();
+        for chunk in ids.chunks(run.caps.describe_batch) {
+            if let Ok((map, _)) = run.describe(chunk).await {
+                seen.extend(map);
+            }
+        }
+        let mut to_force = Vec::new();
+        let mut still = Vec::new();
+        for mut t in tracked {
+            let Some(now) = seen.remove(&t.before.id) else {
+                still.push(t);
+                continue;
+            };
+            if now.raw_state != t.last.raw_state {
+                run.ledger
+                    .progress(InstanceProgress {
+                        instance_id: now.id.clone(),
+                        state: now.state,
+                        raw_state: now.raw_state.clone(),
+                        message: String::new(),
+                    })
+                    .await;
+            }
+            t.last = now;
+            match decide(run, &t, waiting) {
+                Step::Keep => still.push(t),
+                Step::Force => to_force.push(t),
+                Step::Done(r) => {
+                    run.ledger.result(*r).await;
+                }
+            }
+        }
+        if !to_force.is_empty() {
+            for chunk in to_force.chunks_mut(run.caps.stop_batch) {
+                let mut refs: Vec<&mut Tracked> = chunk.iter_mut().collect();
+                force(run, &mut refs).await;
+            }
+            still.extend(
+                to_force
+                    .into_iter()
+                    .filter(|t| !run.ledger.is_done(&t.before.id)),
+            );
+        }
+        tracked = still;
+    }
+    for t in tracked {
+        let mut e = StopError::local(
+            ErrorKind::DeadlineExceeded,
+            "WAIT_TIMEOUT",
+            format!(
+                "{} was still {} when the wait ended; its stop was accepted and may still complete: wait longer or check again",
+                t.before.id, t.last.raw_state
+            ),
+        );
+        e.provider = Some(run.req.provider);
+        e.vendor_request_id = t.request_id.clone();
+        run.ledger
+            .result(result(&t, InstanceOutcome::Failed, None, Some(e)))
+            .await;
+    }
+}

@@ -1,0 +1,169 @@
+//! The one error type: a kind, a retry class and the vendor's evidence.
+
+use std::time::Duration;
+
+use super::Provider;
+
+/// What went wrong, in stopgate's vocabulary (DESIGN.md "Normalized model"). Maps one-to-one
+/// onto a gRPC status code in the api layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The request (or a vendor parameter derived from it) is invalid.
+    InvalidArgument,
+    /// The instance, execution or region does not exist.
+    NotFound,
+    /// Wrong state, locked, in arrears, an option the instance cannot take.
+    FailedPrecondition,
+    /// An operation is in progress or conflicts; all-or-nothing refused.
+    Aborted,
+    /// RAM/CAM denied the action, or MFA is required.
+    PermissionDenied,
+    /// The gateway's vendor credentials are bad or expired.
+    Unauthenticated,
+    /// Throttled, or a quota is exhausted.
+    ResourceExhausted,
+    /// The vendor is unreachable or answered 5xx.
+    Unavailable,
+    /// The caller's deadline or the wait timeout passed.
+    DeadlineExceeded,
+    /// The vendor lacks the feature.
+    Unimplemented,
+    /// Anything else, including vendor codes stopgate does not know.
+    Internal,
+}
+
+/// Whether trying again may help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RetryClass {
+    /// Trying again gives the same answer.
+    Permanent,
+    /// Trying again later may succeed (throttling, 5xx, network, conflicts).
+    Temporary,
+    /// Was temporary, and still failed after stopgate's own retries.
+    Persistent,
+}
+
+/// Whether a vendor error is about the whole request or about one instance in it. Tencent
+/// answers one code for a whole batch; an instance-scoped code lets the engine bisect the batch
+/// to find the instance (DESIGN.md rule 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorScope {
+    Request,
+    Instance,
+}
+
+/// How an adapter classifies one vendor error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeClass {
+    pub kind: ErrorKind,
+    /// `Permanent` or `Temporary` (never `Persistent`: only the retry loop decides that).
+    pub retry: RetryClass,
+    pub scope: ErrorScope,
+    /// Stable UPPER_SNAKE reason for `google.rpc.ErrorInfo.reason`, e.g. `INSTANCE_NOT_FOUND`.
+    pub reason: &'static str,
+}
+
+impl CodeClass {
+    /// Shorthand for table entries.
+    pub const fn new(
+        kind: ErrorKind,
+        retry: RetryClass,
+        scope: ErrorScope,
+        reason: &'static str,
+    ) -> Self {
+        CodeClass {
+            kind,
+            retry,
+            scope,
+            reason,
+        }
+    }
+}
+
+/// An error with everything a caller needs to act on it. Vendor fields are the vendor's own
+/// evidence; `message` is stopgate's explanation and says what to do. Never holds a secret:
+/// adapters redact credentials from vendor messages before building one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StopError {
+    pub kind: ErrorKind,
+    pub retry: RetryClass,
+    pub scope: ErrorScope,
+    /// Stable UPPER_SNAKE reason (`google.rpc.ErrorInfo.reason`).
+    pub reason: String,
+    /// What was wrong and what to do, in English.
+    pub message: String,
+    pub provider: Option<Provider>,
+    pub vendor_code: Option<String>,
+    pub vendor_message: Option<String>,
+    pub vendor_request_id: Option<String>,
+    pub http_status: Option<u16>,
+    /// How long the vendor asked us to wait (Alibaba `x-acs-retry-after`).
+    pub retry_after: Option<Duration>,
+}
+
+impl StopError {
+    /// An error stopgate itself decided (no vendor evidence).
+    pub fn local(kind: ErrorKind, reason: &str, message: impl Into<String>) -> StopError {
+        StopError {
+            kind,
+            retry: RetryClass::Permanent,
+            scope: ErrorScope::Request,
+            reason: reason.to_string(),
+            message: message.into(),
+            provider: None,
+            vendor_code: None,
+            vendor_message: None,
+            vendor_request_id: None,
+            http_status: None,
+            retry_after: None,
+        }
+    }
+
+    /// An error from a vendor answer, classified by the adapter's table.
+    pub fn vendor(
+        provider: Provider,
+        class: CodeClass,
+        code: &str,
+        vendor_message: &str,
+        request_id: Option<String>,
+        http_status: Option<u16>,
+    ) -> StopError {
+        StopError {
+            kind: class.kind,
+            retry: class.retry,
+            scope: class.scope,
+            reason: class.reason.to_string(),
+            message: format!("{provider} answered {code}: {vendor_message}"),
+            provider: Some(provider),
+            vendor_code: Some(code.to_string()),
+            vendor_message: Some(vendor_message.to_string()),
+            vendor_request_id: request_id,
+            http_status,
+            retry_after: None,
+        }
+    }
+
+    /// Whether trying again may help.
+    pub fn is_retryable(&self) -> bool {
+        self.retry == RetryClass::Temporary
+    }
+
+    /// Whether this is the vendor throttling us (not a quota: DESIGN.md rule 9).
+    pub fn is_throttling(&self) -> bool {
+        self.reason == "THROTTLED"
+    }
+
+    /// The same error with stopgate's explanation rewritten from the old one.
+    pub fn with_message(mut self, rewrite: impl FnOnce(&str) -> String) -> StopError {
+        self.message = rewrite(&self.message);
+        self
+    }
+}
+
+impl std::fmt::Display for StopError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for StopError {}

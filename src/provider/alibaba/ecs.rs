@@ -1,0 +1,265 @@
+//! The Alibaba adapter's instance half: `DescribeInstances` to observe, `StopInstances` with
+//! `BatchOptimization=SuccessFirst` for per-instance results (alibaba.md §2.2, §2.5).
+
+use serde_json::Value;
+
+use super::client::AlibabaClient;
+use super::errors;
+use crate::model::{Billing, InstanceState, Provider, StopError, StopMode};
+use crate::provider::{
+    Actions, Adapter, BoxFuture, Capabilities, Described, Observed, Scope, StopAnswer, StopCall,
+};
+
+const P: Provider = Provider::Alibaba;
+
+/// `i-` followed by 8 to 30 lowercase letters or digits.
+pub fn is_instance_id(id: &str) -> bool {
+    id.strip_prefix("i-").is_some_and(|rest| {
+        (8..=30).contains(&rest.len())
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    })
+}
+
+/// Alibaba region ids: lowercase words joined by `-`, e.g. `cn-hangzhou`, `ap-southeast-1`.
+pub fn is_region(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    parts.len() >= 2
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+}
+
+fn text(value: &Value, key: &str) -> String {
+    value
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Reads one `Instances.Instance` entry.
+fn observed(instance: &Value) -> Observed {
+    let raw_state = text(instance, "Status");
+    let billing = match text(instance, "StoppedMode").as_str() {
+        "StopCharging" => Some(Billing::StopCharging),
+        "KeepCharging" => Some(Billing::KeepCharging),
+        _ => None,
+    };
+    let lock = instance
+        .pointer("/OperationLocks/LockReason")
+        .and_then(Value::as_array)
+        .and_then(|locks| locks.first())
+        .map(|l| text(l, "LockReason"))
+        .filter(|l| !l.is_empty());
+    Observed {
+        id: text(instance, "InstanceId"),
+        state: InstanceState::from_vendor(&raw_state),
+        raw_state,
+        billing,
+        lock,
+        // Alibaba silently keeps charging when it cannot stop charging (alibaba.md §7 item 13),
+        // so whether it can is only known afterwards, from StoppedMode.
+        can_stop_charging: None,
+        stop_failed: None,
+    }
+}
+
+/// `Code` is `"200"` or `200` on success (alibaba.md §2.2: accept both).
+fn is_ok_code(code: &Value) -> bool {
+    code.as_str().is_some_and(|c| c == "200") || code.as_u64() == Some(200)
+}
+
+impl Adapter for AlibabaClient {
+    fn provider(&self) -> Provider {
+        P
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            stop_batch: 100,
+            describe_batch: 100,
+            native_graceful_then_force: false,
+            native_dry_run: true,
+            per_instance_results: true,
+            refuses_unsupported_stop_charging: false,
+        }
+    }
+
+    fn actions(&self) -> Actions {
+        Actions {
+            stop: "StopInstances",
+            describe: "DescribeInstances",
+        }
+    }
+
+    fn published_rate(&self, _action: &str) -> Option<f64> {
+        // Alibaba publishes per-account figures only in its console (alibaba.md §8).
+        None
+    }
+
+    fn valid_instance_id(&self, id: &str) -> bool {
+        is_instance_id(id)
+    }
+
+    fn instance_id_example(&self) -> &'static str {
+        "i-bp1a2b3c4d5e6f7g8h9i"
+    }
+
+    fn valid_region(&self, region: &str) -> bool {
+        is_region(region)
+    }
+
+    fn describe<'a>(
+        &'a self,
+        scope: Scope<'a>,
+        ids: &'a [String],
+    ) -> BoxFuture<'a, Result<Described, StopError>> {
+        Box::pin(async move {
+            let params = vec![
+                ("RegionId".to_string(), scope.region.to_string()),
+                (
+                    "InstanceIds".to_string(),
+                    serde_json::to_string(ids).unwrap_or_default(),
+                ),
+                ("MaxResults".to_string(), "100".to_string()),
+            ];
+            let (body, request_id) = self.call(scope, "DescribeInstances", &params).await?;
+            let instances = body
+                .pointer("/Instances/Instance")
+                .and_then(Value::as_array)
+                .map(|list| list.iter().map(observed).collect())
+                .unwrap_or_default();
+            Ok(Described {
+                instances,
+                request_id,
+            })
+        })
+    }
+
+    fn stop<'a>(
+        &'a self,
+        scope: Scope<'a>,
+        call: &'a StopCall<'a>,
+    ) -> BoxFuture<'a, Result<StopAnswer, StopError>> {
+        Box::pin(async move {
+            let mut params = vec![("RegionId".to_string(), scope.region.to_string())];
+            for (i, id) in call.ids.iter().enumerate() {
+                params.push((format!("InstanceId.{}", i + 1), id.clone()));
+            }
+            params.push((
+                "ForceStop".into(),
+                (call.mode == StopMode::Force).to_string(),
+            ));
+            match call.billing {
+                Billing::StopCharging => params.push(("StoppedMode".into(), "StopCharging".into())),
+                Billing::KeepCharging => params.push(("StoppedMode".into(), "KeepCharging".into())),
+                Billing::ProviderDefault | Billing::Unknown => {}
+            }
+            if call.confirm_local_disk {
+                params.push(("ConfirmStop".into(), "true".into()));
+            }
+            // A dry run with SuccessFirst only ever says DRYRUN.SUCCESS (alibaba.md §7 item 10),
+            // so dry runs, like all-or-nothing, use AllTogether.
+            let all_together = call.all_or_nothing || call.dry_run;
+            params.push((
+                "BatchOptimization".into(),
+                if all_together {
+                    "AllTogether"
+                } else {
+                    "SuccessFirst"
+                }
+                .into(),
+            ));
+            if call.dry_run {
+                params.push(("DryRun".into(), "true".into()));
+            }
+            let answer = self.call(scope, "StopInstances", &params).await;
+            let (body, request_id) = match answer {
+                Err(e) if call.dry_run && e.reason == "DRY_RUN_PASSED" => {
+                    return Ok(StopAnswer::DryRunPassed {
+                        request_id: e.vendor_request_id,
+                    });
+                }
+                other => other?,
+            };
+            if all_together {
+                return Ok(StopAnswer::Accepted { request_id });
+            }
+            let entries = body
+                .pointer("/InstanceResponses/InstanceResponse")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let results = entries
+                .iter()
+                .map(|entry| {
+                    let id = text(entry, "InstanceId");
+                    let code = entry.get("Code").cloned().unwrap_or(Value::Null);
+                    if is_ok_code(&code) {
+                        return (id, Ok(()));
+                    }
+                    let code = code
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| code.to_string());
+                    let message = text(entry, "Message");
+                    let class = errors::classify(&code, &message);
+                    let mut error =
+                        StopError::vendor(P, class, &code, &message, request_id.clone(), Some(200));
+                    error.message =
+                        format!("alibaba StopInstances answered {code} for {id}: {message}");
+                    (id, Err(error))
+                })
+                .collect();
+            Ok(StopAnswer::PerInstance {
+                results,
+                request_id,
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn alibaba_ids_and_regions_are_recognized() {
+        assert!(is_instance_id("i-bp1aaaaaaaaaaaaaaaaa"));
+        assert!(!is_instance_id("ins-r8hr2upy"));
+        assert!(!is_instance_id("i-UPPER123456"));
+        assert!(is_region("cn-hangzhou"));
+        assert!(is_region("ap-southeast-1"));
+        assert!(!is_region("hangzhou"));
+        assert!(!is_region("cn--x"));
+    }
+
+    // alibaba.md §2.5: the DescribeInstances shape, with a security lock and StoppedMode.
+    #[test]
+    fn describe_entries_read_state_billing_and_locks() {
+        let entry = json!({"InstanceId": "i-a", "Status": "Stopped", "StoppedMode": "StopCharging",
+            "OperationLocks": {"LockReason": [{"LockReason": "security", "LockMsg": "x"}]}});
+        let seen = observed(&entry);
+        assert_eq!(seen.state, InstanceState::Stopped);
+        assert_eq!(seen.raw_state, "Stopped");
+        assert_eq!(seen.billing, Some(Billing::StopCharging));
+        assert_eq!(seen.lock.as_deref(), Some("security"));
+        let running = observed(
+            &json!({"InstanceId": "i-b", "Status": "Running", "StoppedMode": "Not-applicable", "OperationLocks": {"LockReason": []}}),
+        );
+        assert_eq!(running.billing, None);
+        assert_eq!(running.lock, None);
+    }
+
+    #[test]
+    fn success_codes_may_be_strings_or_numbers() {
+        assert!(is_ok_code(&json!("200")));
+        assert!(is_ok_code(&json!(200)));
+        assert!(!is_ok_code(&json!("IncorrectInstanceStatus")));
+    }
+}

@@ -1,0 +1,93 @@
+//! The HTTP client every adapter shares: one connection pool, bounded timeouts, and redaction of
+//! credentials from anything a vendor echoes back.
+
+use std::sync::Once;
+use std::time::Duration;
+
+use crate::config::Credentials;
+use crate::model::{CodeClass, ErrorKind, ErrorScope, Provider, RetryClass, StopError};
+
+static CRYPTO: Once = Once::new();
+
+/// A client with the timeouts the official SDKs use (connect 5 s; the whole call 30 s).
+pub fn client() -> reqwest::Client {
+    // reqwest is built without a default crypto provider (STACK.md); install ring once.
+    CRYPTO.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(30))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .no_proxy()
+        .build()
+        .expect("an HTTP client with static settings builds")
+}
+
+/// Replaces every credential value in `text` (DESIGN.md: secrets never reach an error).
+pub fn redact(text: &str, credentials: &Credentials) -> String {
+    let mut out = text.to_string();
+    for secret in credentials.secret_values() {
+        out = out.replace(&secret, "[REDACTED]");
+    }
+    out
+}
+
+/// A transport failure: connection refused, reset, timed out.
+pub fn network_error(provider: Provider, action: &str, error: &reqwest::Error) -> StopError {
+    let what = if error.is_timeout() {
+        "timed out"
+    } else {
+        "failed"
+    };
+    let mut err = StopError::local(
+        ErrorKind::Unavailable,
+        "VENDOR_UNAVAILABLE",
+        format!(
+            "{provider} {action}: the HTTP call {what} ({}); stopgate retries such failures",
+            source_chain(error)
+        ),
+    );
+    err.retry = RetryClass::Temporary;
+    err.provider = Some(provider);
+    err.vendor_code = Some("NETWORK".to_string());
+    err
+}
+
+fn source_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// A non-vendor answer: a bare 5xx from a proxy, or a body that is not the vendor's JSON.
+pub fn unreadable_answer(
+    provider: Provider,
+    action: &str,
+    status: u16,
+    snippet: &str,
+) -> StopError {
+    let (code, retry, kind) = if status >= 500 {
+        ("HTTP_5XX", RetryClass::Temporary, ErrorKind::Unavailable)
+    } else if status == 200 {
+        (
+            "MALFORMED_RESPONSE",
+            RetryClass::Temporary,
+            ErrorKind::Unavailable,
+        )
+    } else {
+        ("HTTP_ERROR", RetryClass::Permanent, ErrorKind::Internal)
+    };
+    let class = CodeClass::new(kind, retry, ErrorScope::Request, "VENDOR_UNAVAILABLE");
+    let snippet: String = snippet.chars().take(120).collect();
+    let mut err = StopError::vendor(provider, class, code, &snippet, None, Some(status));
+    err.message = format!(
+        "{provider} {action}: HTTP {status} with a body that is not the vendor's JSON ({snippet:?})"
+    );
+    err
+}

@@ -1,0 +1,149 @@
+//! Signed calls to Tencent Cloud API 3.0 (JSON POST, TC3-HMAC-SHA256), and the parsing of its
+//! envelopes: errors come inside HTTP 200 as `Response.Error` (tencent.md §3).
+
+use serde_json::Value;
+
+use super::{errors, sign};
+use crate::model::{Provider, StopError};
+use crate::provider::Scope;
+use crate::provider::http::{self, redact};
+
+const P: Provider = Provider::Tencent;
+
+/// A Tencent product: its credential-scope service and API version.
+#[derive(Debug, Clone, Copy)]
+pub struct Product {
+    pub service: &'static str,
+    pub version: &'static str,
+}
+
+/// CVM 2017-03-12.
+pub const CVM: Product = Product {
+    service: "cvm",
+    version: "2017-03-12",
+};
+/// TAT 2020-10-28 (the command half).
+#[allow(dead_code)]
+pub const TAT: Product = Product {
+    service: "tat",
+    version: "2020-10-28",
+};
+
+/// A Tencent client: one per gateway, shared by every account and region.
+#[derive(Debug, Clone)]
+pub struct TencentClient {
+    http: reqwest::Client,
+    endpoint: Option<reqwest::Url>,
+}
+
+impl TencentClient {
+    /// A client; `endpoint` overrides `https://<service>.tencentcloudapi.com`.
+    pub fn new(endpoint: Option<&str>) -> Result<TencentClient, String> {
+        let endpoint = endpoint
+            .map(|e| reqwest::Url::parse(e).map_err(|err| format!("tencent endpoint {e:?}: {err}")))
+            .transpose()?;
+        Ok(TencentClient {
+            http: http::client(),
+            endpoint,
+        })
+    }
+
+    /// One signed call. Returns `Response` (without `Error`) and its RequestId.
+    pub(crate) async fn call(
+        &self,
+        scope: Scope<'_>,
+        product: Product,
+        action: &str,
+        params: &Value,
+    ) -> Result<(Value, Option<String>), StopError> {
+        let mut url = match &self.endpoint {
+            Some(url) => url.clone(),
+            None => {
+                reqwest::Url::parse(&format!("https://{}.tencentcloudapi.com/", product.service))
+                    .expect("static URL")
+            }
+        };
+        url.set_path("/");
+        let host = match url.port() {
+            Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
+            None => url.host_str().unwrap_or_default().to_string(),
+        };
+        let body = params.to_string();
+        let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
+        let payload = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(body.as_bytes()));
+        let signed_headers = vec![
+            ("content-type".to_string(), "application/json".to_string()),
+            ("host".to_string(), host),
+        ];
+        let request = sign::Tc3Request {
+            method: "POST",
+            canonical_query: "",
+            headers: &signed_headers,
+            payload_sha256: &payload,
+            timestamp,
+            service: product.service,
+        };
+        let creds = scope.credentials;
+        let authorization = sign::tc3_authorization(
+            &request,
+            creds.access_key_id.expose(),
+            creds.secret.expose(),
+        );
+        let mut builder = self
+            .http
+            .post(url)
+            .header("authorization", authorization)
+            .header("content-type", "application/json")
+            .header("x-tc-action", action)
+            .header("x-tc-version", product.version)
+            .header("x-tc-timestamp", timestamp.to_string())
+            .header("x-tc-region", scope.region)
+            // English messages: the SDKs default to Chinese (tencent.md §6 item 11).
+            .header("x-tc-language", "en-US");
+        if let Some(token) = &creds.token {
+            builder = builder.header("x-tc-token", token.expose());
+        }
+        let response = builder
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| http::network_error(P, action, &e))?;
+        let status = response.status().as_u16();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| http::network_error(P, action, &e))?;
+        // Anything but 200 is a transport failure, never a vendor code (tencent.md §3.3).
+        if status != 200 {
+            return Err(http::unreadable_answer(P, action, status, &text));
+        }
+        let Some(mut response) = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|mut v| v.get_mut("Response").map(Value::take))
+        else {
+            return Err(http::unreadable_answer(P, action, status, &text));
+        };
+        let request_id = response
+            .get("RequestId")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let Some(error) = response.get_mut("Error").map(Value::take) else {
+            return Ok((response, request_id));
+        };
+        let code = error
+            .get("Code")
+            .and_then(Value::as_str)
+            .unwrap_or("InternalError");
+        let message = redact(
+            error
+                .get("Message")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+            creds,
+        );
+        let class = errors::classify(code, &message);
+        let mut err = StopError::vendor(P, class, code, &message, request_id, Some(status));
+        err.message = format!("tencent {action} answered {code}: {message}");
+        Err(err)
+    }
+}
