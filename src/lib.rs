@@ -15,4 +15,6 @@ pub mod config;
 pub mod engine;
 pub mod model;
 pub mod provider;
+pub mod sandbox;
+pub mod server;
 pub mod sim;

@@ -1,8 +1,15 @@
-//! The `stopgate` binary: `sim` (the vendor emulator); the gateway commands come with it.
+//! The `stopgate` binary: `serve` (the gateway), `sandbox` (the gateway with the simulator
+//! embedded) and `sim` (the simulator alone).
 
 use std::net::SocketAddr;
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
 use clap::{Parser, Subcommand};
+use stopgate::config::Config;
+use stopgate::engine::Engine;
+use stopgate::server::shutdown_signal;
 use stopgate::sim::{SimConfig, Simulator, credentials};
 
 #[derive(Parser)]
@@ -18,8 +25,33 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the gateway.
+    Serve(ServeArgs),
+    /// Run the gateway with the simulator of both clouds embedded and seeded (no configuration).
+    Sandbox(SandboxArgs),
     /// Run the emulator of the Alibaba Cloud and Tencent Cloud APIs (docs/simulator.md).
     Sim(SimArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on for gRPC.
+    #[arg(long, default_value = "127.0.0.1:50051", env = "STOPGATE_LISTEN")]
+    listen: SocketAddr,
+    /// TOML configuration (accounts, endpoints, limits); the vendors' credential variables
+    /// and STOPGATE_ALIBABA_ENDPOINT / STOPGATE_TENCENT_ENDPOINT fill in what it leaves out.
+    #[arg(long, env = "STOPGATE_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct SandboxArgs {
+    /// Address to listen on for gRPC.
+    #[arg(long, default_value = "127.0.0.1:50051")]
+    listen: SocketAddr,
+    /// Address of the embedded simulator.
+    #[arg(long, default_value = "127.0.0.1:8780")]
+    sim_listen: SocketAddr,
 }
 
 #[derive(clap::Args)]
@@ -44,19 +76,30 @@ struct SimArgs {
     tencent_secret_key: String,
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("installing a SIGTERM handler");
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
+async fn run_serve(args: ServeArgs) -> Result<(), String> {
+    let mut config = match &args.config {
+        Some(path) => Config::from_file(path)?,
+        None => Config::default(),
+    };
+    config.apply_env(|name| std::env::var(name).ok());
+    if config.accounts.is_empty() {
+        eprintln!(
+            "stopgate: warning: no account is configured; every request will be refused until credentials are given (a config file, or ALIBABA_CLOUD_ACCESS_KEY_ID/… and TENCENTCLOUD_SECRET_ID/…)"
+        );
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+    let grace = std::time::Duration::from_secs(config.shutdown_grace_seconds);
+    let engine = Arc::new(Engine::new(config)?);
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot listen on {}: {e} (pick another address with --listen)",
+                args.listen
+            )
+        })?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    println!("stopgate listening on {addr}");
+    stopgate::server::serve(engine, listener, shutdown_signal(), grace).await
 }
 
 async fn run_sim(args: SimArgs) -> Result<(), String> {
@@ -117,6 +160,8 @@ async fn main() {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Serve(args) => run_serve(args).await,
+        Command::Sandbox(args) => stopgate::sandbox::run(args.listen, args.sim_listen).await,
         Command::Sim(args) => run_sim(args).await,
     };
     if let Err(message) = result {
