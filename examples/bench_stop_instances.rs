@@ -18,7 +18,12 @@ async fn admin(http: &reqwest::Client, sim: &str, method: &str, path: &str, body
         "DELETE" => http.delete(url),
         _ => http.post(url).json(&body),
     };
-    req.send().await.expect("admin call").json().await.expect("admin JSON")
+    req.send()
+        .await
+        .expect("admin call")
+        .json()
+        .await
+        .expect("admin JSON")
 }
 
 fn peak_rss_kib(pid: &str) -> Option<u64> {
@@ -37,11 +42,21 @@ async fn main() {
     let (gateway, sim, pid) = (&args[1], &args[2], &args[3]);
     let n: usize = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(10_000);
     let http = stopgate::provider::http::client();
-    let mut client = InstanceServiceClient::connect(format!("http://{gateway}")).await.expect("gateway");
-    println!("instances per request: {n}; gateway pid {pid}; RSS before: {:?} KiB", peak_rss_kib(pid));
+    let mut client = InstanceServiceClient::connect(format!("http://{gateway}"))
+        .await
+        .expect("gateway");
+    println!(
+        "instances per request: {n}; gateway pid {pid}; RSS before: {:?} KiB",
+        peak_rss_kib(pid)
+    );
     for (provider, name, region, floor_rate) in [
         (pb::Provider::Tencent, "tencent", "ap-guangzhou", 10.0),
-        (pb::Provider::Alibaba, "alibaba", "cn-hangzhou", stopgate::engine::DEFAULT_RATE),
+        (
+            pb::Provider::Alibaba,
+            "alibaba",
+            "cn-hangzhou",
+            stopgate::engine::DEFAULT_RATE,
+        ),
     ] {
         admin(&http, sim, "POST", "/_sim/reset", json!({"seed": "empty"})).await;
         let ids: Vec<String> = (0..n)
@@ -52,7 +67,14 @@ async fn main() {
             .collect();
         for chunk in ids.chunks(1000) {
             let specs: Vec<Value> = chunk.iter().map(|id| json!({"id": id})).collect();
-            admin(&http, sim, "POST", "/_sim/instances", json!({"provider": name, "region": region, "instances": specs})).await;
+            admin(
+                &http,
+                sim,
+                "POST",
+                "/_sim/instances",
+                json!({"provider": name, "region": region, "instances": specs}),
+            )
+            .await;
         }
         admin(&http, sim, "DELETE", "/_sim/calls", Value::Null).await;
         let request = pb::StopInstancesRequest {
@@ -62,7 +84,11 @@ async fn main() {
             ..Default::default()
         };
         let started = Instant::now();
-        let mut stream = client.stop_instances(request).await.expect("StopInstances").into_inner();
+        let mut stream = client
+            .stop_instances(request)
+            .await
+            .expect("StopInstances")
+            .into_inner();
         let mut results = 0usize;
         let mut summary = None;
         while let Some(message) = stream.message().await.expect("stream") {
@@ -73,12 +99,24 @@ async fn main() {
             }
         }
         let wall = started.elapsed();
-        let calls = admin(&http, sim, "GET", &format!("/_sim/calls?provider={name}"), Value::Null).await;
+        let calls = admin(
+            &http,
+            sim,
+            "GET",
+            &format!("/_sim/calls?provider={name}"),
+            Value::Null,
+        )
+        .await;
         let calls = calls["calls"].as_array().cloned().unwrap_or_default();
         let count = |action: &str| calls.iter().filter(|c| c["action"] == action).count();
         let throttled = calls
             .iter()
-            .filter(|c| matches!(c["outcome"].as_str(), Some("Throttling.User" | "RequestLimitExceeded")))
+            .filter(|c| {
+                matches!(
+                    c["outcome"].as_str(),
+                    Some("Throttling.User" | "RequestLimitExceeded")
+                )
+            })
             .count();
         let stop_calls = count("StopInstances");
         let floor = stop_calls as f64 / floor_rate;
@@ -91,5 +129,10 @@ async fn main() {
             summary.retries,
         );
     }
-    println!("gateway peak RSS (VmHWM): {} KiB", peak_rss_kib(pid).map(|k| k.to_string()).unwrap_or_else(|| "unavailable".into()));
+    println!(
+        "gateway peak RSS (VmHWM): {} KiB",
+        peak_rss_kib(pid)
+            .map(|k| k.to_string())
+            .unwrap_or_else(|| "unavailable".into())
+    );
 }

@@ -41,6 +41,7 @@ on_both_clouds!(
     a_persistent_5xx_fails_only_the_instances_of_that_call,
     the_callers_deadline_is_respected,
     a_caller_that_disconnects_stops_the_work,
+    a_graceful_stop_the_guest_ignores_fails_with_the_reason,
 );
 
 fn params_ids(call: &Value, vendor: Vendor) -> Vec<String> {
@@ -807,5 +808,138 @@ async fn a_caller_that_disconnects_stops_the_work(v: Vendor) {
     assert!(
         later < 10,
         "the 10 calls of the request were not all made: {later}"
+    );
+}
+
+async fn a_graceful_stop_the_guest_ignores_fails_with_the_reason(v: Vendor) {
+    let h = Harness::start().await;
+    let id = v.id(1);
+    h.seed(v, vec![json!({"id": id, "ignores_shutdown": true})])
+        .await;
+    let s = h
+        .stop(pb::StopInstancesRequest {
+            wait: Some(pb::WaitOptions {
+                until_terminal: true,
+                timeout: None,
+            }),
+            ..v.request(std::slice::from_ref(&id))
+        })
+        .await;
+    let r = s.result(&id);
+    assert_eq!(s.outcome(&id), pb::InstanceOutcome::Failed, "{s:#?}");
+    assert_eq!(
+        r.error.as_ref().unwrap().code,
+        Code::FailedPrecondition as i32
+    );
+    assert_eq!(s.reason(&id), "STOP_FAILED");
+    assert_eq!(r.vendor_state, v.running);
+    assert!(
+        r.error
+            .as_ref()
+            .unwrap()
+            .message
+            .contains("STOP_MODE_FORCE"),
+        "says what to do"
+    );
+    if v.provider == pb::Provider::Tencent {
+        // LatestOperationState=FAILED with its message (DESIGN.md rule 7).
+        let info = error_info(r);
+        assert!(
+            info.metadata["vendorMessage"].contains("soft shutdown"),
+            "{info:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn alibaba_local_disk_instances_need_the_data_loss_confirmation() {
+    let v = ALIBABA;
+    let h = Harness::start().await;
+    let id = v.id(1);
+    h.seed(v, vec![json!({"id": id, "instance_type": "ecs.i1.xlarge"})])
+        .await;
+    let s = h.stop(v.request(std::slice::from_ref(&id))).await;
+    assert_eq!(s.outcome(&id), pb::InstanceOutcome::Failed);
+    assert_eq!(s.reason(&id), "LOCAL_DISK_CONFIRMATION_REQUIRED");
+    assert_eq!(
+        error_info(s.result(&id)).metadata["vendorCode"],
+        "InstanceType.ParameterMismatch"
+    );
+    let s = h
+        .stop(pb::StopInstancesRequest {
+            confirm_local_disk_data_loss: true,
+            ..v.request(std::slice::from_ref(&id))
+        })
+        .await;
+    assert_eq!(s.outcome(&id), pb::InstanceOutcome::StopAccepted);
+    assert_eq!(
+        h.calls(v, "StopInstances").await[1]["params"]["ConfirmStop"],
+        "true"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alibaba_throttling_honours_x_acs_retry_after() {
+    let v = ALIBABA;
+    // The gateway is told Alibaba allows far more than the simulator does, so it is throttled.
+    let h = Harness::start_with(|c| {
+        c.alibaba.rate_limits.insert("StopInstances".into(), 100.0);
+    })
+    .await;
+    // 0.4/s: the simulator asks for waits of up to 2.5 s, longer than any backoff of the gateway's own.
+    h.admin(
+        "POST",
+        "/_sim/ratelimits",
+        json!({"provider": "alibaba", "action": "StopInstances", "per_second": 0.4}),
+    )
+    .await;
+    let ids = v.ids(0..300);
+    h.seed_running(v, &ids).await;
+    let s = h.stop(v.request(&ids)).await;
+    assert!(
+        s.results
+            .iter()
+            .all(|r| r.outcome == pb::InstanceOutcome::StopAccepted as i32),
+        "{:?}",
+        s.summary
+    );
+    let summary = s.summary.unwrap();
+    assert!(
+        summary.throttled >= 1 && summary.retries >= 1,
+        "{summary:?}"
+    );
+    let calls = h.calls(v, "StopInstances").await;
+    let time = |c: &Value| {
+        time::OffsetDateTime::parse(
+            c["time"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
+    };
+    // Each throttled call's retry comes no sooner than the simulator's x-acs-retry-after.
+    let mut long_waits = 0;
+    for (i, throttled) in calls
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c["outcome"] == "Throttling.User")
+    {
+        let asked = throttled["retry_after_ms"]
+            .as_i64()
+            .expect("the sim logs the retry-after it sent");
+        long_waits += usize::from(asked > 1500);
+        let ids = params_ids(throttled, v);
+        let retry = calls[i + 1..]
+            .iter()
+            .find(|c| params_ids(c, v) == ids)
+            .expect("the batch was retried");
+        let gap = time(retry) - time(throttled);
+        assert!(
+            gap >= time::Duration::milliseconds(asked - 20),
+            "asked to wait {asked} ms, retried after {gap}"
+        );
+    }
+    assert!(
+        long_waits >= 1,
+        "at least one wait was longer than the gateway's own throttling backoff"
     );
 }

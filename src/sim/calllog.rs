@@ -23,6 +23,9 @@ pub struct CallRecord {
     /// `ok`, the error code returned, `dropped`, `malformed` or `http_<status>`.
     pub outcome: String,
     pub http_status: u16,
+    /// The `x-acs-retry-after` sent with a throttling answer, in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
 }
 
 /// Every call since the last reset, oldest first.

@@ -154,7 +154,19 @@ impl SimState {
 
     /// Appends to the call log.
     pub(crate) fn log(&self, call: &Call, outcome: &str, http_status: u16) {
+        self.log_with_retry_after(call, outcome, http_status, None);
+    }
+
+    /// Appends to the call log, with the retry-after a throttling answer carried.
+    pub(crate) fn log_with_retry_after(
+        &self,
+        call: &Call,
+        outcome: &str,
+        http_status: u16,
+        retry_after_ms: Option<u64>,
+    ) {
         lock(&self.calls).push(CallRecord {
+            retry_after_ms,
             seq: 0,
             time: OffsetDateTime::now_utc(),
             provider: call.provider,

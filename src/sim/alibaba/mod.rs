@@ -207,7 +207,8 @@ pub async fn handle(state: &Arc<SimState>, request: HttpRequest) -> Reply {
                 "Request was denied due to user flow control.",
             );
             error.retry_after_ms = Some(retry_after_ms);
-            return fail(&call, error);
+            state.log_with_retry_after(&call, &error.code, error.status, error.retry_after_ms);
+            return render_error(&error, &request_id, format);
         }
         Gate::Fault(kind) => return render_fault(state, &call, kind, &request_id, format),
     }
