@@ -89,15 +89,7 @@ async fn run_serve(args: ServeArgs) -> Result<(), String> {
     }
     let grace = std::time::Duration::from_secs(config.shutdown_grace_seconds);
     let engine = Arc::new(Engine::new(config)?);
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .map_err(|e| {
-            format!(
-                "cannot listen on {}: {e} (pick another address with --listen)",
-                args.listen
-            )
-        })?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let (listener, addr) = stopgate::server::bind(args.listen, "--listen").await?;
     println!("stopgate listening on {addr}");
     stopgate::server::serve(engine, listener, shutdown_signal(), grace).await
 }
@@ -114,15 +106,7 @@ async fn run_sim(args: SimArgs) -> Result<(), String> {
         ),
         seed_demo: !args.empty,
     };
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .map_err(|e| {
-            format!(
-                "cannot listen on {}: {e} (pick another address with --listen)",
-                args.listen
-            )
-        })?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let (listener, addr) = stopgate::server::bind(args.listen, "--listen").await?;
     println!("stopgate sim listening on http://{addr}");
     println!(
         "  Alibaba Cloud ECS 2014-05-26: endpoint {addr} (http), access key id {}, secret {}",

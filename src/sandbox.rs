@@ -51,6 +51,8 @@ Try (grpcurl needs no proto files: reflection is on):
   grpcurl -plaintext -d '{{"provider":"PROVIDER_ALIBABA","region":"cn-hangzhou","instance_ids":["i-sgdemo0000000000000a1","i-sgdemo0000000000000a7","i-sgdemo0000000000000a8"]}}' {g} stopgate.v1.InstanceService/StopInstances
   grpcurl -plaintext -d '{{"provider":"PROVIDER_TENCENT","region":"ap-guangzhou","instance_ids":["ins-sgdemo01","ins-sgdemo02","ins-sgdemo07"],"wait":{{"until_terminal":true}}}}' {g} stopgate.v1.InstanceService/StopInstances
   grpcurl -plaintext -d '{{"provider":"PROVIDER_TENCENT","region":"ap-guangzhou","instance_ids":["ins-sgdemo03"],"dry_run":true}}' {g} stopgate.v1.InstanceService/StopInstances
+  grpcurl -plaintext -d '{{"provider":"PROVIDER_ALIBABA","region":"cn-hangzhou","execution_id":"t-sgdemo0000000000000000000000001","wait":{{"until_terminal":true}}}}' {g} stopgate.v1.CommandService/StopCommandExecution
+  grpcurl -plaintext -d '{{"provider":"PROVIDER_TENCENT","region":"ap-guangzhou","execution_id":"inv-sgdemo01","instance_ids":["ins-sgdemo01"]}}' {g} stopgate.v1.CommandService/StopCommandExecution
   grpcurl -plaintext -d '{{"service":"stopgate.provider.tencent"}}' {g} grpc.health.v1.Health/Check
 Reset the demo world: curl -X POST -d '{{"seed":"demo"}}' http://{sim}/_sim/reset"#
     )
@@ -67,10 +69,7 @@ pub async fn run(listen: SocketAddr, sim_listen: SocketAddr) -> Result<(), Strin
             )
         })?;
     let engine = Arc::new(Engine::new(config(sim_addr))?);
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| format!("cannot listen on {listen}: {e} (choose another with --listen)"))?;
-    let gateway = listener.local_addr().map_err(|e| e.to_string())?;
+    let (listener, gateway) = crate::server::bind(listen, "--listen").await?;
     println!("{}", banner(gateway, sim_addr));
     crate::server::serve(
         engine,

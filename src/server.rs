@@ -9,8 +9,10 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic_health::ServingStatus;
 
+use crate::api::command_service::CommandService;
 use crate::api::instance_service::InstanceService;
 use crate::api::pb;
+use crate::api::pb::command_service_server::CommandServiceServer;
 use crate::api::pb::instance_service_server::InstanceServiceServer;
 use crate::engine::Engine;
 use crate::model::Provider;
@@ -22,6 +24,20 @@ pub fn provider_health_name(provider: Provider) -> String {
 
 /// The health service name of stopgate's instance service.
 pub const INSTANCE_SERVICE: &str = "stopgate.v1.InstanceService";
+/// The health service name of stopgate's command service.
+pub const COMMAND_SERVICE: &str = "stopgate.v1.CommandService";
+
+/// Binds `addr`, with an error that says which flag picks another address.
+pub async fn bind(
+    addr: std::net::SocketAddr,
+    flag: &str,
+) -> Result<(TcpListener, std::net::SocketAddr), String> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e} (pick another address with {flag})"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    Ok((listener, local))
+}
 
 /// Serves on `listener` until `shutdown` resolves, then stops taking new calls, reports
 /// NOT_SERVING, and lets in-flight streams finish for up to `grace`.
@@ -37,6 +53,9 @@ pub async fn serve(
         .await;
     reporter
         .set_service_status(INSTANCE_SERVICE, ServingStatus::Serving)
+        .await;
+    reporter
+        .set_service_status(COMMAND_SERVICE, ServingStatus::Serving)
         .await;
     for provider in Provider::ALL {
         let status = if engine.is_configured(provider) {
@@ -68,7 +87,10 @@ pub async fn serve(
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(InstanceServiceServer::new(InstanceService::new(engine)))
+        .add_service(InstanceServiceServer::new(InstanceService::new(
+            engine.clone(),
+        )))
+        .add_service(CommandServiceServer::new(CommandService::new(engine)))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
             let _ = stop_rx.await;
         });
@@ -86,6 +108,9 @@ pub async fn serve(
         .await;
     reporter
         .set_service_status(INSTANCE_SERVICE, ServingStatus::NotServing)
+        .await;
+    reporter
+        .set_service_status(COMMAND_SERVICE, ServingStatus::NotServing)
         .await;
     let _ = stop_tx.send(());
     match tokio::time::timeout(grace, server).await {

@@ -26,6 +26,7 @@ async fn health_is_reported_overall_per_service_and_per_provider() {
     for service in [
         "",
         "stopgate.v1.InstanceService",
+        "stopgate.v1.CommandService",
         "stopgate.provider.alibaba",
         "stopgate.provider.tencent",
     ] {

@@ -10,17 +10,6 @@ use serde_json::{Value, json};
 use stopgate::api::pb;
 use tonic::Code;
 
-macro_rules! on_both_clouds {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn alibaba() { super::$name(super::ALIBABA).await }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn tencent() { super::$name(super::TENCENT).await }
-        }
-    )*};
-}
-
 on_both_clouds!(
     a_running_instance_is_stopped,
     an_already_stopped_instance_is_reported_as_success_without_a_stop_call,

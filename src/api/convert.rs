@@ -5,9 +5,13 @@ use std::time::Duration;
 use super::pb;
 use super::status::to_rpc_status;
 use crate::engine::ledger::{Event, Summary};
-use crate::engine::request::StopInstancesRequest;
+use crate::engine::request::{StopCommandRequest, StopInstancesRequest};
+use crate::engine::stop_command::{TaskProgress, TaskResult};
 use crate::engine::stop_instances::{InstanceProgress, InstanceResult};
-use crate::model::{Billing, InstanceOutcome, InstanceState, Provider, StopMode};
+use crate::model::{
+    Billing, CommandOutcome, DryRunAction, InstanceOutcome, InstanceState, Provider, StopMode,
+    TaskState,
+};
 
 pub fn provider(value: i32) -> Option<Provider> {
     match pb::Provider::try_from(value).ok()? {
@@ -73,24 +77,7 @@ pub fn stop_request(
     if req.provider != 0 && provider(req.provider).is_none() {
         problems.push(("provider".into(), format!("unknown value {}", req.provider)));
     }
-    let wait = match req.wait.as_ref().filter(|w| w.until_terminal) {
-        None => {
-            if req.wait.as_ref().is_some_and(|w| w.timeout.is_some()) {
-                problems.push((
-                    "wait.timeout".into(),
-                    "set wait.until_terminal to wait".into(),
-                ));
-            }
-            None
-        }
-        Some(w) => match duration(w.timeout.as_ref()) {
-            Ok(d) => Some(d),
-            Err(e) => {
-                problems.push(("wait.timeout".into(), e));
-                None
-            }
-        },
-    };
+    let wait = wait(req.wait.as_ref(), &mut problems);
     let graceful_timeout = duration(req.graceful_timeout.as_ref()).unwrap_or_else(|e| {
         problems.push(("graceful_timeout".into(), e));
         None
@@ -169,8 +156,10 @@ fn split(state: Option<(InstanceState, String)>) -> (i32, String) {
     }
 }
 
-/// One stream message.
-pub fn instance_event(event: Event<InstanceProgress, InstanceResult>) -> pb::StopInstancesResponse {
+/// One stream message, or the RPC's status when the request failed as a whole.
+pub fn instance_event(
+    event: Event<InstanceProgress, InstanceResult>,
+) -> Result<pb::StopInstancesResponse, tonic::Status> {
     use pb::stop_instances_response::Event as E;
     let event = match event {
         Event::Progress(p) => E::Progress(pb::InstanceProgress {
@@ -197,6 +186,131 @@ pub fn instance_event(event: Event<InstanceProgress, InstanceResult>) -> pb::Sto
             })
         }
         Event::Summary(s) => E::Summary(summary(s)),
+        Event::Failed(e) => return Err(super::status::rpc_error(&e)),
     };
-    pb::StopInstancesResponse { event: Some(event) }
+    Ok(pb::StopInstancesResponse { event: Some(event) })
+}
+
+/// The wait options shared by both requests.
+fn wait(
+    wait: Option<&pb::WaitOptions>,
+    problems: &mut Vec<(String, String)>,
+) -> Option<Option<Duration>> {
+    match wait.filter(|w| w.until_terminal) {
+        None => {
+            if wait.is_some_and(|w| w.timeout.is_some()) {
+                problems.push((
+                    "wait.timeout".into(),
+                    "set wait.until_terminal to wait".into(),
+                ));
+            }
+            None
+        }
+        Some(w) => match duration(w.timeout.as_ref()) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                problems.push(("wait.timeout".into(), e));
+                None
+            }
+        },
+    }
+}
+
+/// Converts a StopCommandExecution request.
+pub fn command_request(
+    req: pb::StopCommandExecutionRequest,
+) -> Result<StopCommandRequest, Vec<(String, String)>> {
+    let mut problems = Vec::new();
+    if req.provider != 0 && provider(req.provider).is_none() {
+        problems.push(("provider".into(), format!("unknown value {}", req.provider)));
+    }
+    let wait = wait(req.wait.as_ref(), &mut problems);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(StopCommandRequest {
+        provider: provider(req.provider),
+        region: req.region,
+        account: req.account,
+        execution_id: req.execution_id,
+        instance_ids: req.instance_ids,
+        dry_run: req.dry_run,
+        wait,
+    })
+}
+
+pub fn task_state(state: TaskState) -> pb::TaskState {
+    match state {
+        TaskState::Pending => pb::TaskState::Pending,
+        TaskState::Delivering => pb::TaskState::Delivering,
+        TaskState::Running => pb::TaskState::Running,
+        TaskState::Stopping => pb::TaskState::Stopping,
+        TaskState::Cancelled => pb::TaskState::Cancelled,
+        TaskState::Terminated => pb::TaskState::Terminated,
+        TaskState::Succeeded => pb::TaskState::Succeeded,
+        TaskState::Failed => pb::TaskState::Failed,
+        TaskState::TimedOut => pb::TaskState::TimedOut,
+        TaskState::Unknown => pb::TaskState::Unknown,
+    }
+}
+
+fn command_outcome(value: CommandOutcome) -> pb::CommandOutcome {
+    match value {
+        CommandOutcome::Cancelled => pb::CommandOutcome::Cancelled,
+        CommandOutcome::Terminated => pb::CommandOutcome::Terminated,
+        CommandOutcome::StopRequested => pb::CommandOutcome::StopRequested,
+        CommandOutcome::AlreadyFinished => pb::CommandOutcome::AlreadyFinished,
+        CommandOutcome::DryRunPassed => pb::CommandOutcome::DryRunPassed,
+        CommandOutcome::Failed => pb::CommandOutcome::Failed,
+    }
+}
+
+fn dry_run_action(value: Option<DryRunAction>) -> pb::DryRunAction {
+    match value {
+        None => pb::DryRunAction::Unspecified,
+        Some(DryRunAction::WouldCancel) => pb::DryRunAction::WouldCancel,
+        Some(DryRunAction::WouldTerminate) => pb::DryRunAction::WouldTerminate,
+        Some(DryRunAction::NothingToStop) => pb::DryRunAction::NothingToStop,
+    }
+}
+
+fn split_task(state: Option<(TaskState, String)>) -> (i32, String) {
+    match state {
+        Some((s, raw)) => (task_state(s) as i32, raw),
+        None => (pb::TaskState::Unspecified as i32, String::new()),
+    }
+}
+
+/// One command stream message, or the RPC's status when the request failed as a whole.
+pub fn command_event(
+    event: Event<TaskProgress, TaskResult>,
+) -> Result<pb::StopCommandExecutionResponse, tonic::Status> {
+    use pb::stop_command_execution_response::Event as E;
+    let event = match event {
+        Event::Progress(p) => E::Progress(pb::TaskProgress {
+            instance_id: p.instance_id,
+            state: task_state(p.state) as i32,
+            vendor_state: p.raw_state,
+            observed_at: Some(now()),
+        }),
+        Event::Result(r) => {
+            let (previous_state, vendor_previous_state) = split_task(r.previous);
+            let (current_state, vendor_state) = split_task(r.current);
+            E::Result(pb::TaskResult {
+                instance_id: r.instance_id,
+                outcome: command_outcome(r.outcome) as i32,
+                previous_state,
+                current_state,
+                vendor_previous_state,
+                vendor_state,
+                vendor_request_id: r.vendor_request_id.unwrap_or_default(),
+                error: r.error.as_ref().map(to_rpc_status),
+                exit_code: r.exit_code,
+                dry_run_action: dry_run_action(r.dry_run_action) as i32,
+            })
+        }
+        Event::Summary(s) => E::Summary(summary(s)),
+        Event::Failed(e) => return Err(super::status::rpc_error(&e)),
+    };
+    Ok(pb::StopCommandExecutionResponse { event: Some(event) })
 }

@@ -1,6 +1,4 @@
-//! `stopgate.v1.InstanceService`: validates, then streams the engine's events. The engine runs
-//! in its own task; when the caller goes away the task is dropped, so no further vendor call is
-//! made (tonic's streaming pattern: a failed send means the client left).
+//! `stopgate.v1.InstanceService`: validates, then streams the engine's events ([`super::stream`]).
 
 use std::sync::Arc;
 
@@ -8,7 +6,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::{convert, deadline, pb, status};
+use super::{convert, deadline, pb, status, stream};
 use crate::engine::Engine;
 use crate::engine::ledger::Ledger;
 use crate::engine::request::{FieldViolation, InvalidRequest};
@@ -50,34 +48,14 @@ impl pb::instance_service_server::InstanceService for InstanceService {
             .map_err(|invalid| status::invalid_request(&invalid))?;
         tracing::info!(provider = %valid.provider, region = %valid.region, account = %valid.account, instances = valid.ids.len(), dry_run = valid.dry_run, "StopInstances");
 
-        let (events_tx, mut events_rx) = mpsc::channel(256);
-        let (out_tx, out_rx) = mpsc::channel(256);
+        let (events_tx, events_rx) = mpsc::channel(256);
         let ledger = Arc::new(Ledger::new(valid.ids.clone(), valid.requested, events_tx));
         let engine = self.engine.clone();
         let work = async move { engine.stop_instances(valid, ledger, deadline).await };
-        tokio::spawn(async move {
-            tokio::pin!(work);
-            let mut working = true;
-            loop {
-                tokio::select! {
-                    // The ledger (the only sender) is dropped with the finished work, which
-                    // ends the event stream after its summary.
-                    () = &mut work, if working => working = false,
-                    event = events_rx.recv() => match event {
-                        Some(event) => {
-                            if out_tx.send(Ok(convert::instance_event(event))).await.is_err() {
-                                break;
-                            }
-                        }
-                        None => break,
-                    },
-                    () = out_tx.closed() => break,
-                }
-            }
-            if working {
-                tracing::info!("caller went away; dropping the rest of its request");
-            }
-        });
-        Ok(Response::new(ReceiverStream::new(out_rx)))
+        Ok(Response::new(stream::spawn(
+            events_rx,
+            work,
+            convert::instance_event,
+        )))
     }
 }

@@ -41,9 +41,14 @@ pub enum Event<P, R> {
     Progress(P),
     Result(R),
     Summary(Summary),
+    /// The request as a whole failed (e.g. an unknown execution): the RPC's own status.
+    Failed(StopError),
 }
 
 struct State {
+    ids: Vec<String>,
+    requested: usize,
+    aborted: bool,
     done: HashSet<String>,
     counts: BTreeMap<String, u32>,
     notes: Vec<String>,
@@ -51,8 +56,6 @@ struct State {
 
 /// Emits events for one request and enforces one result per id.
 pub struct Ledger<P, R> {
-    ids: Vec<String>,
-    requested: usize,
     started: Instant,
     tx: mpsc::Sender<Event<P, R>>,
     state: Mutex<State>,
@@ -62,11 +65,12 @@ impl<P: Send + 'static, R: Record> Ledger<P, R> {
     /// A ledger for the distinct `ids` of a request that named `requested` ids.
     pub fn new(ids: Vec<String>, requested: usize, tx: mpsc::Sender<Event<P, R>>) -> Ledger<P, R> {
         Ledger {
-            ids,
-            requested,
             started: Instant::now(),
             tx,
             state: Mutex::new(State {
+                ids,
+                requested,
+                aborted: false,
                 done: HashSet::new(),
                 counts: BTreeMap::new(),
                 notes: Vec::new(),
@@ -76,6 +80,22 @@ impl<P: Send + 'static, R: Record> Ledger<P, R> {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sets the ids to answer for, when they are only known after a read (every instance of
+    /// an execution).
+    pub fn expect(&self, ids: Vec<String>) {
+        let mut state = self.lock();
+        if state.requested == 0 {
+            state.requested = ids.len();
+        }
+        state.ids = ids;
+    }
+
+    /// Fails the request as a whole: no per-instance results, no summary.
+    pub async fn abort(&self, error: StopError) {
+        self.lock().aborted = true;
+        let _ = self.tx.send(Event::Failed(error)).await;
     }
 
     /// Whether `id` already has its result.
@@ -119,7 +139,11 @@ impl<P: Send + 'static, R: Record> Ledger<P, R> {
     pub async fn fail_remaining(&self, error: &StopError) {
         let pending: Vec<String> = {
             let state = self.lock();
-            self.ids
+            if state.aborted {
+                return;
+            }
+            state
+                .ids
                 .iter()
                 .filter(|id| !state.done.contains(*id))
                 .cloned()
@@ -141,9 +165,12 @@ impl<P: Send + 'static, R: Record> Ledger<P, R> {
         self.fail_remaining(&lost).await;
         let summary = {
             let state = self.lock();
+            if state.aborted {
+                return;
+            }
             Summary {
-                requested: self.requested as u32,
-                unique: self.ids.len() as u32,
+                requested: state.requested as u32,
+                unique: state.ids.len() as u32,
                 outcome_counts: state.counts.clone(),
                 vendor_calls: stats.vendor_calls.load(Ordering::Relaxed),
                 retries: stats.retries.load(Ordering::Relaxed),

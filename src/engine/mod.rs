@@ -6,6 +6,7 @@ pub mod call;
 pub mod ledger;
 pub mod pace;
 pub mod request;
+pub mod stop_command;
 pub mod stop_instances;
 pub mod wait;
 
@@ -21,9 +22,38 @@ use crate::provider::alibaba::AlibabaClient;
 use crate::provider::tencent::TencentClient;
 use crate::provider::{Adapter, Scope};
 use call::{Caller, RetryPolicy};
+use ledger::{Ledger, Record};
 use pace::Pacer;
-use request::{InvalidRequest, StopInstancesRequest, ValidStop};
+use request::{
+    InvalidRequest, StopCommandRequest, StopInstancesRequest, ValidCommandStop, ValidStop,
+};
+use stop_command::{CommandLedger, CommandRun};
 use stop_instances::{InstanceLedger, Run};
+
+/// Runs `work`, and if the caller's deadline comes first, fails whatever is still undecided
+/// with DEADLINE_EXCEEDED, leaving time to send those results before the caller gives up.
+async fn within_deadline<P: Send + 'static, R: Record>(
+    deadline: Option<Instant>,
+    work: impl std::future::Future<Output = ()>,
+    ledger: &Ledger<P, R>,
+) {
+    let Some(deadline) = deadline else {
+        return work.await;
+    };
+    let margin =
+        Duration::from_millis(100).min(deadline.saturating_duration_since(Instant::now()) / 4);
+    if tokio::time::timeout_at(deadline - margin, work)
+        .await
+        .is_err()
+    {
+        let error = StopError::local(
+            ErrorKind::DeadlineExceeded,
+            "DEADLINE_EXCEEDED",
+            "the caller's deadline passed before this was decided; its stop may or may not have been sent: check its state, or call again with a longer deadline",
+        );
+        ledger.fail_remaining(&error).await;
+    }
+}
 
 /// The default requests per second for an action whose vendor publishes no limit (Alibaba).
 pub const DEFAULT_RATE: f64 = 20.0;
@@ -78,6 +108,44 @@ impl Engine {
         request: StopInstancesRequest,
     ) -> Result<ValidStop, InvalidRequest> {
         request.validate(&self.config, |p| self.adapter(p))
+    }
+
+    /// Validates a StopCommandExecution request.
+    pub fn validate_command(
+        &self,
+        request: StopCommandRequest,
+    ) -> Result<ValidCommandStop, InvalidRequest> {
+        request.validate(&self.config, |p| self.adapter(p))
+    }
+
+    /// Runs a validated StopCommandExecution to its summary (or to its request-level error).
+    pub async fn stop_command(
+        &self,
+        request: ValidCommandStop,
+        ledger: Arc<CommandLedger>,
+        deadline: Option<Instant>,
+    ) {
+        let adapter = self.adapter(request.provider).expect("validated provider");
+        let caller = self.caller(
+            request.provider,
+            &request.account,
+            &request.region,
+            deadline,
+        );
+        let scope = Scope {
+            region: &request.region,
+            credentials: &request.credentials,
+        };
+        let run = CommandRun::new(
+            adapter.as_ref(),
+            scope,
+            &caller,
+            &ledger,
+            &request,
+            self.config.poll_interval(),
+        );
+        within_deadline(deadline, run.execute(), &ledger).await;
+        ledger.finish(&caller.stats).await;
     }
 
     fn caller(
@@ -140,26 +208,7 @@ impl Engine {
             &request,
             self.config.poll_interval(),
         );
-        let work = run.execute(concurrency);
-        match deadline {
-            Some(deadline) => {
-                // Leave time to send the remaining results before the caller gives up.
-                let margin = Duration::from_millis(100)
-                    .min(deadline.saturating_duration_since(Instant::now()) / 4);
-                if tokio::time::timeout_at(deadline - margin, work)
-                    .await
-                    .is_err()
-                {
-                    let error = StopError::local(
-                        ErrorKind::DeadlineExceeded,
-                        "DEADLINE_EXCEEDED",
-                        "the caller's deadline passed before this instance was decided; its stop may or may not have been sent: check its state, or call again with a longer deadline",
-                    );
-                    ledger.fail_remaining(&error).await;
-                }
-            }
-            None => work.await,
-        }
+        within_deadline(deadline, run.execute(concurrency), &ledger).await;
         ledger.finish(&caller.stats).await;
     }
 }

@@ -305,3 +305,99 @@ impl StopInstancesRequest {
         }
     }
 }
+
+/// A `StopCommandExecution` request, converted from the proto.
+#[derive(Debug, Clone, Default)]
+pub struct StopCommandRequest {
+    pub provider: Option<Provider>,
+    pub region: String,
+    pub account: String,
+    pub execution_id: String,
+    pub instance_ids: Vec<String>,
+    pub dry_run: bool,
+    /// `Some` when the caller asked to wait until terminal; the value is the timeout asked for.
+    pub wait: Option<Option<Duration>>,
+}
+
+/// A command request that passed validation.
+#[derive(Debug, Clone)]
+pub struct ValidCommandStop {
+    pub provider: Provider,
+    pub region: String,
+    pub account: String,
+    pub credentials: Credentials,
+    pub execution_id: String,
+    /// Distinct instances named; empty means every instance of the execution.
+    pub ids: Vec<String>,
+    pub requested: usize,
+    pub dry_run: bool,
+    pub wait: Option<Duration>,
+}
+
+impl StopCommandRequest {
+    /// Validates against the configuration; every problem is listed, none is sent.
+    pub fn validate(
+        self,
+        config: &Config,
+        adapter: impl Fn(Provider) -> Option<std::sync::Arc<dyn Adapter>>,
+    ) -> Result<ValidCommandStop, InvalidRequest> {
+        let mut violations = Vec::new();
+        let target = check_target(
+            config,
+            self.provider,
+            &self.region,
+            &self.account,
+            &adapter,
+            &mut violations,
+        );
+        let adapter = self.provider.and_then(&adapter);
+        let mut ids = Vec::new();
+        if let Some(adapter) = &adapter {
+            if self.execution_id.is_empty() {
+                violations.push(violation(
+                    "execution_id",
+                    format!(
+                        "required: the {} execution id, like {}",
+                        adapter.provider(),
+                        adapter.execution_id_example()
+                    ),
+                ));
+            } else if !adapter.valid_execution_id(&self.execution_id) {
+                violations.push(violation(
+                    "execution_id",
+                    format!(
+                        "{:?} is not a {} execution id (like {})",
+                        self.execution_id,
+                        adapter.provider(),
+                        adapter.execution_id_example()
+                    ),
+                ));
+            }
+            ids = check_ids(
+                &self.instance_ids,
+                "instance_ids",
+                config.max_instances_per_request,
+                false,
+                adapter.as_ref(),
+                &mut violations,
+            );
+        }
+        let wait = check_wait(self.wait, self.dry_run, &mut violations);
+        match target {
+            Some((provider, account, credentials)) if violations.is_empty() => {
+                Ok(ValidCommandStop {
+                    provider,
+                    region: self.region,
+                    account,
+                    credentials,
+                    execution_id: self.execution_id,
+                    ids,
+                    requested: self.instance_ids.len(),
+                    dry_run: self.dry_run,
+                    wait,
+                })
+            }
+            _ => Err(InvalidRequest { violations }),
+        }
+    }
+}

@@ -6,7 +6,9 @@ mod error;
 mod state;
 
 pub use error::{CodeClass, ErrorKind, ErrorScope, RetryClass, StopError};
-pub use state::{Billing, CommandOutcome, InstanceOutcome, InstanceState, StopMode, TaskState};
+pub use state::{
+    Billing, CommandOutcome, DryRunAction, InstanceOutcome, InstanceState, StopMode, TaskState,
+};
 
 use std::fmt;
 use std::str::FromStr;

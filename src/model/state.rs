@@ -158,6 +158,14 @@ impl CommandOutcome {
     }
 }
 
+/// What a real stop would do to a task (dry run only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DryRunAction {
+    WouldCancel,
+    WouldTerminate,
+    NothingToStop,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

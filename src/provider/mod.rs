@@ -10,7 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use crate::config::Credentials;
-use crate::model::{Billing, InstanceState, Provider, StopError, StopMode};
+use crate::model::{Billing, InstanceState, Provider, StopError, StopMode, TaskState};
 
 /// A boxed future, so that adapters can sit behind `dyn Adapter`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -98,6 +98,52 @@ pub struct Actions {
     pub describe: &'static str,
 }
 
+/// One instance's task of a command execution, as read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservedTask {
+    pub instance_id: String,
+    pub state: TaskState,
+    /// The vendor's own word.
+    pub raw_state: String,
+    pub exit_code: Option<i64>,
+}
+
+/// What is known about an execution as a whole.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionInfo {
+    /// An Alibaba periodic (`RepeatMode=Period`) invocation.
+    pub periodic: bool,
+}
+
+/// A describe-execution answer: the execution (`None` when the vendor does not know it) and
+/// the RequestId.
+pub type ExecutionAnswer = (Option<ExecutionInfo>, Option<String>);
+
+/// One page of an execution's tasks.
+#[derive(Debug, Clone, Default)]
+pub struct TaskPage {
+    pub tasks: Vec<ObservedTask>,
+    /// The token of the next page, when there is one.
+    pub next: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// The action names and limits of the command half.
+#[derive(Debug, Clone, Copy)]
+pub struct CommandActions {
+    /// Alibaba `StopInvocation`, Tencent `CancelInvocation`.
+    pub stop: &'static str,
+    /// `DescribeInvocations` on both.
+    pub describe_execution: &'static str,
+    /// Alibaba `DescribeInvocationResults`, Tencent `DescribeInvocationTasks`.
+    pub describe_tasks: &'static str,
+    /// Instances per stop call (Alibaba 50, Tencent 100).
+    pub stop_batch: usize,
+    /// Omitting the instances documentedly stops the whole execution (Alibaba; for Tencent the
+    /// documentation is silent, so stopgate always names them).
+    pub stop_all_documented: bool,
+}
+
 /// One cloud vendor.
 pub trait Adapter: Send + Sync {
     fn provider(&self) -> Provider;
@@ -124,4 +170,33 @@ pub trait Adapter: Send + Sync {
         scope: Scope<'a>,
         call: &'a StopCall<'a>,
     ) -> BoxFuture<'a, Result<StopAnswer, StopError>>;
+
+    // === commands ===
+
+    fn command_actions(&self) -> CommandActions;
+    /// Whether `id` is a well-formed execution id for this vendor.
+    fn valid_execution_id(&self, id: &str) -> bool;
+    /// What a well-formed execution id looks like, for error messages.
+    fn execution_id_example(&self) -> &'static str;
+    /// Reads an execution; `None` when the vendor does not know it.
+    fn describe_execution<'a>(
+        &'a self,
+        scope: Scope<'a>,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<ExecutionAnswer, StopError>>;
+    /// Reads one page of an execution's per-instance tasks.
+    fn describe_tasks<'a>(
+        &'a self,
+        scope: Scope<'a>,
+        id: &'a str,
+        page: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<TaskPage, StopError>>;
+    /// Stops the execution on up to `stop_batch` instances (all of them when `instances` is
+    /// empty, only where `stop_all_documented`). Returns the vendor's RequestId.
+    fn stop_execution<'a>(
+        &'a self,
+        scope: Scope<'a>,
+        id: &'a str,
+        instances: &'a [String],
+    ) -> BoxFuture<'a, Result<Option<String>, StopError>>;
 }

@@ -13,6 +13,20 @@ use stopgate::engine::Engine;
 use stopgate::sim::{SimConfig, Simulator};
 use tonic::transport::Channel;
 
+/// Runs each behaviour `fn name(v: Vendor)` against both clouds, as `name::alibaba` and
+/// `name::tencent`.
+#[macro_export]
+macro_rules! on_both_clouds {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn alibaba() { super::$name(super::ALIBABA).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn tencent() { super::$name(super::TENCENT).await }
+        }
+    )*};
+}
+
 /// One vendor as the shared behaviour tests see it.
 #[derive(Debug, Clone, Copy)]
 pub struct Vendor {
@@ -246,6 +260,27 @@ impl Harness {
             .expect("the call succeeds")
     }
 
+    /// Runs a StopCommandExecution call to the end of its stream.
+    pub async fn stop_command(
+        &self,
+        request: pb::StopCommandExecutionRequest,
+    ) -> Result<CommandStream, tonic::Status> {
+        let mut client =
+            pb::command_service_client::CommandServiceClient::new(self.channel.clone());
+        let mut inbound = client.stop_command_execution(request).await?.into_inner();
+        let mut stream = CommandStream::default();
+        while let Some(message) = inbound.message().await? {
+            assert!(stream.summary.is_none(), "nothing may follow the summary");
+            match message.event.expect("an event") {
+                pb::stop_command_execution_response::Event::Result(r) => stream.results.push(r),
+                pb::stop_command_execution_response::Event::Progress(p) => stream.progress.push(p),
+                pb::stop_command_execution_response::Event::Summary(s) => stream.summary = Some(s),
+            }
+        }
+        assert!(stream.summary.is_some(), "the stream ends with a summary");
+        Ok(stream)
+    }
+
     pub async fn stop_with(
         &self,
         request: tonic::Request<pb::StopInstancesRequest>,
@@ -263,5 +298,38 @@ impl Harness {
         }
         assert!(stream.summary.is_some(), "the stream ends with a summary");
         Ok(stream)
+    }
+}
+
+/// What one StopCommandExecution stream carried.
+#[derive(Debug, Default)]
+pub struct CommandStream {
+    pub results: Vec<pb::TaskResult>,
+    pub progress: Vec<pb::TaskProgress>,
+    pub summary: Option<pb::Summary>,
+}
+
+impl CommandStream {
+    pub fn result(&self, id: &str) -> &pb::TaskResult {
+        let matching: Vec<_> = self
+            .results
+            .iter()
+            .filter(|r| r.instance_id == id)
+            .collect();
+        assert_eq!(
+            matching.len(),
+            1,
+            "exactly one result for {id}: {:#?}",
+            self.results
+        );
+        matching[0]
+    }
+
+    pub fn outcome(&self, id: &str) -> pb::CommandOutcome {
+        pb::CommandOutcome::try_from(self.result(id).outcome).unwrap()
+    }
+
+    pub fn current(&self, id: &str) -> pb::TaskState {
+        pb::TaskState::try_from(self.result(id).current_state).unwrap()
     }
 }

@@ -27,6 +27,7 @@ def test_reflection_lists_stopgate_health_and_reflection(running_sandbox):
     services = Reflected(channel).services()
     assert {
         "stopgate.v1.InstanceService",
+        "stopgate.v1.CommandService",
         "grpc.health.v1.Health",
         "grpc.reflection.v1.ServerReflection",
         "grpc.reflection.v1alpha.ServerReflection",
@@ -43,7 +44,8 @@ def test_reflection_describes_the_contract_down_to_google_rpc_status(running_san
         "STOP_MODE_UNSPECIFIED", "STOP_MODE_GRACEFUL", "STOP_MODE_FORCE", "STOP_MODE_GRACEFUL_THEN_FORCE"]
 
 
-@pytest.mark.parametrize("service", ["", "stopgate.v1.InstanceService", "stopgate.provider.alibaba",
+@pytest.mark.parametrize("service", ["", "stopgate.v1.InstanceService", "stopgate.v1.CommandService",
+                                     "stopgate.provider.alibaba",
                                      "stopgate.provider.tencent"])
 def test_health_reports_serving(running_sandbox, service):
     channel, _, _ = running_sandbox
@@ -81,3 +83,26 @@ def test_a_bad_request_is_invalid_argument_with_field_violations(running_sandbox
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "instance_ids[0]" in e.value.details()
     assert "ins-" in e.value.details(), "the message shows what a valid id looks like"
+
+
+@pytest.mark.parametrize("provider,region,execution,instances", [
+    ("PROVIDER_ALIBABA", "cn-hangzhou", "t-sgdemo0000000000000000000000001", ["i-sgdemo0000000000000a1", "i-sgdemo0000000000000a2"]),
+    ("PROVIDER_TENCENT", "ap-guangzhou", "inv-sgdemo01", ["ins-sgdemo01", "ins-sgdemo02"]),
+])
+def test_the_readme_command_stop_works_through_reflection(running_sandbox, provider, region, execution, instances):
+    channel, _, _ = running_sandbox
+    request = json.dumps({"provider": provider, "region": region, "execution_id": execution,
+                          "wait": {"until_terminal": True}})
+    messages = Reflected(channel).server_stream("stopgate.v1.CommandService/StopCommandExecution", request, timeout=30)
+    results = results_by_id(messages)
+    assert {i: results[i]["outcome"] for i in instances} == {i: "COMMAND_OUTCOME_TERMINATED" for i in instances}
+    assert messages[-1]["summary"]["unique"] == 2
+
+
+def test_an_unknown_execution_is_not_found(running_sandbox):
+    channel, _, _ = running_sandbox
+    request = json.dumps({"provider": "PROVIDER_TENCENT", "region": "ap-guangzhou", "execution_id": "inv-nothere1"})
+    with pytest.raises(grpc.RpcError) as e:
+        Reflected(channel).server_stream("stopgate.v1.CommandService/StopCommandExecution", request)
+    assert e.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "inv-nothere1" in e.value.details()

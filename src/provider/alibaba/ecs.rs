@@ -9,6 +9,7 @@ use crate::model::{Billing, InstanceState, Provider, StopError, StopMode};
 use crate::provider::{
     Actions, Adapter, BoxFuture, Capabilities, Described, Observed, Scope, StopAnswer, StopCall,
 };
+use crate::provider::{CommandActions, ExecutionAnswer, TaskPage};
 
 const P: Provider = Provider::Alibaba;
 
@@ -220,6 +221,51 @@ impl Adapter for AlibabaClient {
                 request_id,
             })
         })
+    }
+
+    fn command_actions(&self) -> CommandActions {
+        CommandActions {
+            stop: "StopInvocation",
+            describe_execution: "DescribeInvocations",
+            describe_tasks: "DescribeInvocationResults",
+            stop_batch: 50,
+            // alibaba.md §2.3: "omit to stop on all instances of the invocation".
+            stop_all_documented: true,
+        }
+    }
+
+    fn valid_execution_id(&self, id: &str) -> bool {
+        super::assistant::is_invocation_id(id)
+    }
+
+    fn execution_id_example(&self) -> &'static str {
+        "t-7d2a745b412b4601b2d47f6a768d0000"
+    }
+
+    fn describe_execution<'a>(
+        &'a self,
+        scope: Scope<'a>,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<ExecutionAnswer, StopError>> {
+        Box::pin(self.describe_invocation(scope, id))
+    }
+
+    fn describe_tasks<'a>(
+        &'a self,
+        scope: Scope<'a>,
+        id: &'a str,
+        page: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<TaskPage, StopError>> {
+        Box::pin(self.describe_invocation_results(scope, id, page))
+    }
+
+    fn stop_execution<'a>(
+        &'a self,
+        scope: Scope<'a>,
+        id: &'a str,
+        instances: &'a [String],
+    ) -> BoxFuture<'a, Result<Option<String>, StopError>> {
+        Box::pin(self.stop_invocation(scope, id, instances))
     }
 }
 

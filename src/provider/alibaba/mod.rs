@@ -1,5 +1,6 @@
 //! The Alibaba Cloud adapter: ECS 2014-05-26 (instances) and Cloud Assistant (commands).
 
+mod assistant;
 mod client;
 mod ecs;
 pub mod errors;

@@ -22,8 +22,7 @@ pub const CVM: Product = Product {
     service: "cvm",
     version: "2017-03-12",
 };
-/// TAT 2020-10-28 (the command half).
-#[allow(dead_code)]
+/// TAT 2020-10-28.
 pub const TAT: Product = Product {
     service: "tat",
     version: "2020-10-28",

@@ -8,6 +8,7 @@ use crate::model::{Billing, InstanceState, Provider, StopError, StopMode};
 use crate::provider::{
     Actions, Adapter, BoxFuture, Capabilities, Described, Observed, Scope, StopAnswer, StopCall,
 };
+use crate::provider::{CommandActions, ExecutionAnswer, TaskPage};
 
 const P: Provider = Provider::Tencent;
 
@@ -167,6 +168,51 @@ impl Adapter for TencentClient {
             let (_, request_id) = self.call(scope, CVM, "StopInstances", &params).await?;
             Ok(StopAnswer::Accepted { request_id })
         })
+    }
+
+    fn command_actions(&self) -> CommandActions {
+        CommandActions {
+            stop: "CancelInvocation",
+            describe_execution: "DescribeInvocations",
+            describe_tasks: "DescribeInvocationTasks",
+            stop_batch: 100,
+            // tencent.md §1.1: what an omitted InstanceIds does is not documented.
+            stop_all_documented: false,
+        }
+    }
+
+    fn valid_execution_id(&self, id: &str) -> bool {
+        super::tat::is_invocation_id(id)
+    }
+
+    fn execution_id_example(&self) -> &'static str {
+        "inv-ib2lld37"
+    }
+
+    fn describe_execution<'a>(
+        &'a self,
+        scope: Scope<'a>,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<ExecutionAnswer, StopError>> {
+        Box::pin(self.describe_invocation(scope, id))
+    }
+
+    fn describe_tasks<'a>(
+        &'a self,
+        scope: Scope<'a>,
+        id: &'a str,
+        page: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<TaskPage, StopError>> {
+        Box::pin(self.describe_invocation_tasks(scope, id, page))
+    }
+
+    fn stop_execution<'a>(
+        &'a self,
+        scope: Scope<'a>,
+        id: &'a str,
+        instances: &'a [String],
+    ) -> BoxFuture<'a, Result<Option<String>, StopError>> {
+        Box::pin(self.cancel_invocation(scope, id, instances))
     }
 }
 

@@ -4,5 +4,6 @@ mod client;
 mod cvm;
 pub mod errors;
 pub mod sign;
+mod tat;
 
 pub use client::TencentClient;

@@ -1,0 +1,479 @@
+//! StopCommandExecution (DESIGN.md rule 8): read the execution and its per-instance tasks,
+//! report finished tasks as they ended without sending them, stop the rest in vendor-sized
+//! chunks, then report what the vendor says happened (or, with wait, watch until it is final).
+//!
+//! - An unknown execution fails the whole request as NOT_FOUND with the vendor's own code: the
+//!   describe calls cannot tell it, so the stop call (harmless for an id that does not exist) is
+//!   what asks the vendor. A dry run never makes that call and reports NOT_FOUND on its own.
+//! - An instance outside the execution is NOT_FOUND for that instance only; it is never sent,
+//!   so a Tencent `InstanceIsNotRelatedToInvocation` cannot fail the others.
+//! - With no instance list, Alibaba is asked to stop the invocation as a whole (documented,
+//!   and the only way a periodic invocation's future runs are cancelled); Tencent's behaviour
+//!   for an omitted list is undocumented, so its unfinished tasks are named.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::time::Instant;
+
+use super::call::Caller;
+use super::ledger::{Ledger, Record};
+use super::request::ValidCommandStop;
+use crate::model::{CommandOutcome, DryRunAction, ErrorKind, ErrorScope, StopError, TaskState};
+use crate::provider::{Adapter, CommandActions, ObservedTask, Scope};
+
+/// The one terminal result of one instance's task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskResult {
+    pub instance_id: String,
+    pub outcome: CommandOutcome,
+    pub previous: Option<(TaskState, String)>,
+    pub current: Option<(TaskState, String)>,
+    pub vendor_request_id: Option<String>,
+    pub error: Option<StopError>,
+    pub exit_code: Option<i64>,
+    pub dry_run_action: Option<DryRunAction>,
+}
+
+impl Record for TaskResult {
+    fn instance_id(&self) -> &str {
+        &self.instance_id
+    }
+
+    fn outcome_name(&self) -> &'static str {
+        self.outcome.name()
+    }
+
+    fn failed(instance_id: &str, error: StopError) -> Self {
+        TaskResult {
+            instance_id: instance_id.to_string(),
+            outcome: CommandOutcome::Failed,
+            previous: None,
+            current: None,
+            vendor_request_id: error.vendor_request_id.clone(),
+            error: Some(error),
+            exit_code: None,
+            dry_run_action: None,
+        }
+    }
+}
+
+/// A task transition seen while waiting.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskProgress {
+    pub instance_id: String,
+    pub state: TaskState,
+    pub raw_state: String,
+}
+
+/// The ledger of a StopCommandExecution stream.
+pub type CommandLedger = Ledger<TaskProgress, TaskResult>;
+
+fn state_of(t: &ObservedTask) -> Option<(TaskState, String)> {
+    Some((t.state, t.raw_state.clone()))
+}
+
+/// A stopped task being followed to its end.
+struct Followed {
+    before: ObservedTask,
+    last: ObservedTask,
+    request_id: Option<String>,
+}
+
+/// One request being executed.
+pub(crate) struct CommandRun<'a> {
+    pub adapter: &'a dyn Adapter,
+    pub scope: Scope<'a>,
+    pub caller: &'a Caller,
+    pub ledger: &'a CommandLedger,
+    pub req: &'a ValidCommandStop,
+    pub poll: Duration,
+    actions: CommandActions,
+}
+
+impl<'a> CommandRun<'a> {
+    pub fn new(
+        adapter: &'a dyn Adapter,
+        scope: Scope<'a>,
+        caller: &'a Caller,
+        ledger: &'a CommandLedger,
+        req: &'a ValidCommandStop,
+        poll: Duration,
+    ) -> Self {
+        CommandRun {
+            actions: adapter.command_actions(),
+            adapter,
+            scope,
+            caller,
+            ledger,
+            req,
+            poll,
+        }
+    }
+
+    fn id(&self) -> &str {
+        &self.req.execution_id
+    }
+
+    /// Every task of the execution, reading page after page.
+    async fn read_tasks(
+        &self,
+    ) -> Result<(HashMap<String, ObservedTask>, Vec<String>, Option<String>), StopError> {
+        let mut tasks = HashMap::new();
+        let mut order = Vec::new();
+        let mut token: Option<String> = None;
+        let mut request_id = None;
+        loop {
+            let page = self
+                .caller
+                .run(self.actions.describe_tasks, || {
+                    self.adapter
+                        .describe_tasks(self.scope, self.id(), token.as_deref())
+                })
+                .await?;
+            request_id = request_id.or(page.request_id);
+            for task in page.tasks {
+                if !tasks.contains_key(&task.instance_id) {
+                    order.push(task.instance_id.clone());
+                }
+                tasks.insert(task.instance_id.clone(), task);
+            }
+            match page.next {
+                Some(next) if Some(&next) != token.as_ref() => token = Some(next),
+                _ => break,
+            }
+        }
+        Ok((tasks, order, request_id))
+    }
+
+    async fn result(
+        &self,
+        task: &ObservedTask,
+        outcome: CommandOutcome,
+        before: Option<&ObservedTask>,
+        request_id: Option<String>,
+    ) {
+        self.ledger
+            .result(TaskResult {
+                instance_id: task.instance_id.clone(),
+                outcome,
+                previous: before.or(Some(task)).and_then(state_of),
+                current: state_of(task),
+                vendor_request_id: request_id,
+                error: None,
+                exit_code: task.exit_code,
+                dry_run_action: None,
+            })
+            .await;
+    }
+
+    async fn fail(&self, id: &str, before: Option<&ObservedTask>, error: StopError) {
+        let mut result = TaskResult::failed(id, error);
+        result.previous = before.and_then(state_of);
+        result.current = result.previous.clone();
+        self.ledger.result(result).await;
+    }
+
+    /// Asks the vendor about an execution the describe calls do not know, through the stop
+    /// call, so that the request fails with the vendor's own code.
+    async fn not_found(&self, describe_request_id: Option<String>) -> StopError {
+        let provider = self.req.provider;
+        let explain = |e: StopError| {
+            e.with_message(|m| {
+                format!("{provider} has no command execution {} in {} for account {:?} ({m}); check the id, region and account", self.req.execution_id, self.req.region, self.req.account)
+            })
+        };
+        let mut local = StopError::local(
+            ErrorKind::NotFound,
+            "EXECUTION_NOT_FOUND",
+            format!(
+                "{provider} has no command execution {} in {} for account {:?}; check the id, region and account",
+                self.req.execution_id, self.req.region, self.req.account
+            ),
+        );
+        local.provider = Some(provider);
+        local.vendor_request_id = describe_request_id;
+        if self.req.dry_run {
+            return local;
+        }
+        let answer = self
+            .caller
+            .run(self.actions.stop, || {
+                self.adapter.stop_execution(self.scope, self.id(), &[])
+            })
+            .await;
+        match answer {
+            Err(e) if e.kind == ErrorKind::NotFound => explain(e),
+            Err(e) => e,
+            Ok(_) => local,
+        }
+    }
+
+    /// Runs the whole request.
+    pub async fn execute(&self) {
+        let described = self
+            .caller
+            .run(self.actions.describe_execution, || {
+                self.adapter.describe_execution(self.scope, self.id())
+            })
+            .await;
+        let info = match described {
+            Ok((Some(info), _)) => info,
+            Ok((None, request_id)) => {
+                return self.ledger.abort(self.not_found(request_id).await).await;
+            }
+            Err(e) => return self.ledger.abort(e).await,
+        };
+        let (tasks, order, read_id) = match self.read_tasks().await {
+            Ok(read) => read,
+            Err(e) => return self.ledger.abort(e).await,
+        };
+        let targets = if self.req.ids.is_empty() {
+            order
+        } else {
+            self.req.ids.clone()
+        };
+        self.ledger.expect(targets.clone());
+
+        let mut to_stop = Vec::new();
+        let mut already_stopping = Vec::new();
+        for id in &targets {
+            let Some(task) = tasks.get(id) else {
+                let mut e = StopError::local(
+                    ErrorKind::NotFound,
+                    "INSTANCE_NOT_IN_EXECUTION",
+                    format!(
+                        "instance {id} has no task in execution {}; it was not sent",
+                        self.req.execution_id
+                    ),
+                );
+                e.provider = Some(self.req.provider);
+                e.vendor_request_id = read_id.clone();
+                self.fail(id, None, e).await;
+                continue;
+            };
+            if task.state.is_terminal() {
+                self.result(task, CommandOutcome::AlreadyFinished, None, read_id.clone())
+                    .await;
+            } else if self.req.dry_run {
+                let action = match task.state {
+                    TaskState::Pending | TaskState::Delivering => DryRunAction::WouldCancel,
+                    TaskState::Stopping => DryRunAction::NothingToStop,
+                    _ => DryRunAction::WouldTerminate,
+                };
+                let mut r = TaskResult::failed(id, StopError::local(ErrorKind::Internal, "", ""));
+                r.outcome = CommandOutcome::DryRunPassed;
+                r.error = None;
+                r.previous = state_of(task);
+                r.current = state_of(task);
+                r.vendor_request_id = read_id.clone();
+                r.dry_run_action = Some(action);
+                self.ledger.result(r).await;
+            } else if task.state == TaskState::Stopping {
+                already_stopping.push(Followed {
+                    before: task.clone(),
+                    last: task.clone(),
+                    request_id: read_id.clone(),
+                });
+            } else {
+                to_stop.push(task.clone());
+            }
+        }
+        if self.req.dry_run {
+            if self.req.provider == crate::model::Provider::Alibaba {
+                self.ledger.note("Alibaba may leave running executions of a one-time invocation running (alibaba.md §2.3): WOULD_TERMINATE is what the API allows, the real stop reports what happened");
+            }
+            return;
+        }
+
+        let mut followed = already_stopping;
+        let stop_all = self.req.ids.is_empty() && self.actions.stop_all_documented;
+        if stop_all && !to_stop.is_empty() {
+            match self
+                .caller
+                .run(self.actions.stop, || {
+                    self.adapter.stop_execution(self.scope, self.id(), &[])
+                })
+                .await
+            {
+                Ok(request_id) => followed.extend(to_stop.into_iter().map(|t| Followed {
+                    before: t.clone(),
+                    last: t,
+                    request_id: request_id.clone(),
+                })),
+                Err(e) => {
+                    for t in &to_stop {
+                        self.fail(&t.instance_id, Some(t), e.clone()).await;
+                    }
+                }
+            }
+        } else {
+            for group in to_stop.chunks(self.actions.stop_batch) {
+                self.stop_group(group.to_vec(), &mut followed).await;
+            }
+        }
+        if info.periodic && !followed.is_empty() {
+            let whom = if stop_all {
+                "all instances".to_string()
+            } else {
+                format!("the {} named instance(s)", followed.len())
+            };
+            self.ledger.note(format!(
+                "{} is a periodic invocation: its future runs on {whom} are cancelled; executions already started are reported as they are",
+                self.req.execution_id
+            ));
+        }
+        self.observe(followed).await;
+    }
+
+    /// Stops the execution on `group`, splitting it if the vendor blames one instance.
+    fn stop_group<'b>(
+        &'b self,
+        group: Vec<ObservedTask>,
+        followed: &'b mut Vec<Followed>,
+    ) -> crate::provider::BoxFuture<'b, ()> {
+        Box::pin(async move {
+            if group.is_empty() || self.ledger.is_closed() {
+                return;
+            }
+            let ids: Vec<String> = group.iter().map(|t| t.instance_id.clone()).collect();
+            match self
+                .caller
+                .run(self.actions.stop, || {
+                    self.adapter.stop_execution(self.scope, self.id(), &ids)
+                })
+                .await
+            {
+                Ok(request_id) => followed.extend(group.into_iter().map(|t| Followed {
+                    before: t.clone(),
+                    last: t,
+                    request_id: request_id.clone(),
+                })),
+                Err(e) if e.scope == ErrorScope::Instance && group.len() > 1 => {
+                    let mut left = group;
+                    let right = left.split_off(left.len() / 2);
+                    self.stop_group(left, followed).await;
+                    self.stop_group(right, followed).await;
+                }
+                Err(e) => {
+                    for t in &group {
+                        self.fail(&t.instance_id, Some(t), e.clone()).await;
+                    }
+                }
+            }
+        })
+    }
+
+    /// The outcome of a stopped task that reached `now`, if it is final.
+    fn outcome(now: &ObservedTask) -> Option<CommandOutcome> {
+        match now.state {
+            TaskState::Cancelled => Some(CommandOutcome::Cancelled),
+            TaskState::Terminated => Some(CommandOutcome::Terminated),
+            // Ended on its own despite the stop (Alibaba one-time invocations, alibaba.md §2.3):
+            // reported as it is, never as terminated.
+            s if s.is_terminal() => Some(CommandOutcome::StopRequested),
+            _ => None,
+        }
+    }
+
+    /// Reports what the vendor says now, or with wait, follows every task to its end.
+    async fn observe(&self, mut followed: Vec<Followed>) {
+        if followed.is_empty() {
+            return;
+        }
+        let deadline = self.req.wait.map(|w| {
+            let mut d = Instant::now() + w;
+            if let Some(caller) = self.caller.deadline() {
+                d = d.min(
+                    caller
+                        - Duration::from_millis(200)
+                            .min(caller.saturating_duration_since(Instant::now()) / 2),
+                );
+            }
+            d
+        });
+        let mut uninterrupted = 0;
+        loop {
+            if let Some(deadline) = deadline {
+                let wake = (Instant::now() + self.poll.mul_f64(rand::rng().random_range(0.8..1.2)))
+                    .min(deadline);
+                tokio::time::sleep_until(wake).await;
+                if Instant::now() >= deadline {
+                    break;
+                }
+            }
+            let seen = match self.read_tasks().await {
+                Ok((tasks, _, _)) => tasks,
+                Err(e) if deadline.is_none() => {
+                    for f in &followed {
+                        let e = e.clone().with_message(|m| format!("the stop was accepted but its effect could not be read ({m}); check the execution"));
+                        self.fail(&f.before.instance_id, Some(&f.before), e).await;
+                    }
+                    return;
+                }
+                Err(_) => HashMap::new(),
+            };
+            let mut still = Vec::new();
+            for mut f in followed {
+                if let Some(now) = seen.get(&f.before.instance_id) {
+                    if now.raw_state != f.last.raw_state && deadline.is_some() {
+                        self.ledger
+                            .progress(TaskProgress {
+                                instance_id: now.instance_id.clone(),
+                                state: now.state,
+                                raw_state: now.raw_state.clone(),
+                            })
+                            .await;
+                    }
+                    f.last = now.clone();
+                }
+                match Self::outcome(&f.last) {
+                    Some(outcome) => {
+                        if outcome == CommandOutcome::StopRequested {
+                            uninterrupted += 1;
+                        }
+                        self.result(&f.last, outcome, Some(&f.before), f.request_id.clone())
+                            .await
+                    }
+                    None if deadline.is_none() => {
+                        self.result(
+                            &f.last,
+                            CommandOutcome::StopRequested,
+                            Some(&f.before),
+                            f.request_id.clone(),
+                        )
+                        .await
+                    }
+                    None => still.push(f),
+                }
+            }
+            followed = still;
+            if followed.is_empty() || deadline.is_none() || self.ledger.is_closed() {
+                break;
+            }
+        }
+        if uninterrupted > 0 {
+            self.ledger.note(format!(
+                "{uninterrupted} running execution(s) of {} were not interrupted by the stop and ended on their own (reported as STOP_REQUESTED with their end state)",
+                self.req.execution_id
+            ));
+        }
+        for f in followed {
+            let mut e = StopError::local(
+                ErrorKind::DeadlineExceeded,
+                "WAIT_TIMEOUT",
+                format!(
+                    "the task on {} was still {} when the wait ended; the stop was accepted and may still complete",
+                    f.before.instance_id, f.last.raw_state
+                ),
+            );
+            e.provider = Some(self.req.provider);
+            e.vendor_request_id = f.request_id.clone();
+            let mut r = TaskResult::failed(&f.before.instance_id, e);
+            r.previous = state_of(&f.before);
+            r.current = state_of(&f.last);
+            self.ledger.result(r).await;
+        }
+    }
+}
