@@ -246,4 +246,17 @@ mod tests {
             }
         );
     }
+
+    #[test]
+    fn a_fault_with_a_probability_fires_about_that_often() {
+        let mut faults = Faults::default();
+        let mut spec = spec(None, None, None, FaultKind::Drop);
+        spec.probability = Some(0.3);
+        faults.add(Provider::Tencent, spec).unwrap();
+        let fired = (0..2000)
+            .filter(|_| faults.plan(Provider::Tencent, "StopInstances", &|_| false).outcome.is_some())
+            .count();
+        // 600 expected; the bounds are more than 10 standard deviations wide.
+        assert!((400..=800).contains(&fired), "{fired}");
+    }
 }
