@@ -92,6 +92,31 @@ pub struct ProviderSettings {
     pub max_concurrency: Option<usize>,
 }
 
+/// TLS for the gRPC listener; with `client_ca`, mutual TLS (client certificates required and
+/// verified against that CA).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    /// PEM certificate chain of the server.
+    pub cert: std::path::PathBuf,
+    /// PEM private key of the server.
+    pub key: std::path::PathBuf,
+    /// PEM CA that client certificates must chain to.
+    pub client_ca: Option<std::path::PathBuf>,
+}
+
+/// A caller allowed in by bearer token, and the accounts it may use.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CallerToken {
+    /// A name for logs (never the token).
+    pub name: String,
+    /// The bearer token (`authorization: Bearer <token>`).
+    pub token: Secret,
+    /// Accounts this caller may act as; `"*"` means all of them.
+    pub accounts: Vec<String>,
+}
+
 /// Everything the gateway is configured with.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -107,6 +132,11 @@ pub struct Config {
     pub alibaba: ProviderSettings,
     pub tencent: ProviderSettings,
     pub accounts: BTreeMap<String, Account>,
+    /// TLS (and mTLS) for the gRPC listener; plaintext (h2c) when absent.
+    pub tls: Option<TlsSettings>,
+    /// When any is given, stopgate's services require a bearer token (health and reflection
+    /// stay open).
+    pub callers: Vec<CallerToken>,
 }
 
 impl Default for Config {
@@ -119,6 +149,8 @@ impl Default for Config {
             alibaba: ProviderSettings::default(),
             tencent: ProviderSettings::default(),
             accounts: BTreeMap::new(),
+            tls: None,
+            callers: Vec::new(),
         }
     }
 }
@@ -209,6 +241,24 @@ impl Config {
             if let Some((action, rate)) = settings.rate_limits.iter().find(|(_, r)| **r <= 0.0) {
                 return Err(format!(
                     "[{provider}.rate_limits] {action} = {rate}: a rate must be positive"
+                ));
+            }
+        }
+        for caller in &self.callers {
+            if caller.token.expose().len() < 16 {
+                return Err(format!(
+                    "[[callers]] {:?}: the token must be at least 16 characters",
+                    caller.name
+                ));
+            }
+            if let Some(unknown) = caller
+                .accounts
+                .iter()
+                .find(|a| *a != "*" && !self.accounts.contains_key(*a))
+            {
+                return Err(format!(
+                    "[[callers]] {:?} names account {unknown:?}, which is not configured",
+                    caller.name
                 ));
             }
         }

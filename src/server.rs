@@ -82,15 +82,27 @@ pub async fn serve(
         .build_v1alpha()
         .map_err(|e| format!("reflection: {e}"))?;
 
+    let callers = crate::api::auth::Callers::new(&engine.config().callers);
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = &engine.config().tls {
+        builder = builder
+            .tls_config(tls_config(tls)?)
+            .map_err(|e| format!("TLS: {e}"))?;
+    }
+    let (instances, commands) = (callers.clone(), callers);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tonic::transport::Server::builder()
+    let server = builder
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(InstanceServiceServer::new(InstanceService::new(
-            engine.clone(),
-        )))
-        .add_service(CommandServiceServer::new(CommandService::new(engine)))
+        .add_service(InstanceServiceServer::with_interceptor(
+            InstanceService::new(engine.clone()),
+            move |r| instances.check(r),
+        ))
+        .add_service(CommandServiceServer::with_interceptor(
+            CommandService::new(engine),
+            move |r| commands.check(r),
+        ))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
             let _ = stop_rx.await;
         });
@@ -120,6 +132,28 @@ pub async fn serve(
             Ok(())
         }
     }
+}
+
+/// The listener's TLS from PEM files (mTLS when a client CA is given).
+fn tls_config(
+    tls: &crate::config::TlsSettings,
+) -> Result<tonic::transport::ServerTlsConfig, String> {
+    let read = |path: &std::path::Path, what: &str| {
+        std::fs::read(path)
+            .map_err(|e| format!("cannot read the TLS {what} {}: {e}", path.display()))
+    };
+    let identity = tonic::transport::Identity::from_pem(
+        read(&tls.cert, "certificate")?,
+        read(&tls.key, "key")?,
+    );
+    let mut config = tonic::transport::ServerTlsConfig::new().identity(identity);
+    if let Some(ca) = &tls.client_ca {
+        config = config.client_ca_root(tonic::transport::Certificate::from_pem(read(
+            ca,
+            "client CA",
+        )?));
+    }
+    Ok(config)
 }
 
 /// Resolves on SIGINT or SIGTERM.

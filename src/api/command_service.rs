@@ -6,7 +6,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::{convert, deadline, pb, status, stream};
+use super::{auth, convert, deadline, pb, status, stream};
 use crate::engine::Engine;
 use crate::engine::ledger::Ledger;
 use crate::engine::request::{FieldViolation, InvalidRequest};
@@ -33,6 +33,7 @@ impl pb::command_service_server::CommandService for CommandService {
         &self,
         request: Request<pb::StopCommandExecutionRequest>,
     ) -> Result<Response<Stream>, Status> {
+        auth::authorize(&request, &request.get_ref().account)?;
         let deadline = deadline::of(request.metadata());
         let converted = convert::command_request(request.into_inner()).map_err(|problems| {
             status::invalid_request(&InvalidRequest {

@@ -6,7 +6,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::{convert, deadline, pb, status, stream};
+use super::{auth, convert, deadline, pb, status, stream};
 use crate::engine::Engine;
 use crate::engine::ledger::Ledger;
 use crate::engine::request::{FieldViolation, InvalidRequest};
@@ -33,6 +33,7 @@ impl pb::instance_service_server::InstanceService for InstanceService {
         &self,
         request: Request<pb::StopInstancesRequest>,
     ) -> Result<Response<Stream>, Status> {
+        auth::authorize(&request, &request.get_ref().account)?;
         let deadline = deadline::of(request.metadata());
         let converted = convert::stop_request(request.into_inner()).map_err(|problems| {
             status::invalid_request(&InvalidRequest {

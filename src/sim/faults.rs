@@ -254,7 +254,12 @@ mod tests {
         spec.probability = Some(0.3);
         faults.add(Provider::Tencent, spec).unwrap();
         let fired = (0..2000)
-            .filter(|_| faults.plan(Provider::Tencent, "StopInstances", &|_| false).outcome.is_some())
+            .filter(|_| {
+                faults
+                    .plan(Provider::Tencent, "StopInstances", &|_| false)
+                    .outcome
+                    .is_some()
+            })
             .count();
         // 600 expected; the bounds are more than 10 standard deviations wide.
         assert!((400..=800).contains(&fired), "{fired}");

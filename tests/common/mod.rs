@@ -167,9 +167,7 @@ impl Harness {
         ));
         let channel = Channel::from_shared(format!("http://{gateway}"))
             .unwrap()
-            .connect()
-            .await
-            .unwrap();
+            .connect_lazy();
         let harness = Harness {
             sim,
             gateway,
