@@ -1,0 +1,45 @@
+"""The deployment files say what docs promise: native gRPC probes on the health service, an
+appProtocol: grpc port, resource requests, a PodDisruptionBudget, a drain window longer than
+stopgate's grace period, and a compose file wiring gateway, simulator and collector."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.nosim
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def k8s():
+    docs = [d for d in yaml.safe_load_all((ROOT / "deploy/kubernetes/stopgate.yaml").read_text()) if d]
+    return {d["kind"]: d for d in docs}
+
+
+def test_the_deployment_probes_grpc_health_natively():
+    pod = k8s()["Deployment"]["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert container["livenessProbe"]["grpc"] == {"port": 50051, "service": ""}
+    assert container["readinessProbe"]["grpc"] == {"port": 50051, "service": "stopgate.v1.InstanceService"}
+    assert container["resources"]["requests"]["cpu"] and container["resources"]["requests"]["memory"]
+    assert pod["terminationGracePeriodSeconds"] > 30, "longer than shutdown_grace_seconds"
+    assert container["ports"][0]["containerPort"] == 50051
+
+
+def test_the_service_declares_grpc_and_a_pdb_guards_availability():
+    docs = k8s()
+    port = docs["Service"]["spec"]["ports"][0]
+    assert port["appProtocol"] == "grpc" and port["name"] == "grpc"
+    pdb = docs["PodDisruptionBudget"]
+    assert pdb["spec"]["minAvailable"] == 1
+    assert pdb["spec"]["selector"] == docs["Deployment"]["spec"]["selector"]
+
+
+def test_compose_wires_the_gateway_to_the_simulator_and_the_collector():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    assert {"gateway", "sim", "otel-collector", "jaeger"} <= set(compose)
+    env = compose["gateway"]["environment"]
+    assert env["STOPGATE_ALIBABA_ENDPOINT"] == env["STOPGATE_TENCENT_ENDPOINT"] == "http://sim:8780"
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4317"
+    collector = yaml.safe_load((ROOT / "deploy/otel-collector.yaml").read_text())
+    assert collector["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"].endswith(":4317")
