@@ -90,6 +90,9 @@ pub struct ProviderSettings {
     pub rate_limits: BTreeMap<String, f64>,
     /// Vendor calls in flight at once per request (default 4).
     pub max_concurrency: Option<usize>,
+    /// Regions to accept beyond the ones stopgate knows (a region the vendor opened since).
+    #[serde(default)]
+    pub regions: Vec<String>,
 }
 
 /// TLS for the gRPC listener; with `client_ca`, mutual TLS (client certificates required and

@@ -542,3 +542,41 @@ async fn bad_command_requests_are_rejected_before_any_vendor_call() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn the_not_found_probe_names_only_an_instance_that_cannot_exist() {
+    for v in [ALIBABA, TENCENT] {
+        let h = Harness::start().await;
+        h.stop_command(request(v, &[])).await.unwrap_err();
+        let calls = h.calls(v, names(v).stop_action).await;
+        assert_eq!(calls.len(), 1);
+        let probe = call_ids(&calls[0], v);
+        assert_eq!(
+            probe.len(),
+            1,
+            "never an empty list, which would stop everything"
+        );
+        assert!(
+            probe[0] == "i-stopgateprobe000000000" || probe[0] == "ins-00000000",
+            "{probe:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn tencent_lighthouse_targets_are_accepted_as_command_targets() {
+    let v = TENCENT;
+    let h = Harness::start().await;
+    let id = v.id(1);
+    seed_execution(&h, v, &[(id.clone(), "RUNNING", None)], json!({})).await;
+    let s = h
+        .stop_command(request(v, &[id.clone(), "lhins-abcd1234".to_string()]))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.outcome("lhins-abcd1234"),
+        pb::CommandOutcome::Failed,
+        "not in this execution, but a valid target id"
+    );
+    assert_eq!(s.outcome(&id), pb::CommandOutcome::StopRequested);
+}

@@ -932,3 +932,119 @@ async fn alibaba_throttling_honours_x_acs_retry_after() {
         "at least one wait was longer than the gateway's own throttling backoff"
     );
 }
+
+#[tokio::test]
+async fn unknown_regions_and_meaningless_options_are_rejected_before_any_vendor_call() {
+    let h = Harness::start().await;
+    let thirty = Some(prost_types::Duration {
+        seconds: 30,
+        nanos: 0,
+    });
+    for (request, field) in [
+        (
+            pb::StopInstancesRequest {
+                region: "xx-nowhere-1".into(),
+                ..ALIBABA.request(&[ALIBABA.id(1)])
+            },
+            "region",
+        ),
+        (
+            pb::StopInstancesRequest {
+                region: "ap-atlantis".into(),
+                ..TENCENT.request(&[TENCENT.id(1)])
+            },
+            "region",
+        ),
+        // graceful_timeout means something only for Alibaba's emulated graceful-then-force.
+        (
+            pb::StopInstancesRequest {
+                mode: pb::StopMode::Force as i32,
+                graceful_timeout: thirty,
+                ..ALIBABA.request(&[ALIBABA.id(1)])
+            },
+            "graceful_timeout",
+        ),
+        (
+            pb::StopInstancesRequest {
+                mode: pb::StopMode::GracefulThenForce as i32,
+                graceful_timeout: thirty,
+                ..TENCENT.request(&[TENCENT.id(1)])
+            },
+            "graceful_timeout",
+        ),
+    ] {
+        let error = h.stop_with(tonic::Request::new(request)).await.unwrap_err();
+        assert_eq!(error.code(), Code::InvalidArgument, "{field}");
+        use tonic_types::StatusExt;
+        assert!(
+            error
+                .get_details_bad_request()
+                .unwrap()
+                .field_violations
+                .iter()
+                .any(|f| f.field == field),
+            "{error:?}"
+        );
+    }
+    let ok = pb::StopInstancesRequest {
+        mode: pb::StopMode::GracefulThenForce as i32,
+        graceful_timeout: thirty,
+        dry_run: true,
+        ..ALIBABA.request(&[ALIBABA.id(1)])
+    };
+    assert!(
+        h.stop_with(tonic::Request::new(ok)).await.is_ok(),
+        "valid for Alibaba's emulation"
+    );
+    assert_eq!(h.calls(TENCENT, "DescribeInstances").await.len(), 0);
+}
+
+async fn a_dry_run_passes_an_instance_that_is_already_stopping(v: Vendor) {
+    let h = Harness::start().await;
+    h.admin("POST", "/_sim/timings", json!({"stop_ms": 60_000}))
+        .await;
+    let id = v.id(1);
+    h.seed(v, vec![json!({"id": id, "state": v.stopping})])
+        .await;
+    for all_or_nothing in [false, true] {
+        let s = h
+            .stop(pb::StopInstancesRequest {
+                dry_run: true,
+                all_or_nothing,
+                ..v.request(std::slice::from_ref(&id))
+            })
+            .await;
+        assert_eq!(
+            s.outcome(&id),
+            pb::InstanceOutcome::DryRunPassed,
+            "all_or_nothing={all_or_nothing}: a real stop would accept it"
+        );
+    }
+}
+
+async fn graceful_then_force_without_wait_accepts_an_instance_already_stopping(v: Vendor) {
+    let h = Harness::start().await;
+    h.admin("POST", "/_sim/timings", json!({"stop_ms": 60_000}))
+        .await;
+    let id = v.id(1);
+    h.seed(v, vec![json!({"id": id, "state": v.stopping})])
+        .await;
+    let started = Instant::now();
+    let s = h
+        .stop(pb::StopInstancesRequest {
+            mode: pb::StopMode::GracefulThenForce as i32,
+            ..v.request(std::slice::from_ref(&id))
+        })
+        .await;
+    assert_eq!(s.outcome(&id), pb::InstanceOutcome::StopAccepted);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "not held until a timeout: {:?}",
+        started.elapsed()
+    );
+}
+
+on_both_clouds!(
+    a_dry_run_passes_an_instance_that_is_already_stopping,
+    graceful_then_force_without_wait_accepts_an_instance_already_stopping
+);

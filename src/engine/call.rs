@@ -109,6 +109,11 @@ impl Caller {
         }
     }
 
+    /// Retries allowed per call.
+    pub fn max_retries(&self) -> u32 {
+        self.policy.max_retries
+    }
+
     /// The caller's deadline, if any.
     pub fn deadline(&self) -> Option<Instant> {
         self.deadline
@@ -135,10 +140,15 @@ impl Caller {
         let key = format!("{}/{action}", self.key);
         let rate = (self.rate)(action);
         let mut attempt = 0u32;
+        let mut last: Option<StopError> = None;
         loop {
             let slot = self.pacer.reserve(&key, rate);
             if self.deadline.is_some_and(|d| slot >= d) {
-                return Err(self.out_of_time(action));
+                // Report the vendor's own error when there was one, not the lack of time.
+                return Err(match last {
+                    Some(error) => persistent(error, attempt),
+                    None => self.out_of_time(action),
+                });
             }
             tokio::time::sleep_until(slot).await;
             self.stats.vendor_calls.fetch_add(1, Ordering::Relaxed);
@@ -153,8 +163,13 @@ impl Caller {
                 self.stats.throttled.fetch_add(1, Ordering::Relaxed);
             }
             attempt += 1;
+            // A vendor asking for a longer wait than we would ever sleep: retrying sooner would
+            // only be throttled again.
             let give_up = !error.is_retryable()
                 || attempt > self.policy.max_retries
+                || error
+                    .retry_after
+                    .is_some_and(|after| after > self.policy.max)
                 || self.budget.fetch_sub(1, Ordering::Relaxed) <= 0;
             let wait = backoff(
                 &self.policy,
@@ -164,15 +179,7 @@ impl Caller {
             );
             let past_deadline = self.deadline.is_some_and(|d| Instant::now() + wait >= d);
             if give_up || past_deadline {
-                let mut error = error;
-                if error.retry == RetryClass::Temporary {
-                    error.retry = RetryClass::Persistent;
-                    error.message = format!(
-                        "{} (still failing after {} attempt(s))",
-                        error.message, attempt
-                    );
-                }
-                return Err(error);
+                return Err(persistent(error, attempt));
             }
             tracing::debug!(
                 action,
@@ -182,8 +189,21 @@ impl Caller {
                 "retrying vendor call"
             );
             tokio::time::sleep(wait).await;
+            last = Some(error);
         }
     }
+}
+
+/// A temporary error that is still failing after stopgate's retries.
+fn persistent(mut error: StopError, attempts: u32) -> StopError {
+    if error.retry == RetryClass::Temporary {
+        error.retry = RetryClass::Persistent;
+        error.message = format!(
+            "{} (still failing after {attempts} attempt(s))",
+            error.message
+        );
+    }
+    error
 }
 
 #[cfg(test)]

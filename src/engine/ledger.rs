@@ -94,8 +94,18 @@ impl<P: Send + 'static, R: Record> Ledger<P, R> {
 
     /// Fails the request as a whole: no per-instance results, no summary.
     pub async fn abort(&self, error: StopError) {
+        // Reserve room first: if this future is dropped while waiting, nothing was decided.
+        let permit = self.tx.reserve().await;
         self.lock().aborted = true;
-        let _ = self.tx.send(Event::Failed(error)).await;
+        if let Ok(permit) = permit {
+            permit.send(Event::Failed(error));
+        }
+    }
+
+    /// Whether the ids to answer for are known yet (a command request naming no instances
+    /// learns them from the vendor).
+    pub fn has_ids(&self) -> bool {
+        !self.lock().ids.is_empty()
     }
 
     /// Whether `id` already has its result.
@@ -105,6 +115,9 @@ impl<P: Send + 'static, R: Record> Ledger<P, R> {
 
     /// Sends a result unless the id already has one (then it is dropped and false returned).
     pub async fn result(&self, record: R) -> bool {
+        // Reserve room in the stream before marking the id decided, so that a deadline that
+        // drops this future mid-wait cannot leave an id marked done but never sent.
+        let permit = self.tx.reserve().await;
         {
             let mut state = self.lock();
             if !state.done.insert(record.instance_id().to_string()) {
@@ -116,7 +129,9 @@ impl<P: Send + 'static, R: Record> Ledger<P, R> {
                 .entry(record.outcome_name().to_string())
                 .or_default() += 1;
         }
-        let _ = self.tx.send(Event::Result(record)).await;
+        if let Ok(permit) = permit {
+            permit.send(Event::Result(record));
+        }
         true
     }
 

@@ -46,12 +46,18 @@ async fn within_deadline<P: Send + 'static, R: Record>(
         .await
         .is_err()
     {
-        let error = StopError::local(
+        let mut error = StopError::local(
             ErrorKind::DeadlineExceeded,
             "DEADLINE_EXCEEDED",
-            "the caller's deadline passed before this was decided; its stop may or may not have been sent: check its state, or call again with a longer deadline",
+            "the caller's deadline passed before this result was final; a stop may already have been sent: check the state, or call again with a longer deadline",
         );
-        ledger.fail_remaining(&error).await;
+        error.retry = crate::model::RetryClass::Temporary;
+        if ledger.has_ids() {
+            ledger.fail_remaining(&error).await;
+        } else {
+            // Nothing to answer per instance yet (the execution's tasks were still being read).
+            ledger.abort(error).await;
+        }
     }
 }
 

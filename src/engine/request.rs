@@ -120,11 +120,18 @@ pub fn check_target(
                 example_region(provider)
             ),
         ));
-    } else if !adapter.valid_region(region) {
+    } else if !adapter.valid_region(region)
+        || !(adapter.known_regions().contains(&region)
+            || config
+                .provider(provider)
+                .regions
+                .iter()
+                .any(|r| r == region))
+    {
         violations.push(violation(
             "region",
             format!(
-                "{region:?} is not a {provider} region id (like {})",
+                "{region:?} is not a {provider} region stopgate knows (like {}); if {provider} opened it recently, add it to [{provider}] regions in the config",
                 example_region(provider)
             ),
         ));
@@ -168,15 +175,24 @@ fn example_region(provider: Provider) -> &'static str {
 }
 
 /// Checks ids: present, not too many, well formed; returns them deduplicated.
+/// What a list of ids names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdsFor {
+    /// Instances to stop: at least one is required.
+    Instances,
+    /// Targets of a command execution: optional, and managed/lightweight instances count.
+    CommandTargets,
+}
+
 pub fn check_ids(
     ids: &[String],
     field: &str,
     max: usize,
-    required: bool,
+    what: IdsFor,
     adapter: &dyn Adapter,
     violations: &mut Vec<FieldViolation>,
 ) -> Vec<String> {
-    if ids.is_empty() && required {
+    if ids.is_empty() && what == IdsFor::Instances {
         violations.push(violation(field, "required: at least one instance id"));
     }
     if ids.len() > max {
@@ -191,7 +207,11 @@ pub fn check_ids(
     let provider = adapter.provider();
     let mut bad = 0;
     for (i, id) in ids.iter().enumerate() {
-        if !adapter.valid_instance_id(id) {
+        let valid = match what {
+            IdsFor::Instances => adapter.valid_instance_id(id),
+            IdsFor::CommandTargets => adapter.valid_command_target(id),
+        };
+        if !valid {
             bad += 1;
             if bad <= 20 {
                 violations.push(violation(
@@ -262,7 +282,7 @@ impl StopInstancesRequest {
                 &self.instance_ids,
                 "instance_ids",
                 config.max_instances_per_request,
-                true,
+                IdsFor::Instances,
                 a.as_ref(),
                 &mut violations,
             ),
@@ -278,6 +298,18 @@ impl StopInstancesRequest {
             }
         }
         let wait = check_wait(self.wait, self.dry_run, &mut violations);
+        // graceful_timeout only means something for Alibaba's emulated graceful-then-force;
+        // Tencent's SOFT_FIRST decides on its own when to force (rule 5: no silent change).
+        let emulated = self.mode == StopMode::GracefulThenForce
+            && adapter
+                .as_ref()
+                .is_some_and(|a| !a.capabilities().native_graceful_then_force);
+        if self.graceful_timeout.is_some() && !emulated {
+            violations.push(violation(
+                "graceful_timeout",
+                "applies only to STOP_MODE_GRACEFUL_THEN_FORCE on Alibaba (Tencent's SOFT_FIRST decides when to force): remove it",
+            ));
+        }
         let graceful_timeout = self.graceful_timeout.unwrap_or(DEFAULT_GRACEFUL);
         if graceful_timeout.is_zero() || graceful_timeout > MAX_GRACEFUL {
             violations.push(violation(
@@ -377,7 +409,7 @@ impl StopCommandRequest {
                 &self.instance_ids,
                 "instance_ids",
                 config.max_instances_per_request,
-                false,
+                IdsFor::CommandTargets,
                 adapter.as_ref(),
                 &mut violations,
             );

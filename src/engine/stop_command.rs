@@ -74,6 +74,16 @@ fn state_of(t: &ObservedTask) -> Option<(TaskState, String)> {
     Some((t.state, t.raw_state.clone()))
 }
 
+/// Whether a refused stop call is worth narrowing down (an answer about the request's content,
+/// not about credentials, limits or availability).
+fn splittable(e: &StopError) -> bool {
+    e.scope == ErrorScope::Instance
+        || matches!(
+            e.kind,
+            ErrorKind::InvalidArgument | ErrorKind::NotFound | ErrorKind::FailedPrecondition
+        )
+}
+
 /// A stopped task being followed to its end.
 struct Followed {
     before: ObservedTask,
@@ -123,8 +133,10 @@ impl<'a> CommandRun<'a> {
         let mut tasks = HashMap::new();
         let mut order = Vec::new();
         let mut token: Option<String> = None;
+        let mut seen_tokens = std::collections::HashSet::new();
         let mut request_id = None;
-        loop {
+        // A bound no honest vendor reaches (100,000 records is Alibaba's retention cap).
+        for _ in 0..10_000 {
             let page = self
                 .caller
                 .run(self.actions.describe_tasks, || {
@@ -133,14 +145,18 @@ impl<'a> CommandRun<'a> {
                 })
                 .await?;
             request_id = request_id.or(page.request_id);
+            let page_len = page.tasks.len();
             for task in page.tasks {
                 if !tasks.contains_key(&task.instance_id) {
                     order.push(task.instance_id.clone());
                 }
                 tasks.insert(task.instance_id.clone(), task);
             }
+            // Stop on the last page, an empty page, or a token seen before (a cycle).
             match page.next {
-                Some(next) if Some(&next) != token.as_ref() => token = Some(next),
+                Some(next) if page_len > 0 && seen_tokens.insert(next.clone()) => {
+                    token = Some(next)
+                }
                 _ => break,
             }
         }
@@ -197,14 +213,31 @@ impl<'a> CommandRun<'a> {
         if self.req.dry_run {
             return local;
         }
+        // The probe names an instance that cannot exist: for an unknown execution the vendor
+        // says so with its own code; for one that exists, the call fails on the instance
+        // (InvalidInstanceId.NotFound / InstanceIsNotRelatedToInvocation) and stops nothing.
+        let probe = [self.actions.probe_instance.to_string()];
         let answer = self
             .caller
             .run(self.actions.stop, || {
-                self.adapter.stop_execution(self.scope, self.id(), &[])
+                self.adapter.stop_execution(self.scope, self.id(), &probe)
             })
             .await;
         match answer {
-            Err(e) if e.kind == ErrorKind::NotFound => explain(e),
+            Err(e) if e.reason == "EXECUTION_NOT_FOUND" => explain(e),
+            Err(e) if e.kind == ErrorKind::NotFound || e.scope == ErrorScope::Instance => {
+                let mut e = StopError::local(
+                    ErrorKind::Unavailable,
+                    "EXECUTION_NOT_LISTED",
+                    format!(
+                        "{provider} knows execution {} but does not list it yet; try again in a few seconds",
+                        self.req.execution_id
+                    ),
+                );
+                e.retry = crate::model::RetryClass::Temporary;
+                e.provider = Some(provider);
+                e
+            }
             Err(e) => e,
             Ok(_) => local,
         }
@@ -350,11 +383,33 @@ impl<'a> CommandRun<'a> {
                     last: t,
                     request_id: request_id.clone(),
                 })),
-                Err(e) if e.scope == ErrorScope::Instance && group.len() > 1 => {
+                // A task may have ended between the read and the stop, and what the vendor says
+                // then is undocumented: narrow a refusal down rather than fail the whole group.
+                Err(e) if group.len() > 1 && splittable(&e) => {
                     let mut left = group;
                     let right = left.split_off(left.len() / 2);
                     self.stop_group(left, followed).await;
                     self.stop_group(right, followed).await;
+                }
+                Err(e) if splittable(&e) => {
+                    let task = &group[0];
+                    let now = self
+                        .read_tasks()
+                        .await
+                        .ok()
+                        .and_then(|(tasks, _, _)| tasks.get(&task.instance_id).cloned());
+                    match now {
+                        Some(now) if now.state.is_terminal() => {
+                            self.result(
+                                &now,
+                                CommandOutcome::AlreadyFinished,
+                                Some(task),
+                                e.vendor_request_id.clone(),
+                            )
+                            .await
+                        }
+                        _ => self.fail(&task.instance_id, Some(task), e).await,
+                    }
                 }
                 Err(e) => {
                     for t in &group {
@@ -406,9 +461,16 @@ impl<'a> CommandRun<'a> {
             let seen = match self.read_tasks().await {
                 Ok((tasks, _, _)) => tasks,
                 Err(e) if deadline.is_none() => {
+                    // The vendor accepted the stop; only its effect is unknown.
+                    tracing::warn!(error = %e, "could not read the tasks after the stop");
                     for f in &followed {
-                        let e = e.clone().with_message(|m| format!("the stop was accepted but its effect could not be read ({m}); check the execution"));
-                        self.fail(&f.before.instance_id, Some(&f.before), e).await;
+                        self.result(
+                            &f.last,
+                            CommandOutcome::StopRequested,
+                            Some(&f.before),
+                            f.request_id.clone(),
+                        )
+                        .await;
                     }
                     return;
                 }

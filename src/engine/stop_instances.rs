@@ -126,10 +126,6 @@ impl<'a> Run<'a> {
         self.req.mode == StopMode::GracefulThenForce && !self.caps.native_graceful_then_force
     }
 
-    fn must_track(&self) -> bool {
-        self.req.wait.is_some() || self.emulates_force()
-    }
-
     /// The mode sent to the vendor on the first call.
     fn first_mode(&self) -> StopMode {
         if self.emulates_force() {
@@ -210,7 +206,9 @@ impl<'a> Run<'a> {
 
     /// The vendor accepted the stop (or the instance was already stopping).
     async fn accepted(&self, o: &Observed, request_id: Option<String>, already_stopping: bool) {
-        if self.must_track() {
+        // Watch it when asked to wait, or when Alibaba's emulated force may still be needed
+        // (not for an instance that was already stopping: that stop was not ours to force).
+        if self.req.wait.is_some() || (self.emulates_force() && !already_stopping) {
             self.tracked
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -305,7 +303,11 @@ impl<'a> Run<'a> {
                 Some(o) if o.state == InstanceState::Stopped => {
                     self.already_stopped(o, request_id.clone()).await
                 }
-                Some(o) if o.state == InstanceState::Stopping && !self.req.dry_run => {
+                Some(o) if o.state == InstanceState::Stopping && self.req.dry_run => {
+                    // A real stop would accept it (DESIGN.md rule 2).
+                    self.dry_run_passed(o, request_id.clone()).await
+                }
+                Some(o) if o.state == InstanceState::Stopping => {
                     self.accepted(o, request_id.clone(), true).await
                 }
                 Some(o) if o.state == InstanceState::Running => candidates.push(o.clone()),
@@ -363,6 +365,16 @@ impl<'a> Run<'a> {
         group: Vec<Observed>,
         mode: StopMode,
     ) -> crate::provider::BoxFuture<'b, ()> {
+        self.stop_group_round(group, mode, 0)
+    }
+
+    /// `stop_group`, `round` being how many times per-instance temporary errors were re-sent.
+    fn stop_group_round<'b>(
+        &'b self,
+        group: Vec<Observed>,
+        mode: StopMode,
+        round: u32,
+    ) -> crate::provider::BoxFuture<'b, ()> {
         Box::pin(async move {
             if group.is_empty() || self.ledger.is_closed() {
                 return;
@@ -400,13 +412,26 @@ impl<'a> Run<'a> {
                     let mut answered: HashMap<String, Result<(), StopError>> =
                         results.into_iter().collect();
                     let mut recheck = Vec::new();
+                    let mut again = Vec::new();
                     for o in &group {
                         match answered.remove(&o.id) {
                             Some(Ok(())) => self.accepted(o, request_id.clone(), false).await,
                             Some(Err(e)) if e.reason == "INSTANCE_STATE" => {
                                 recheck.push((o.clone(), e))
                             }
-                            Some(Err(e)) => self.fail(&o.id, Some(o), e).await,
+                            // A per-instance temporary error inside a 200 answer (SuccessFirst):
+                            // re-send that instance, as the caller would retry a whole call.
+                            Some(Err(e))
+                                if e.is_retryable() && round < self.caller.max_retries() =>
+                            {
+                                again.push((o.clone(), e))
+                            }
+                            Some(Err(mut e)) => {
+                                if e.is_retryable() {
+                                    e.retry = crate::model::RetryClass::Persistent;
+                                }
+                                self.fail(&o.id, Some(o), e).await
+                            }
                             None => {
                                 let mut e = StopError::local(
                                     ErrorKind::Internal,
@@ -422,9 +447,22 @@ impl<'a> Run<'a> {
                         }
                     }
                     self.recheck(recheck).await;
+                    if !again.is_empty() {
+                        let hint = again.iter().filter_map(|(_, e)| e.retry_after).max();
+                        let wait = super::call::backoff(
+                            &Default::default(),
+                            round + 1,
+                            hint,
+                            again.iter().any(|(_, e)| e.is_throttling()),
+                        );
+                        tokio::time::sleep(wait).await;
+                        let retry: Vec<Observed> = again.into_iter().map(|(o, _)| o).collect();
+                        self.stop_group_round(retry, mode, round + 1).await;
+                    }
                 }
-                Err(e) if e.scope == crate::model::ErrorScope::Instance && group.len() > 1 => {
-                    // One code for the whole call (Tencent): split to find the instance(s).
+                Err(e) if group.len() > 1 && self.should_split(&e) => {
+                    // One code for the whole call (Tencent, or an Alibaba AllTogether dry run):
+                    // split to find the instance(s).
                     let mut left = group;
                     let right = left.split_off(left.len() / 2);
                     self.stop_group(left, mode).await;
@@ -441,6 +479,21 @@ impl<'a> Run<'a> {
                 }
             }
         })
+    }
+
+    /// Whether a whole-call error should be narrowed down by splitting the batch: the vendor
+    /// blamed an instance, or a dry run (one AllTogether call) failed a precondition that may
+    /// belong to one instance only.
+    fn should_split(&self, e: &StopError) -> bool {
+        e.scope == crate::model::ErrorScope::Instance
+            || (self.req.dry_run
+                && matches!(
+                    e.kind,
+                    ErrorKind::FailedPrecondition
+                        | ErrorKind::NotFound
+                        | ErrorKind::InvalidArgument
+                        | ErrorKind::Aborted
+                ))
     }
 
     /// A state error may mean the instance stopped since it was read: read it again and report
@@ -537,9 +590,10 @@ impl<'a> Run<'a> {
             if let Some(o) = seen.get(id) {
                 match o.state {
                     InstanceState::Stopped => self.already_stopped(o, request_id.clone()).await,
-                    InstanceState::Stopping if !self.req.dry_run => {
-                        self.accepted(o, request_id.clone(), true).await
+                    InstanceState::Stopping if self.req.dry_run => {
+                        self.dry_run_passed(o, request_id.clone()).await
                     }
+                    InstanceState::Stopping => self.accepted(o, request_id.clone(), true).await,
                     _ => {}
                 }
             }
@@ -582,7 +636,9 @@ impl<'a> Run<'a> {
             }
             Err(error) => {
                 let error = error.with_message(|m: &str| {
-                    format!("all_or_nothing: none of the instances was stopped: {m}")
+                    format!(
+                        "all_or_nothing: the vendor refused the one call for all instances: {m}"
+                    )
                 });
                 for o in &running {
                     self.fail(&o.id, Some(o), error.clone()).await;

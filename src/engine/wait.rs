@@ -24,7 +24,6 @@ pub struct Tracked {
     /// Alibaba graceful-then-force: the force phase may still be needed.
     may_force: bool,
     forced: bool,
-    since: Instant,
 }
 
 impl Tracked {
@@ -35,7 +34,6 @@ impl Tracked {
             request_id,
             may_force,
             forced: false,
-            since: Instant::now(),
         }
     }
 }
@@ -80,6 +78,16 @@ fn stop_failed(run: &Run<'_>, t: &Tracked, why: String) -> InstanceResult {
     result(t, InstanceOutcome::Failed, None, Some(e))
 }
 
+/// Tencent: the instance's last StopInstances FAILED, and it is ours (an older failure on the
+/// same instance does not count: tencent.md §6 item 7, match `LatestOperationRequestId`).
+fn this_stop_failed(t: &Tracked) -> bool {
+    t.last.stop_failed.is_some()
+        && match (&t.last.operation_request_id, &t.request_id) {
+            (Some(theirs), Some(ours)) => theirs == ours,
+            _ => true,
+        }
+}
+
 fn decide(run: &Run<'_>, t: &Tracked, waiting: bool) -> Step {
     let now = &t.last;
     match now.state {
@@ -99,9 +107,12 @@ fn decide(run: &Run<'_>, t: &Tracked, waiting: bool) -> Step {
                 None,
             )))
         }
+        // Alibaba refuses to force an instance that is still stopping ("expected status is in
+        // (Running)", alibaba.md §2.1), so the emulated force waits for the graceful stop to
+        // fail (running again).
         InstanceState::Running if t.may_force && !t.forced => Step::Force,
         InstanceState::Running
-            if now.stop_failed.is_some() || !run.caps.native_graceful_then_force || t.forced =>
+            if this_stop_failed(t) || !run.caps.native_graceful_then_force || t.forced =>
         {
             let why = match &now.stop_failed {
                 Some(msg) => format!(
@@ -114,11 +125,6 @@ fn decide(run: &Run<'_>, t: &Tracked, waiting: bool) -> Step {
                 ),
             };
             Step::Done(Box::new(stop_failed(run, t, why)))
-        }
-        InstanceState::Stopping
-            if t.may_force && !t.forced && t.since.elapsed() >= run.req.graceful_timeout =>
-        {
-            Step::Force
         }
         _ if !waiting && t.forced => {
             // Graceful-then-force without wait: the force was accepted; that is the result.
@@ -205,10 +211,8 @@ async fn force(run: &Run<'_>, group: &mut [&mut Tracked]) {
 /// Watches `tracked` until each has its result or the time is up.
 pub(crate) async fn watch(run: &Run<'_>, mut tracked: Vec<Tracked>) {
     let waiting = run.req.wait.is_some();
-    let budget = run
-        .req
-        .wait
-        .unwrap_or(run.req.graceful_timeout + Duration::from_secs(60));
+    // Without wait, only the graceful phase of an emulated graceful-then-force is watched.
+    let budget = run.req.wait.unwrap_or(run.req.graceful_timeout);
     let mut deadline = Instant::now() + budget;
     if let Some(caller) = run.caller.deadline() {
         deadline = deadline.min(

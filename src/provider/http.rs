@@ -71,6 +71,7 @@ pub fn unreadable_answer(
     action: &str,
     status: u16,
     snippet: &str,
+    credentials: &Credentials,
 ) -> StopError {
     let (code, retry, kind) = if status >= 500 {
         ("HTTP_5XX", RetryClass::Temporary, ErrorKind::Unavailable)
@@ -84,7 +85,7 @@ pub fn unreadable_answer(
         ("HTTP_ERROR", RetryClass::Permanent, ErrorKind::Internal)
     };
     let class = CodeClass::new(kind, retry, ErrorScope::Request, "VENDOR_UNAVAILABLE");
-    let snippet: String = snippet.chars().take(120).collect();
+    let snippet: String = redact(snippet, credentials).chars().take(120).collect();
     let mut err = StopError::vendor(provider, class, code, &snippet, None, Some(status));
     err.message = format!(
         "{provider} {action}: HTTP {status} with a body that is not the vendor's JSON ({snippet:?})"

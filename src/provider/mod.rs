@@ -37,6 +37,8 @@ pub struct Observed {
     pub can_stop_charging: Option<bool>,
     /// Tencent: the last StopInstances failed, with this message (`LatestOperationState`).
     pub stop_failed: Option<String>,
+    /// Tencent `LatestOperationRequestId`: which call the `LatestOperation*` fields are about.
+    pub operation_request_id: Option<String>,
 }
 
 /// The answer of one describe call: unknown ids are simply absent (alibaba.md §7 item 18).
@@ -142,6 +144,9 @@ pub struct CommandActions {
     /// Omitting the instances documentedly stops the whole execution (Alibaba; for Tencent the
     /// documentation is silent, so stopgate always names them).
     pub stop_all_documented: bool,
+    /// A well-formed instance id that cannot exist, for asking the vendor about an execution
+    /// without stopping anything.
+    pub probe_instance: &'static str,
 }
 
 /// One cloud vendor.
@@ -158,6 +163,11 @@ pub trait Adapter: Send + Sync {
     fn instance_id_example(&self) -> &'static str;
     /// Whether `region` is well formed for this vendor.
     fn valid_region(&self, region: &str) -> bool;
+    /// The vendor's public regions known to stopgate (extended by configuration).
+    fn known_regions(&self) -> &'static [&'static str];
+    /// Whether `id` may be a target of a command (instance ids, plus managed or lightweight
+    /// instances where the vendor's command service accepts them).
+    fn valid_command_target(&self, id: &str) -> bool;
     /// Reads the state of up to `describe_batch` instances.
     fn describe<'a>(
         &'a self,

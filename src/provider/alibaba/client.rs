@@ -141,7 +141,7 @@ impl AlibabaClient {
         if (200..300).contains(&status) {
             return match body {
                 Some(body) if body.is_object() => Ok((body, request_id)),
-                _ => Err(http::unreadable_answer(P, action, status, &text)),
+                _ => Err(http::unreadable_answer(P, action, status, &text, creds)),
             };
         }
         let code = body
@@ -149,7 +149,7 @@ impl AlibabaClient {
             .and_then(|b| b.get("Code").or_else(|| b.get("code")))
             .and_then(Value::as_str);
         let Some(code) = code else {
-            return Err(http::unreadable_answer(P, action, status, &text));
+            return Err(http::unreadable_answer(P, action, status, &text, creds));
         };
         let message = body
             .as_ref()

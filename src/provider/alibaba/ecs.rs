@@ -13,6 +13,40 @@ use crate::provider::{CommandActions, ExecutionAnswer, TaskPage};
 
 const P: Provider = Provider::Alibaba;
 
+/// Alibaba Cloud's public regions (add new ones with `[alibaba] regions` in the config).
+pub const KNOWN_REGIONS: &[&str] = &[
+    "cn-qingdao",
+    "cn-beijing",
+    "cn-zhangjiakou",
+    "cn-huhehaote",
+    "cn-wulanchabu",
+    "cn-hangzhou",
+    "cn-shanghai",
+    "cn-nanjing",
+    "cn-fuzhou",
+    "cn-wuhan-lr",
+    "cn-shenzhen",
+    "cn-heyuan",
+    "cn-guangzhou",
+    "cn-chengdu",
+    "cn-hongkong",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-southeast-1",
+    "ap-southeast-3",
+    "ap-southeast-5",
+    "ap-southeast-6",
+    "ap-southeast-7",
+    "ap-south-1",
+    "us-east-1",
+    "us-west-1",
+    "na-south-1",
+    "eu-west-1",
+    "eu-central-1",
+    "me-east-1",
+    "me-central-1",
+];
+
 /// `i-` followed by 8 to 30 lowercase letters or digits.
 pub fn is_instance_id(id: &str) -> bool {
     id.strip_prefix("i-").is_some_and(|rest| {
@@ -66,6 +100,7 @@ fn observed(instance: &Value) -> Observed {
         // so whether it can is only known afterwards, from StoppedMode.
         can_stop_charging: None,
         stop_failed: None,
+        operation_request_id: None,
     }
 }
 
@@ -112,6 +147,21 @@ impl Adapter for AlibabaClient {
 
     fn valid_region(&self, region: &str) -> bool {
         is_region(region)
+    }
+
+    fn known_regions(&self) -> &'static [&'static str] {
+        KNOWN_REGIONS
+    }
+
+    fn valid_command_target(&self, id: &str) -> bool {
+        // Cloud Assistant also runs on managed instances (`mi-…`).
+        is_instance_id(id)
+            || id.strip_prefix("mi-").is_some_and(|rest| {
+                (8..=40).contains(&rest.len())
+                    && rest
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            })
     }
 
     fn describe<'a>(
@@ -231,6 +281,7 @@ impl Adapter for AlibabaClient {
             stop_batch: 50,
             // alibaba.md §2.3: "omit to stop on all instances of the invocation".
             stop_all_documented: true,
+            probe_instance: "i-stopgateprobe000000000",
         }
     }
 

@@ -28,6 +28,16 @@ pub const TAT: Product = Product {
     version: "2020-10-28",
 };
 
+/// The public endpoint of a product in a region: the nearest-region host, except finance
+/// zones, which must use their own host (tencent.md §2).
+pub fn public_endpoint(service: &str, region: &str) -> String {
+    if region.ends_with("-fsi") {
+        format!("https://{service}.{region}.tencentcloudapi.com/")
+    } else {
+        format!("https://{service}.tencentcloudapi.com/")
+    }
+}
+
 /// A Tencent client: one per gateway, shared by every account and region.
 #[derive(Debug, Clone)]
 pub struct TencentClient {
@@ -57,10 +67,15 @@ impl TencentClient {
     ) -> Result<(Value, Option<String>), StopError> {
         let mut url = match &self.endpoint {
             Some(url) => url.clone(),
-            None => {
-                reqwest::Url::parse(&format!("https://{}.tencentcloudapi.com/", product.service))
-                    .expect("static URL")
-            }
+            None => reqwest::Url::parse(&public_endpoint(product.service, scope.region)).map_err(
+                |e| {
+                    StopError::local(
+                        crate::model::ErrorKind::InvalidArgument,
+                        "REGION_NOT_FOUND",
+                        format!("no endpoint for region {:?}: {e}", scope.region),
+                    )
+                },
+            )?,
         };
         url.set_path("/");
         let host = match url.port() {
@@ -114,13 +129,13 @@ impl TencentClient {
             .map_err(|e| http::network_error(P, action, &e))?;
         // Anything but 200 is a transport failure, never a vendor code (tencent.md §3.3).
         if status != 200 {
-            return Err(http::unreadable_answer(P, action, status, &text));
+            return Err(http::unreadable_answer(P, action, status, &text, creds));
         }
         let Some(mut response) = serde_json::from_str::<Value>(&text)
             .ok()
             .and_then(|mut v| v.get_mut("Response").map(Value::take))
         else {
-            return Err(http::unreadable_answer(P, action, status, &text));
+            return Err(http::unreadable_answer(P, action, status, &text, creds));
         };
         let request_id = response
             .get("RequestId")
@@ -144,5 +159,22 @@ impl TencentClient {
         let mut err = StopError::vendor(P, class, code, &message, request_id, Some(status));
         err.message = format!("tencent {action} answered {code}: {message}");
         Err(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finance_zones_use_their_own_host() {
+        assert_eq!(
+            public_endpoint("cvm", "ap-guangzhou"),
+            "https://cvm.tencentcloudapi.com/"
+        );
+        assert_eq!(
+            public_endpoint("tat", "ap-shanghai-fsi"),
+            "https://tat.ap-shanghai-fsi.tencentcloudapi.com/"
+        );
     }
 }

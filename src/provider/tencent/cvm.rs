@@ -12,6 +12,32 @@ use crate::provider::{CommandActions, ExecutionAnswer, TaskPage};
 
 const P: Provider = Provider::Tencent;
 
+/// Tencent Cloud's public regions (add new ones with `[tencent] regions` in the config).
+pub const KNOWN_REGIONS: &[&str] = &[
+    "ap-guangzhou",
+    "ap-shanghai",
+    "ap-nanjing",
+    "ap-beijing",
+    "ap-chengdu",
+    "ap-chongqing",
+    "ap-hongkong",
+    "ap-taipei",
+    "ap-singapore",
+    "ap-jakarta",
+    "ap-seoul",
+    "ap-tokyo",
+    "ap-bangkok",
+    "ap-mumbai",
+    "na-siliconvalley",
+    "na-ashburn",
+    "na-toronto",
+    "sa-saopaulo",
+    "eu-frankfurt",
+    "ap-shanghai-fsi",
+    "ap-shenzhen-fsi",
+    "ap-beijing-fsi",
+];
+
 /// `ins-` + 8 lowercase letters or digits (tencent.md §2.1).
 pub fn is_instance_id(id: &str) -> bool {
     id.strip_prefix("ins-").is_some_and(|rest| {
@@ -69,6 +95,8 @@ fn observed(instance: &Value) -> Observed {
         // STOP_CHARGING applies to pay-as-you-go instances only (tencent.md §6 item 3).
         can_stop_charging: Some(text(instance, "InstanceChargeType") == "POSTPAID_BY_HOUR"),
         stop_failed,
+        operation_request_id: Some(text(instance, "LatestOperationRequestId"))
+            .filter(|r| !r.is_empty()),
     }
 }
 
@@ -118,6 +146,21 @@ impl Adapter for TencentClient {
 
     fn valid_region(&self, region: &str) -> bool {
         is_region(region)
+    }
+
+    fn known_regions(&self) -> &'static [&'static str] {
+        KNOWN_REGIONS
+    }
+
+    fn valid_command_target(&self, id: &str) -> bool {
+        // TAT also targets Lighthouse instances (`lhins-…`, tencent.md §1.0).
+        is_instance_id(id)
+            || id.strip_prefix("lhins-").is_some_and(|rest| {
+                rest.len() == 8
+                    && rest
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            })
     }
 
     fn describe<'a>(
@@ -178,6 +221,7 @@ impl Adapter for TencentClient {
             stop_batch: 100,
             // tencent.md §1.1: what an omitted InstanceIds does is not documented.
             stop_all_documented: false,
+            probe_instance: "ins-00000000",
         }
     }
 
