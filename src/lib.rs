@@ -18,3 +18,4 @@ pub mod provider;
 pub mod sandbox;
 pub mod server;
 pub mod sim;
+pub mod telemetry;

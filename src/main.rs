@@ -19,6 +19,9 @@ use stopgate::sim::{SimConfig, Simulator, credentials};
     about = "One gRPC API to stop instances and commands on Alibaba Cloud and Tencent Cloud"
 )]
 struct Cli {
+    /// Log lines as text or JSON (JSON lines carry the request's trace_id).
+    #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"], env = "STOPGATE_LOG_FORMAT")]
+    log_format: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -136,18 +139,21 @@ async fn run_sim(args: SimArgs) -> Result<(), String> {
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    let config = stopgate::telemetry::TelemetryConfig::from_env(cli.log_format == "json");
+    let telemetry = match stopgate::telemetry::init(&config, std::io::stderr) {
+        Ok(telemetry) => telemetry,
+        Err(message) => {
+            eprintln!("stopgate: {message}");
+            std::process::exit(1);
+        }
+    };
     let result = match cli.command {
         Command::Serve(args) => run_serve(args).await,
         Command::Sandbox(args) => stopgate::sandbox::run(args.listen, args.sim_listen).await,
         Command::Sim(args) => run_sim(args).await,
     };
+    telemetry.shutdown();
     if let Err(message) = result {
         eprintln!("stopgate: {message}");
         std::process::exit(1);

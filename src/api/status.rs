@@ -105,6 +105,21 @@ pub fn invalid_request(invalid: &InvalidRequest) -> tonic::Status {
     tonic::Status::with_error_details(Code::InvalidArgument, invalid.summary(), details)
 }
 
+/// Field problems found while converting a request (bad enum values, negative durations).
+pub fn invalid_fields(problems: Vec<(String, String)>) -> tonic::Status {
+    invalid_request(&InvalidRequest {
+        violations: problems
+            .into_iter()
+            .map(
+                |(field, description)| crate::engine::request::FieldViolation {
+                    field,
+                    description,
+                },
+            )
+            .collect(),
+    })
+}
+
 /// A request-level error as the RPC's status.
 pub fn rpc_error(error: &StopError) -> tonic::Status {
     let mut details = ErrorDetails::new();

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use rand::Rng;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::pace::Pacer;
 use crate::model::{ErrorKind, RetryClass, StopError};
@@ -42,12 +43,22 @@ impl Default for RetryPolicy {
     }
 }
 
+/// Where the calls of a request go.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub provider: crate::model::Provider,
+    pub account: String,
+    pub region: String,
+}
+
 /// Makes the calls of one request.
 #[derive(Clone)]
 pub struct Caller {
     pacer: Arc<Pacer>,
     /// `account/provider/region`: the pacing key without the action.
     key: String,
+    /// Who and where, for spans and metrics.
+    target: Target,
     rate: Arc<dyn Fn(&str) -> f64 + Send + Sync>,
     pub stats: Arc<Stats>,
     policy: RetryPolicy,
@@ -93,14 +104,15 @@ pub fn backoff(
 impl Caller {
     pub fn new(
         pacer: Arc<Pacer>,
-        key: String,
+        target: Target,
         rate: Arc<dyn Fn(&str) -> f64 + Send + Sync>,
         policy: RetryPolicy,
         deadline: Option<Instant>,
     ) -> Caller {
         Caller {
             pacer,
-            key,
+            key: format!("{}/{}/{}", target.account, target.provider, target.region),
+            target,
             rate,
             stats: Arc::new(Stats::default()),
             policy,
@@ -155,10 +167,59 @@ impl Caller {
             if attempt > 0 {
                 self.stats.retries.fetch_add(1, Ordering::Relaxed);
             }
-            let error = match call().await {
+            // One client span per attempt; the adapter's HTTP client fills in what it learns
+            // (server.address, HTTP status, vendor request id, vendor code).
+            let span = tracing::info_span!(
+                "vendor call",
+                otel.name = %format!("{} {action}", self.target.provider),
+                otel.kind = "client",
+                otel.status_code = tracing::field::Empty,
+                rpc.system = "http",
+                http.request.method = "POST",
+                server.address = tracing::field::Empty,
+                http.response.status_code = tracing::field::Empty,
+                cloud.provider = match self.target.provider {
+                    crate::model::Provider::Alibaba => "alibaba_cloud",
+                    crate::model::Provider::Tencent => "tencent_cloud",
+                },
+                cloud.region = %self.target.region,
+                stopgate.provider = %self.target.provider,
+                stopgate.vendor.action = action,
+                stopgate.vendor.request_id = tracing::field::Empty,
+                stopgate.vendor.code = tracing::field::Empty,
+                stopgate.attempt = attempt + 1,
+                error.type = tracing::field::Empty,
+            );
+            let started = std::time::Instant::now();
+            let answer = call().instrument(span.clone()).await;
+            let outcome = match &answer {
+                Ok(_) => "ok".to_string(),
+                Err(e) => {
+                    span.record("otel.status_code", "ERROR");
+                    span.record("error.type", e.reason.as_str());
+                    e.vendor_code.clone().unwrap_or_else(|| e.reason.clone())
+                }
+            };
+            let labels = [
+                opentelemetry::KeyValue::new("stopgate.provider", self.target.provider.as_str()),
+                opentelemetry::KeyValue::new("stopgate.vendor.action", action.to_string()),
+                opentelemetry::KeyValue::new("stopgate.outcome", outcome),
+            ];
+            let metrics = crate::telemetry::metrics();
+            metrics.vendor_calls.add(1, &labels);
+            metrics
+                .vendor_duration
+                .record(started.elapsed().as_secs_f64() * 1000.0, &labels[..2]);
+            if attempt > 0 {
+                metrics.vendor_retries.add(1, &labels[..2]);
+            }
+            let error = match answer {
                 Ok(value) => return Ok(value),
                 Err(error) => error,
             };
+            if error.is_throttling() {
+                metrics.vendor_throttled.add(1, &labels[..2]);
+            }
             if error.is_throttling() {
                 self.stats.throttled.fetch_add(1, Ordering::Relaxed);
             }

@@ -57,6 +57,8 @@ struct State {
 /// Emits events for one request and enforces one result per id.
 pub struct Ledger<P, R> {
     started: Instant,
+    /// Operation and provider, for the results metric.
+    labels: Vec<opentelemetry::KeyValue>,
     tx: mpsc::Sender<Event<P, R>>,
     state: Mutex<State>,
 }
@@ -66,6 +68,7 @@ impl<P: Send + 'static, R: Record> Ledger<P, R> {
     pub fn new(ids: Vec<String>, requested: usize, tx: mpsc::Sender<Event<P, R>>) -> Ledger<P, R> {
         Ledger {
             started: Instant::now(),
+            labels: Vec::new(),
             tx,
             state: Mutex::new(State {
                 ids,
@@ -76,6 +79,15 @@ impl<P: Send + 'static, R: Record> Ledger<P, R> {
                 notes: Vec::new(),
             }),
         }
+    }
+
+    /// Names the operation and provider on the results metric.
+    pub fn labelled(mut self, operation: &'static str, provider: crate::model::Provider) -> Self {
+        self.labels = vec![
+            opentelemetry::KeyValue::new("rpc.method", operation),
+            opentelemetry::KeyValue::new("stopgate.provider", provider.as_str()),
+        ];
+        self
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -129,6 +141,12 @@ impl<P: Send + 'static, R: Record> Ledger<P, R> {
                 .entry(record.outcome_name().to_string())
                 .or_default() += 1;
         }
+        let mut labels = self.labels.clone();
+        labels.push(opentelemetry::KeyValue::new(
+            "stopgate.outcome",
+            record.outcome_name(),
+        ));
+        crate::telemetry::metrics().results.add(1, &labels);
         if let Ok(permit) = permit {
             permit.send(Event::Result(record));
         }

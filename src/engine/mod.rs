@@ -176,7 +176,11 @@ impl Engine {
         };
         Caller::new(
             self.pacer.clone(),
-            format!("{account}/{provider}/{region}"),
+            call::Target {
+                provider,
+                account: account.to_string(),
+                region: region.to_string(),
+            },
             rate,
             policy,
             deadline,

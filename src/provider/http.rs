@@ -92,3 +92,20 @@ pub fn unreadable_answer(
     );
     err
 }
+
+/// Notes the server on the current vendor-call span (see `engine::call`).
+pub fn record_server(host: &str) {
+    tracing::Span::current().record("server.address", host);
+}
+
+/// Notes what the vendor answered on the current vendor-call span.
+pub fn record_answer(status: u16, request_id: Option<&str>, code: Option<&str>) {
+    let span = tracing::Span::current();
+    span.record("http.response.status_code", status);
+    if let Some(id) = request_id {
+        span.record("stopgate.vendor.request_id", id);
+    }
+    if let Some(code) = code {
+        span.record("stopgate.vendor.code", code);
+    }
+}

@@ -69,6 +69,7 @@ impl AlibabaClient {
             Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
             None => url.host_str().unwrap_or_default().to_string(),
         };
+        http::record_server(&host);
         let date = OffsetDateTime::now_utc()
             .format(format_description!(
                 "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
@@ -138,6 +139,12 @@ impl AlibabaClient {
             .and_then(|b| b.get("RequestId").or_else(|| b.get("requestId")))
             .and_then(Value::as_str)
             .map(str::to_string);
+        let code = body
+            .as_ref()
+            .and_then(|b| b.get("Code").or_else(|| b.get("code")))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        http::record_answer(status, request_id.as_deref(), code.as_deref());
         if (200..300).contains(&status) {
             return match body {
                 Some(body) if body.is_object() => Ok((body, request_id)),

@@ -82,6 +82,7 @@ impl TencentClient {
             Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
             None => url.host_str().unwrap_or_default().to_string(),
         };
+        http::record_server(&host);
         let body = params.to_string();
         let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
         let payload = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(body.as_bytes()));
@@ -127,6 +128,9 @@ impl TencentClient {
             .text()
             .await
             .map_err(|e| http::network_error(P, action, &e))?;
+        if status != 200 {
+            http::record_answer(status, None, None);
+        }
         // Anything but 200 is a transport failure, never a vendor code (tencent.md §3.3).
         if status != 200 {
             return Err(http::unreadable_answer(P, action, status, &text, creds));
@@ -141,6 +145,11 @@ impl TencentClient {
             .get("RequestId")
             .and_then(Value::as_str)
             .map(str::to_string);
+        let code = response
+            .pointer("/Error/Code")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        http::record_answer(status, request_id.as_deref(), code.as_deref());
         let Some(error) = response.get_mut("Error").map(Value::take) else {
             return Ok((response, request_id));
         };
