@@ -32,6 +32,10 @@ enum Command {
     Serve(ServeArgs),
     /// Run the gateway with the simulator of both clouds embedded and seeded (no configuration).
     Sandbox(SandboxArgs),
+    /// Stop instances through a gateway, with a live progress bar and a table of results.
+    StopInstances(stopgate::cli::StopInstancesArgs),
+    /// Stop a running command execution through a gateway.
+    StopExecution(stopgate::cli::StopExecutionArgs),
     /// Run the emulator of the Alibaba Cloud and Tencent Cloud APIs (docs/simulator.md).
     Sim(SimArgs),
 }
@@ -137,6 +141,18 @@ async fn run_sim(args: SimArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// A client command's outcome: its own exit status, or 2 for a failed call.
+fn exit_with(result: Result<i32, String>) -> Result<(), String> {
+    match result {
+        Ok(0) => Ok(()),
+        Ok(code) => std::process::exit(code),
+        Err(message) => {
+            eprintln!("stopgate: {message}");
+            std::process::exit(2);
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
@@ -152,6 +168,8 @@ async fn main() {
         Command::Serve(args) => run_serve(args).await,
         Command::Sandbox(args) => stopgate::sandbox::run(args.listen, args.sim_listen).await,
         Command::Sim(args) => run_sim(args).await,
+        Command::StopInstances(args) => exit_with(stopgate::cli::stop_instances(args).await),
+        Command::StopExecution(args) => exit_with(stopgate::cli::stop_execution(args).await),
     };
     telemetry.shutdown();
     if let Err(message) = result {

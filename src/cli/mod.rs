@@ -1,0 +1,325 @@
+//! `stopgate stop-instances` and `stopgate stop-execution`: a command-line client of the
+//! gateway, with a live progress bar on stderr and a final table of per-instance results (or
+//! `--json`, one JSON object per stream message). Exit status: 0 when every result is a
+//! success, 1 when any instance failed, 2 when the call itself failed.
+
+mod render;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
+
+use crate::api::pb;
+use render::{Progress, Row};
+
+/// How to reach the gateway.
+#[derive(Args, Debug, Clone)]
+pub struct Connection {
+    /// The gateway's address.
+    #[arg(
+        long,
+        default_value = "http://127.0.0.1:50051",
+        env = "STOPGATE_GATEWAY"
+    )]
+    pub gateway: String,
+    /// Bearer token, when the gateway requires callers to authenticate.
+    #[arg(long, env = "STOPGATE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// PEM CA to trust for a TLS gateway (use an https:// address).
+    #[arg(long)]
+    pub ca_cert: Option<PathBuf>,
+    /// PEM client certificate and key, for a gateway that requires mutual TLS.
+    #[arg(long, requires = "client_key")]
+    pub client_cert: Option<PathBuf>,
+    #[arg(long, requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
+    /// Give up after this long (e.g. 90s, 10m); the gateway answers what it knows by then.
+    #[arg(long, value_parser = parse_duration)]
+    pub deadline: Option<Duration>,
+    /// Print one JSON object per stream message instead of the progress bar and table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
+pub enum CliProvider {
+    Alibaba,
+    Tencent,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
+pub enum CliMode {
+    Graceful,
+    Force,
+    GracefulThenForce,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
+pub enum CliBilling {
+    ProviderDefault,
+    KeepCharging,
+    StopCharging,
+}
+
+/// `stopgate stop-instances`.
+#[derive(Args, Debug)]
+pub struct StopInstancesArgs {
+    #[command(flatten)]
+    pub connection: Connection,
+    #[arg(long, value_enum)]
+    pub provider: CliProvider,
+    #[arg(long)]
+    pub region: String,
+    /// Configured account on the gateway (default: "default").
+    #[arg(long, default_value = "")]
+    pub account: String,
+    #[arg(long, value_enum, default_value = "graceful")]
+    pub mode: CliMode,
+    #[arg(long, value_enum, default_value = "provider-default")]
+    pub billing: CliBilling,
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long)]
+    pub all_or_nothing: bool,
+    #[arg(long)]
+    pub confirm_local_disk_data_loss: bool,
+    /// Wait until every instance is stopped (or the wait times out).
+    #[arg(long)]
+    pub wait: bool,
+    #[arg(long, value_parser = parse_duration, requires = "wait")]
+    pub wait_timeout: Option<Duration>,
+    /// Instance ids.
+    #[arg(required = true)]
+    pub instance_ids: Vec<String>,
+}
+
+/// `stopgate stop-execution`.
+#[derive(Args, Debug)]
+pub struct StopExecutionArgs {
+    #[command(flatten)]
+    pub connection: Connection,
+    #[arg(long, value_enum)]
+    pub provider: CliProvider,
+    #[arg(long)]
+    pub region: String,
+    #[arg(long, default_value = "")]
+    pub account: String,
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long)]
+    pub wait: bool,
+    #[arg(long, value_parser = parse_duration, requires = "wait")]
+    pub wait_timeout: Option<Duration>,
+    /// The execution: Alibaba "t-…", Tencent "inv-…".
+    pub execution_id: String,
+    /// Only these instances (default: every instance of the execution).
+    #[arg(long = "instance")]
+    pub instance_ids: Vec<String>,
+}
+
+/// `90s`, `10m`, `1h`, `1500ms` or plain seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = text
+        .find(|c: char| !c.is_ascii_digit())
+        .map(|i| text.split_at(i))
+        .unwrap_or((text, "s"));
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 90s, 10m or 1h"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        "h" => Ok(Duration::from_secs(n * 3600)),
+        _ => Err(format!("{text:?} has an unknown unit: use ms, s, m or h")),
+    }
+}
+
+fn proto_duration(d: Duration) -> prost_types::Duration {
+    prost_types::Duration {
+        seconds: d.as_secs() as i64,
+        nanos: d.subsec_nanos() as i32,
+    }
+}
+
+fn wait(on: bool, timeout: Option<Duration>) -> Option<pb::WaitOptions> {
+    on.then(|| pb::WaitOptions {
+        until_terminal: true,
+        timeout: timeout.map(proto_duration),
+    })
+}
+
+fn provider(p: CliProvider) -> i32 {
+    match p {
+        CliProvider::Alibaba => pb::Provider::Alibaba as i32,
+        CliProvider::Tencent => pb::Provider::Tencent as i32,
+    }
+}
+
+async fn connect(c: &Connection) -> Result<Channel, String> {
+    let mut endpoint = Channel::from_shared(c.gateway.clone())
+        .map_err(|e| format!("--gateway {:?}: {e}", c.gateway))?;
+    if c.ca_cert.is_some() || c.client_cert.is_some() {
+        let read =
+            |p: &PathBuf| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
+        let mut tls = ClientTlsConfig::new();
+        if let Some(ca) = &c.ca_cert {
+            tls = tls.ca_certificate(Certificate::from_pem(read(ca)?));
+        }
+        if let (Some(cert), Some(key)) = (&c.client_cert, &c.client_key) {
+            tls = tls.identity(Identity::from_pem(read(cert)?, read(key)?));
+        }
+        endpoint = endpoint.tls_config(tls).map_err(|e| format!("TLS: {e}"))?;
+    }
+    endpoint
+        .connect()
+        .await
+        .map_err(|e| format!("cannot reach the gateway at {}: {e}", c.gateway))
+}
+
+fn request<T>(c: &Connection, message: T) -> Result<tonic::Request<T>, String> {
+    let mut request = tonic::Request::new(message);
+    if let Some(token) = &c.token {
+        let value = format!("Bearer {token}")
+            .parse()
+            .map_err(|_| "--token has characters a header cannot carry".to_string())?;
+        request.metadata_mut().insert("authorization", value);
+    }
+    if let Some(deadline) = c.deadline {
+        request.set_timeout(deadline);
+    }
+    Ok(request)
+}
+
+fn rpc_failure(status: tonic::Status) -> String {
+    use tonic_types::StatusExt;
+    let mut text = format!("{:?}: {}", status.code(), status.message());
+    if let Some(bad) = status.get_details_bad_request() {
+        for v in bad.field_violations {
+            text.push_str(&format!("\n  {}: {}", v.field, v.description));
+        }
+    }
+    text
+}
+
+/// Runs `stopgate stop-instances`; returns the process exit status.
+pub async fn stop_instances(args: StopInstancesArgs) -> Result<i32, String> {
+    let c = &args.connection;
+    let channel = connect(c).await?;
+    let message = pb::StopInstancesRequest {
+        provider: provider(args.provider),
+        region: args.region.clone(),
+        account: args.account.clone(),
+        instance_ids: args.instance_ids.clone(),
+        mode: match args.mode {
+            CliMode::Graceful => pb::StopMode::Graceful,
+            CliMode::Force => pb::StopMode::Force,
+            CliMode::GracefulThenForce => pb::StopMode::GracefulThenForce,
+        } as i32,
+        billing: match args.billing {
+            CliBilling::ProviderDefault => pb::Billing::ProviderDefault,
+            CliBilling::KeepCharging => pb::Billing::KeepCharging,
+            CliBilling::StopCharging => pb::Billing::StopCharging,
+        } as i32,
+        dry_run: args.dry_run,
+        all_or_nothing: args.all_or_nothing,
+        confirm_local_disk_data_loss: args.confirm_local_disk_data_loss,
+        wait: wait(args.wait, args.wait_timeout),
+        graceful_timeout: None,
+    };
+    let mut client = pb::instance_service_client::InstanceServiceClient::new(channel);
+    let mut stream = match client.stop_instances(request(c, message)?).await {
+        Ok(response) => response.into_inner(),
+        Err(status) => return Err(rpc_failure(status)),
+    };
+    let mut progress = Progress::new(args.instance_ids.len(), c.json);
+    let mut rows = Vec::new();
+    loop {
+        match stream.message().await {
+            Ok(Some(message)) => {
+                if c.json {
+                    println!("{}", render::json_instance_message(&message));
+                }
+                match message.event {
+                    Some(pb::stop_instances_response::Event::Result(r)) => {
+                        let row = Row::from_instance(&r);
+                        progress.result(&row);
+                        rows.push(row);
+                    }
+                    Some(pb::stop_instances_response::Event::Progress(p)) => {
+                        progress.note(&p.instance_id, &p.vendor_state)
+                    }
+                    Some(pb::stop_instances_response::Event::Summary(s)) => progress.summary(s),
+                    None => {}
+                }
+            }
+            Ok(None) => break,
+            Err(status) => return Err(rpc_failure(status)),
+        }
+    }
+    Ok(progress.finish(&rows))
+}
+
+/// Runs `stopgate stop-execution`; returns the process exit status.
+pub async fn stop_execution(args: StopExecutionArgs) -> Result<i32, String> {
+    let c = &args.connection;
+    let channel = connect(c).await?;
+    let message = pb::StopCommandExecutionRequest {
+        provider: provider(args.provider),
+        region: args.region.clone(),
+        account: args.account.clone(),
+        execution_id: args.execution_id.clone(),
+        instance_ids: args.instance_ids.clone(),
+        dry_run: args.dry_run,
+        wait: wait(args.wait, args.wait_timeout),
+    };
+    let mut client = pb::command_service_client::CommandServiceClient::new(channel);
+    let mut stream = match client.stop_command_execution(request(c, message)?).await {
+        Ok(response) => response.into_inner(),
+        Err(status) => return Err(rpc_failure(status)),
+    };
+    let mut progress = Progress::new(args.instance_ids.len(), c.json);
+    let mut rows = Vec::new();
+    loop {
+        match stream.message().await {
+            Ok(Some(message)) => {
+                if c.json {
+                    println!("{}", render::json_command_message(&message));
+                }
+                match message.event {
+                    Some(pb::stop_command_execution_response::Event::Result(r)) => {
+                        let row = Row::from_task(&r);
+                        progress.result(&row);
+                        rows.push(row);
+                    }
+                    Some(pb::stop_command_execution_response::Event::Progress(p)) => {
+                        progress.note(&p.instance_id, &p.vendor_state)
+                    }
+                    Some(pb::stop_command_execution_response::Event::Summary(s)) => {
+                        progress.summary(s)
+                    }
+                    None => {}
+                }
+            }
+            Ok(None) => break,
+            Err(status) => return Err(rpc_failure(status)),
+        }
+    }
+    Ok(progress.finish(&rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_people_write_them() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("1500ms"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        assert!(parse_duration("10 minutes").is_err());
+    }
+}
