@@ -203,11 +203,9 @@ impl Progress {
                 );
             }
             if let Some(s) = &self.summary {
-                let counts: Vec<String> = s
-                    .outcome_counts
-                    .iter()
-                    .map(|(k, v)| format!("{k} {v}"))
-                    .collect();
+                let mut counts: Vec<(&String, &u32)> = s.outcome_counts.iter().collect();
+                counts.sort();
+                let counts: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
                 let elapsed = s
                     .elapsed
                     .as_ref()
