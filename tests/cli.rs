@@ -144,3 +144,36 @@ async fn stop_execution_reports_each_task_and_a_bad_request_exits_2_with_the_rea
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_terminal_a_progress_bar_is_drawn_and_then_cleared() {
+    let h = Harness::start().await;
+    let ids = ALIBABA.ids(0..3);
+    h.seed_running(ALIBABA, &ids).await;
+    // `script` (util-linux, part of every Debian) gives the client a real terminal.
+    let command = format!(
+        "{} stop-instances --gateway http://{} --provider alibaba --region cn-hangzhou {}",
+        env!("CARGO_BIN_EXE_stopgate"),
+        h.gateway,
+        ids.join(" ")
+    );
+    let out = tokio::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+        .await
+        .expect("running script");
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        screen.contains("] 3/3"),
+        "the bar counts results: {screen:?}"
+    );
+    assert!(screen.contains("#####"), "the bar fills: {screen:?}");
+    assert!(
+        screen.contains("\x1b[2K"),
+        "the bar line is cleared before the table: {screen:?}"
+    );
+    assert!(
+        screen.contains("INSTANCE") && screen.contains("STOP_ACCEPTED"),
+        "{screen:?}"
+    );
+}
