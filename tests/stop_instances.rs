@@ -1048,3 +1048,45 @@ on_both_clouds!(
     a_dry_run_passes_an_instance_that_is_already_stopping,
     graceful_then_force_without_wait_accepts_an_instance_already_stopping
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_temporary_refusal_of_one_tencent_instance_is_isolated_then_retried_alone() {
+    let v = TENCENT;
+    let h = Harness::start().await;
+    let ids = v.ids(0..4);
+    h.seed_running(v, &ids).await;
+    // The vendor refuses any call naming ids[2], twice, with a temporary instance-level code.
+    h.fault(
+        json!({"provider": "tencent", "action": "StopInstances", "instance_id": ids[2], "times": 2,
+        "kind": {"error": {"code": "OperationDenied.InstanceOperationInProgress"}}}),
+    )
+    .await;
+    let s = h.stop(v.request(&ids)).await;
+    for id in &ids {
+        assert_eq!(s.outcome(id), pb::InstanceOutcome::StopAccepted, "{id}");
+    }
+    let calls = h.calls(v, "StopInstances").await;
+    let refused: Vec<Vec<String>> = calls
+        .iter()
+        .filter(|c| c["outcome"] != "ok")
+        .map(|c| params_ids(c, v))
+        .collect();
+    assert_eq!(
+        refused[0].len(),
+        4,
+        "the first call named all four, and was not retried whole: {refused:?}"
+    );
+    assert_eq!(refused.len(), 2);
+    assert!(
+        refused[1].len() < 4,
+        "the second refusal came after the split: {refused:?}"
+    );
+    let accepted_alone = calls
+        .iter()
+        .filter(|c| c["outcome"] == "ok")
+        .any(|c| params_ids(c, v) == vec![ids[2].clone()]);
+    assert!(
+        accepted_alone,
+        "the refused instance was retried on its own"
+    );
+}

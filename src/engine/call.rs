@@ -154,14 +154,13 @@ impl Caller {
         let mut attempt = 0u32;
         let mut last: Option<StopError> = None;
         loop {
-            let slot = self.pacer.reserve(&key, rate);
-            if self.deadline.is_some_and(|d| slot >= d) {
+            let Some(slot) = self.pacer.reserve_before(&key, rate, self.deadline) else {
                 // Report the vendor's own error when there was one, not the lack of time.
                 return Err(match last {
                     Some(error) => persistent(error, attempt),
                     None => self.out_of_time(action),
                 });
-            }
+            };
             tokio::time::sleep_until(slot).await;
             self.stats.vendor_calls.fetch_add(1, Ordering::Relaxed);
             if attempt > 0 {
@@ -226,6 +225,12 @@ impl Caller {
             attempt += 1;
             // A vendor asking for a longer wait than we would ever sleep: retrying sooner would
             // only be throttled again.
+            // An instance-scoped error goes back to the engine at once (still temporary): it
+            // splits the batch and retries the instance alone; retrying the whole batch here
+            // would spend the request's budget on the other instances.
+            if error.scope == crate::model::ErrorScope::Instance {
+                return Err(error);
+            }
             let give_up = !error.is_retryable()
                 || attempt > self.policy.max_retries
                 || error

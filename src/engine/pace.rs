@@ -21,13 +21,29 @@ impl Pacer {
     /// Reserves the next slot for `key` at `per_second` and returns when it starts, without
     /// waiting. A slot that is not used is simply lost.
     pub fn reserve(&self, key: &str, per_second: f64) -> Instant {
+        self.reserve_before(key, per_second, None)
+            .expect("no deadline")
+    }
+
+    /// Like [`Pacer::reserve`], but reserves nothing (and returns `None`) when the slot would
+    /// start at or after `deadline`, so that a request running out of time does not delay the
+    /// others on the same key.
+    pub fn reserve_before(
+        &self,
+        key: &str,
+        per_second: f64,
+        deadline: Option<Instant>,
+    ) -> Option<Instant> {
         let interval = Duration::from_secs_f64(1.0 / per_second.max(0.001));
         let now = Instant::now();
         let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
         let slot = next.entry(key.to_string()).or_insert(now);
         let start = (*slot).max(now);
+        if deadline.is_some_and(|d| start >= d) {
+            return None;
+        }
         *slot = start + interval;
-        start
+        Some(start)
     }
 }
 
@@ -47,6 +63,22 @@ mod tests {
                 .collect::<Vec<_>>()
         );
         assert_eq!(pacer.reserve("b", 10.0) - t0, Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slot_past_the_deadline_is_not_taken() {
+        let pacer = Pacer::default();
+        let t0 = Instant::now();
+        pacer.reserve("a", 10.0);
+        assert_eq!(
+            pacer.reserve_before("a", 10.0, Some(t0 + Duration::from_millis(50))),
+            None
+        );
+        assert_eq!(
+            pacer.reserve("a", 10.0) - t0,
+            Duration::from_millis(100),
+            "the refused slot was not taken"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -460,6 +460,22 @@ impl<'a> Run<'a> {
                         self.stop_group_round(retry, mode, round + 1).await;
                     }
                 }
+                // One instance left, a temporary instance-level refusal (e.g. Tencent
+                // OperationDenied.InstanceOperationInProgress): retry it alone, with backoff.
+                Err(e)
+                    if group.len() == 1
+                        && e.is_retryable()
+                        && round < self.caller.max_retries() =>
+                {
+                    let wait = super::call::backoff(
+                        &Default::default(),
+                        round + 1,
+                        e.retry_after,
+                        e.is_throttling(),
+                    );
+                    tokio::time::sleep(wait).await;
+                    self.stop_group_round(group, mode, round + 1).await;
+                }
                 Err(e) if group.len() > 1 && self.should_split(&e) => {
                     // One code for the whole call (Tencent, or an Alibaba AllTogether dry run):
                     // split to find the instance(s).
@@ -472,7 +488,10 @@ impl<'a> Run<'a> {
                     self.recheck(group.into_iter().map(|o| (o, e.clone())).collect())
                         .await;
                 }
-                Err(e) => {
+                Err(mut e) => {
+                    if e.is_retryable() {
+                        e.retry = crate::model::RetryClass::Persistent;
+                    }
                     for o in &group {
                         self.fail(&o.id, Some(o), e.clone()).await;
                     }

@@ -1,6 +1,6 @@
 //! The normalized, vendor-neutral model shared by the engine, the adapters and the api layer
-//! (DESIGN.md "Normalized model"): providers here, states and outcomes in [`state`], the one
-//! error type in [`error`].
+//! (DESIGN.md "Normalized model"): providers here, states and outcomes in `state`, the one
+//! error type in `error`.
 
 mod error;
 mod state;
