@@ -17,6 +17,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &[
                 std::path::PathBuf::from("proto/stopgate/v1/instance_service.proto"),
                 std::path::PathBuf::from("proto/stopgate/v1/command_service.proto"),
+                std::path::PathBuf::from("proto/google/rpc/error_details.proto"),
             ],
             &[std::path::PathBuf::from("proto"), include],
         )?;
