@@ -3,6 +3,7 @@
 //! vendor-sized batch and one HTTP request; chunking, pacing and retrying are the engine's.
 
 pub mod alibaba;
+pub mod classes;
 pub mod http;
 pub mod tencent;
 

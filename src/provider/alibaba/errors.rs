@@ -12,12 +12,10 @@
 //! success and never reaches [`classify`].
 
 use crate::model::CodeClass;
-use crate::model::ErrorKind::{
-    Aborted, FailedPrecondition, Internal, InvalidArgument, NotFound, PermissionDenied,
-    ResourceExhausted, Unauthenticated, Unavailable, Unimplemented,
-};
+use crate::model::ErrorKind::{FailedPrecondition, InvalidArgument, NotFound, Unauthenticated};
 use crate::model::ErrorScope::{Instance, Request};
-use crate::model::RetryClass::{Permanent, Temporary};
+use crate::model::RetryClass::Permanent;
+use crate::provider::classes::*;
 
 /// Pseudo code the client synthesizes for an HTTP 5xx whose body carries no `Code`.
 pub const HTTP_5XX: &str = "HTTP_5XX";
@@ -29,35 +27,12 @@ pub const MALFORMED_RESPONSE: &str = "MALFORMED_RESPONSE";
 
 // === request-scoped classes ===
 
-const THROTTLED: CodeClass = CodeClass::new(ResourceExhausted, Temporary, Request, "THROTTLED");
-const VENDOR_UNAVAILABLE: CodeClass =
-    CodeClass::new(Unavailable, Temporary, Request, "VENDOR_UNAVAILABLE");
-const VENDOR_INTERNAL_ERROR: CodeClass =
-    CodeClass::new(Unavailable, Temporary, Request, "VENDOR_INTERNAL_ERROR");
-const OPERATION_IN_PROGRESS: CodeClass =
-    CodeClass::new(Aborted, Temporary, Request, "OPERATION_IN_PROGRESS");
-const AUTH_FAILED: CodeClass = CodeClass::new(Unauthenticated, Permanent, Request, "AUTH_FAILED");
-const SIGNATURE_MISMATCH: CodeClass =
-    CodeClass::new(Unauthenticated, Permanent, Request, "SIGNATURE_MISMATCH");
 const CREDENTIALS_EXPIRED: CodeClass =
     CodeClass::new(Unauthenticated, Permanent, Request, "CREDENTIALS_EXPIRED");
-const CLOCK_SKEW: CodeClass = CodeClass::new(Unauthenticated, Permanent, Request, "CLOCK_SKEW");
-const PERMISSION_DENIED: CodeClass =
-    CodeClass::new(PermissionDenied, Permanent, Request, "PERMISSION_DENIED");
-const INVALID_PARAMETER: CodeClass =
-    CodeClass::new(InvalidArgument, Permanent, Request, "INVALID_PARAMETER");
 const REGION_NOT_FOUND: CodeClass =
     CodeClass::new(NotFound, Permanent, Request, "REGION_NOT_FOUND");
 const REGION_MALFORMED: CodeClass =
     CodeClass::new(InvalidArgument, Permanent, Request, "REGION_NOT_FOUND");
-const REGION_UNSUPPORTED: CodeClass =
-    CodeClass::new(Unimplemented, Permanent, Request, "REGION_UNSUPPORTED");
-const ACTION_UNSUPPORTED: CodeClass =
-    CodeClass::new(Unimplemented, Permanent, Request, "UNSUPPORTED_OPERATION");
-const EXECUTION_NOT_FOUND: CodeClass =
-    CodeClass::new(NotFound, Permanent, Request, "EXECUTION_NOT_FOUND");
-const RESOURCE_NOT_FOUND: CodeClass =
-    CodeClass::new(NotFound, Permanent, Request, "RESOURCE_NOT_FOUND");
 const KMS_ERROR: CodeClass = CodeClass::new(FailedPrecondition, Permanent, Request, "KMS_ERROR");
 const INSUFFICIENT_BALANCE: CodeClass = CodeClass::new(
     FailedPrecondition,
@@ -65,20 +40,9 @@ const INSUFFICIENT_BALANCE: CodeClass = CodeClass::new(
     Request,
     "INSUFFICIENT_BALANCE",
 );
-/// The engine special-cases the dry-run success codes before classification (DESIGN.md rule 6);
-/// this class only keeps a stray one from ever reading as a real stop.
-const DRY_RUN_PASSED: CodeClass = CodeClass::new(Aborted, Permanent, Request, "DRY_RUN_PASSED");
-/// Any code stopgate does not know; the caller keeps the raw code beside it.
-const UNKNOWN: CodeClass = CodeClass::new(Internal, Permanent, Request, "UNKNOWN_VENDOR_ERROR");
 
 // === instance-scoped classes (about one instance of a batch) ===
 
-const INSTANCE_NOT_FOUND: CodeClass =
-    CodeClass::new(NotFound, Permanent, Instance, "INSTANCE_NOT_FOUND");
-const INSTANCE_STATE: CodeClass =
-    CodeClass::new(FailedPrecondition, Permanent, Instance, "INSTANCE_STATE");
-const INSTANCE_LOCKED: CodeClass =
-    CodeClass::new(FailedPrecondition, Permanent, Instance, "INSTANCE_LOCKED");
 const INSTANCE_IN_ARREARS: CodeClass = CodeClass::new(
     FailedPrecondition,
     Permanent,
@@ -91,17 +55,7 @@ const LOCAL_DISK_CONFIRMATION_REQUIRED: CodeClass = CodeClass::new(
     Instance,
     "LOCAL_DISK_CONFIRMATION_REQUIRED",
 );
-const INSTANCE_UNSUPPORTED: CodeClass = CodeClass::new(
-    FailedPrecondition,
-    Permanent,
-    Instance,
-    "UNSUPPORTED_OPERATION",
-);
-const HIBERNATION: CodeClass =
-    CodeClass::new(FailedPrecondition, Permanent, Instance, "HIBERNATION");
 const DISK_STATE: CodeClass = CodeClass::new(FailedPrecondition, Permanent, Instance, "DISK_STATE");
-const INVALID_INSTANCE_ID: CodeClass =
-    CodeClass::new(InvalidArgument, Permanent, Instance, "INVALID_INSTANCE_ID");
 
 /// Exact codes. Entries here win over the families, which is how the exceptions to a family
 /// (e.g. `InvalidAccessKeyId.NotFound` is not a missing resource) are expressed.
@@ -281,9 +235,9 @@ fn family(code: &str) -> Option<CodeClass> {
 
 #[cfg(test)]
 mod tests {
-    // `super::*` also brings the variants the parent imports.
     use super::*;
-    use crate::model::RetryClass::Persistent;
+    use crate::model::ErrorKind::*;
+    use crate::model::RetryClass::*;
     use crate::model::{ErrorKind, ErrorScope, RetryClass};
 
     /// A documented code and what it must become.

@@ -14,11 +14,11 @@
 
 use crate::model::CodeClass;
 use crate::model::ErrorKind::{
-    Aborted, FailedPrecondition, Internal, InvalidArgument, NotFound, PermissionDenied,
-    ResourceExhausted, Unauthenticated, Unavailable, Unimplemented,
+    Aborted, FailedPrecondition, Internal, NotFound, PermissionDenied, ResourceExhausted,
 };
 use crate::model::ErrorScope::{Instance, Request};
 use crate::model::RetryClass::{Permanent, Temporary};
+use crate::provider::classes::*;
 
 /// Pseudo code the client synthesizes for an HTTP 5xx (Tencent itself answers API errors in 200).
 pub const HTTP_5XX: &str = "HTTP_5XX";
@@ -30,7 +30,6 @@ pub const MALFORMED_RESPONSE: &str = "MALFORMED_RESPONSE";
 
 // === request-scoped classes ===
 
-const THROTTLED: CodeClass = CodeClass::new(ResourceExhausted, Temporary, Request, "THROTTLED");
 const QUOTA_EXCEEDED: CodeClass =
     CodeClass::new(ResourceExhausted, Permanent, Request, "QUOTA_EXCEEDED");
 const RESOURCE_INSUFFICIENT: CodeClass = CodeClass::new(
@@ -39,71 +38,27 @@ const RESOURCE_INSUFFICIENT: CodeClass = CodeClass::new(
     Request,
     "RESOURCE_INSUFFICIENT",
 );
-const VENDOR_UNAVAILABLE: CodeClass =
-    CodeClass::new(Unavailable, Temporary, Request, "VENDOR_UNAVAILABLE");
-const VENDOR_INTERNAL_ERROR: CodeClass =
-    CodeClass::new(Unavailable, Temporary, Request, "VENDOR_INTERNAL_ERROR");
-const OPERATION_IN_PROGRESS: CodeClass =
-    CodeClass::new(Aborted, Temporary, Request, "OPERATION_IN_PROGRESS");
 const OPERATION_FAILED: CodeClass =
     CodeClass::new(Internal, Permanent, Request, "OPERATION_FAILED");
-const AUTH_FAILED: CodeClass = CodeClass::new(Unauthenticated, Permanent, Request, "AUTH_FAILED");
-const SIGNATURE_MISMATCH: CodeClass =
-    CodeClass::new(Unauthenticated, Permanent, Request, "SIGNATURE_MISMATCH");
-const CLOCK_SKEW: CodeClass = CodeClass::new(Unauthenticated, Permanent, Request, "CLOCK_SKEW");
-const PERMISSION_DENIED: CodeClass =
-    CodeClass::new(PermissionDenied, Permanent, Request, "PERMISSION_DENIED");
 const MFA_REQUIRED: CodeClass =
     CodeClass::new(PermissionDenied, Permanent, Request, "MFA_REQUIRED");
-const INVALID_PARAMETER: CodeClass =
-    CodeClass::new(InvalidArgument, Permanent, Request, "INVALID_PARAMETER");
-const REGION_UNSUPPORTED: CodeClass =
-    CodeClass::new(Unimplemented, Permanent, Request, "REGION_UNSUPPORTED");
-const ACTION_UNSUPPORTED: CodeClass =
-    CodeClass::new(Unimplemented, Permanent, Request, "UNSUPPORTED_OPERATION");
 const OPERATION_UNSUPPORTED: CodeClass = CodeClass::new(
     FailedPrecondition,
     Permanent,
     Request,
     "UNSUPPORTED_OPERATION",
 );
-const EXECUTION_NOT_FOUND: CodeClass =
-    CodeClass::new(NotFound, Permanent, Request, "EXECUTION_NOT_FOUND");
-const RESOURCE_NOT_FOUND: CodeClass =
-    CodeClass::new(NotFound, Permanent, Request, "RESOURCE_NOT_FOUND");
-/// No Tencent action stopgate calls has a DryRun (tencent.md §2.1, §6.15); the engine
-/// special-cases the code before classification anyway (DESIGN.md rule 6), so this class only
-/// keeps a stray one from ever reading as a real stop.
-const DRY_RUN_PASSED: CodeClass = CodeClass::new(Aborted, Permanent, Request, "DRY_RUN_PASSED");
-/// Any code stopgate does not know; the caller keeps the raw code beside it.
-const UNKNOWN: CodeClass = CodeClass::new(Internal, Permanent, Request, "UNKNOWN_VENDOR_ERROR");
 
 // === instance-scoped classes (about one instance of a batch) ===
 
-const INSTANCE_NOT_FOUND: CodeClass =
-    CodeClass::new(NotFound, Permanent, Instance, "INSTANCE_NOT_FOUND");
 const INSTANCE_NOT_IN_EXECUTION: CodeClass =
     CodeClass::new(NotFound, Permanent, Instance, "INSTANCE_NOT_IN_EXECUTION");
-const INVALID_INSTANCE_ID: CodeClass =
-    CodeClass::new(InvalidArgument, Permanent, Instance, "INVALID_INSTANCE_ID");
-const INSTANCE_STATE: CodeClass =
-    CodeClass::new(FailedPrecondition, Permanent, Instance, "INSTANCE_STATE");
-const INSTANCE_LOCKED: CodeClass =
-    CodeClass::new(FailedPrecondition, Permanent, Instance, "INSTANCE_LOCKED");
-const INSTANCE_UNSUPPORTED: CodeClass = CodeClass::new(
-    FailedPrecondition,
-    Permanent,
-    Instance,
-    "UNSUPPORTED_OPERATION",
-);
 const STOP_CHARGING_UNSUPPORTED: CodeClass = CodeClass::new(
     FailedPrecondition,
     Permanent,
     Instance,
     "STOP_CHARGING_UNSUPPORTED",
 );
-const HIBERNATION: CodeClass =
-    CodeClass::new(FailedPrecondition, Permanent, Instance, "HIBERNATION");
 const AGENT_UNAVAILABLE: CodeClass =
     CodeClass::new(FailedPrecondition, Permanent, Instance, "AGENT_UNAVAILABLE");
 const INSTANCE_OPERATION_IN_PROGRESS: CodeClass =
@@ -311,9 +266,9 @@ fn family(code: &str) -> Option<CodeClass> {
 
 #[cfg(test)]
 mod tests {
-    // `super::*` also brings the variants the parent imports.
     use super::*;
-    use crate::model::RetryClass::Persistent;
+    use crate::model::ErrorKind::*;
+    use crate::model::RetryClass::*;
     use crate::model::{ErrorKind, ErrorScope, RetryClass};
 
     /// A documented code and what it must become.
