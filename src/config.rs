@@ -247,7 +247,21 @@ impl Config {
                 ));
             }
         }
+        let mut tokens = std::collections::HashSet::new();
         for caller in &self.callers {
+            let token = caller.token.expose();
+            if token.trim() != token || !token.is_ascii() {
+                return Err(format!(
+                    "[[callers]] {:?}: the token must be ASCII without surrounding spaces",
+                    caller.name
+                ));
+            }
+            if !tokens.insert(token) {
+                return Err(format!(
+                    "[[callers]] {:?}: another caller has the same token; give each caller its own",
+                    caller.name
+                ));
+            }
             if caller.token.expose().len() < 16 {
                 return Err(format!(
                     "[[callers]] {:?}: the token must be at least 16 characters",

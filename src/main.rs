@@ -156,7 +156,15 @@ fn exit_with(result: Result<i32, String>) -> Result<(), String> {
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
-    let config = stopgate::telemetry::TelemetryConfig::from_env(cli.log_format == "json");
+    let mut config = stopgate::telemetry::TelemetryConfig::from_env(cli.log_format == "json");
+    if matches!(
+        cli.command,
+        Command::StopInstances(_) | Command::StopExecution(_)
+    ) {
+        // The client commands log, but export no telemetry of their own.
+        config.traces_endpoint = None;
+        config.metrics_endpoint = None;
+    }
     let telemetry = match stopgate::telemetry::init(&config, std::io::stderr) {
         Ok(telemetry) => telemetry,
         Err(message) => {

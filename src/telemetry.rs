@@ -136,7 +136,7 @@ where
     };
 
     // The exporter's own HTTP/2 stack stays out of traces and logs below debug (STACK.md).
-    let quiet = ",h2=off,hyper=off,hyper_util=off,tower=off,tonic=off,reqwest=off,rustls=off,opentelemetry=off,opentelemetry_sdk=off,opentelemetry_otlp=off";
+    let quiet = ",h2=off,hyper=off,hyper_util=off,tower=off,tonic=off,reqwest=off,rustls=off,opentelemetry=warn,opentelemetry_sdk=warn,opentelemetry_otlp=warn";
     let filter = |base: &str| {
         EnvFilter::try_new(format!("{base}{quiet}"))
             .map_err(|e| format!("log filter {base:?}: {e}"))

@@ -177,3 +177,24 @@ async fn on_a_terminal_a_progress_bar_is_drawn_and_then_cleared() {
         "{screen:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_options_on_a_plaintext_address_are_refused_rather_than_ignored() {
+    let h = Harness::start().await;
+    let (code, _, err) = stopgate(
+        &h,
+        &[
+            "stop-instances",
+            "--ca-cert",
+            "/dev/null",
+            "--provider",
+            "tencent",
+            "--region",
+            "ap-guangzhou",
+            "ins-t0000001",
+        ],
+    )
+    .await;
+    assert_eq!(code, 2);
+    assert!(err.contains("https://"), "{err}");
+}

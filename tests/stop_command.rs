@@ -580,3 +580,34 @@ async fn tencent_lighthouse_targets_are_accepted_as_command_targets() {
     );
     assert_eq!(s.outcome(&id), pb::CommandOutcome::StopRequested);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_level_refusal_is_not_split_into_many_calls() {
+    let v = TENCENT;
+    for code in ["UnauthorizedOperation.CamAuthFailed", "InvalidParameter"] {
+        let h = Harness::start().await;
+        let ids = v.ids(0..8);
+        seed_execution(
+            &h,
+            v,
+            &ids.iter()
+                .map(|i| (i.clone(), "RUNNING", None))
+                .collect::<Vec<_>>(),
+            json!({}),
+        )
+        .await;
+        h.fault(json!({"provider": "tencent", "action": "CancelInvocation", "kind": {"error": {"code": code}}})).await;
+        let s = h.stop_command(request(v, &ids)).await.unwrap();
+        assert!(
+            s.results
+                .iter()
+                .all(|r| r.outcome == pb::CommandOutcome::Failed as i32),
+            "{code}: {s:#?}"
+        );
+        assert_eq!(
+            h.calls(v, "CancelInvocation").await.len(),
+            1,
+            "{code}: one call, no bisection"
+        );
+    }
+}

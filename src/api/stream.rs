@@ -65,7 +65,17 @@ where
     let span = rpc.span.clone();
     tokio::spawn(
         async move {
-            let work = work.instrument(tracing::Span::current());
+            // A bug that panics ends this request with INTERNAL, never with an OK stream that
+            // lacks results.
+            let panicked = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let flag = panicked.clone();
+            let work = async move {
+                use futures::FutureExt;
+                if std::panic::AssertUnwindSafe(work).catch_unwind().await.is_err() {
+                    flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+            .instrument(tracing::Span::current());
             tokio::pin!(work);
             let mut working = true;
             let mut code = Code::Ok;
@@ -99,6 +109,13 @@ where
             }
             if working {
                 tracing::info!("caller went away; dropping the rest of its request");
+            }
+            if panicked.load(std::sync::atomic::Ordering::SeqCst) {
+                tracing::error!("the request failed on a bug (a panic); reported as INTERNAL");
+                code = Code::Internal;
+                let _ = out_tx
+                    .send(Err(Status::internal("stopgate failed on this request (a bug); some results may be missing: check the instances' state")))
+                    .await;
             }
             rpc.finish(code);
         }

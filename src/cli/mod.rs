@@ -27,7 +27,7 @@ pub struct Connection {
     /// Bearer token, when the gateway requires callers to authenticate.
     #[arg(long, env = "STOPGATE_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// PEM CA to trust for a TLS gateway (use an https:// address).
+    /// PEM CA to trust for a TLS gateway, besides the system's (use an https:// address).
     #[arg(long)]
     pub ca_cert: Option<PathBuf>,
     /// PEM client certificate and key, for a gateway that requires mutual TLS.
@@ -161,10 +161,18 @@ fn provider(p: CliProvider) -> i32 {
 async fn connect(c: &Connection) -> Result<Channel, String> {
     let mut endpoint = Channel::from_shared(c.gateway.clone())
         .map_err(|e| format!("--gateway {:?}: {e}", c.gateway))?;
-    if c.ca_cert.is_some() || c.client_cert.is_some() {
+    let https = c.gateway.starts_with("https://");
+    if !https && (c.ca_cert.is_some() || c.client_cert.is_some()) {
+        // Never send a token in the clear believing the connection is encrypted.
+        return Err(format!(
+            "--ca-cert/--client-cert need an https:// gateway address, not {:?}",
+            c.gateway
+        ));
+    }
+    if https {
         let read =
             |p: &PathBuf| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
-        let mut tls = ClientTlsConfig::new();
+        let mut tls = ClientTlsConfig::new().with_native_roots();
         if let Some(ca) = &c.ca_cert {
             tls = tls.ca_certificate(Certificate::from_pem(read(ca)?));
         }

@@ -79,7 +79,10 @@ impl Row {
         Row {
             instance: r.instance_id.clone(),
             outcome: strip(outcome.as_str_name(), "INSTANCE_OUTCOME_").to_string(),
-            failed: outcome == pb::InstanceOutcome::Failed,
+            failed: matches!(
+                outcome,
+                pb::InstanceOutcome::Failed | pb::InstanceOutcome::Unspecified
+            ),
             states: states(&r.vendor_previous_state, &r.vendor_state),
             detail,
         }
@@ -101,7 +104,10 @@ impl Row {
         Row {
             instance: r.instance_id.clone(),
             outcome: strip(outcome.as_str_name(), "COMMAND_OUTCOME_").to_string(),
-            failed: outcome == pb::CommandOutcome::Failed,
+            failed: matches!(
+                outcome,
+                pb::CommandOutcome::Failed | pb::CommandOutcome::Unspecified
+            ),
             states: states(&r.vendor_previous_state, &r.vendor_state),
             detail,
         }
@@ -223,6 +229,18 @@ impl Progress {
                     println!("note: {note}");
                 }
             }
+        }
+        // A stream that ended without its summary, or with fewer results than it announced,
+        // did not finish: say so rather than report success.
+        let complete = self
+            .summary
+            .as_ref()
+            .is_some_and(|s| s.unique as usize == rows.len());
+        if !complete {
+            eprintln!(
+                "stopgate: the stream ended before every result and the summary arrived; check the instances' state"
+            );
+            return 2;
         }
         i32::from(rows.iter().any(|r| r.failed))
     }

@@ -254,6 +254,8 @@ impl Caller {
                 code = error.vendor_code.as_deref(),
                 "retrying vendor call"
             );
+            // The attempt's span ends with the attempt, not after the backoff.
+            drop(span);
             tokio::time::sleep(wait).await;
             last = Some(error);
         }

@@ -74,16 +74,6 @@ fn state_of(t: &ObservedTask) -> Option<(TaskState, String)> {
     Some((t.state, t.raw_state.clone()))
 }
 
-/// Whether a refused stop call is worth narrowing down (an answer about the request's content,
-/// not about credentials, limits or availability).
-fn splittable(e: &StopError) -> bool {
-    e.scope == ErrorScope::Instance
-        || matches!(
-            e.kind,
-            ErrorKind::InvalidArgument | ErrorKind::NotFound | ErrorKind::FailedPrecondition
-        )
-}
-
 /// A stopped task being followed to its end.
 struct Followed {
     before: ObservedTask,
@@ -213,6 +203,19 @@ impl<'a> CommandRun<'a> {
         if self.req.dry_run {
             return local;
         }
+        let not_listed = || {
+            let mut e = StopError::local(
+                ErrorKind::Unavailable,
+                "EXECUTION_NOT_LISTED",
+                format!(
+                    "{provider} knows execution {} but does not list it yet; try again in a few seconds",
+                    self.req.execution_id
+                ),
+            );
+            e.retry = crate::model::RetryClass::Temporary;
+            e.provider = Some(provider);
+            e
+        };
         // The probe names an instance that cannot exist: for an unknown execution the vendor
         // says so with its own code; for one that exists, the call fails on the instance
         // (InvalidInstanceId.NotFound / InstanceIsNotRelatedToInvocation) and stops nothing.
@@ -225,21 +228,18 @@ impl<'a> CommandRun<'a> {
             .await;
         match answer {
             Err(e) if e.reason == "EXECUTION_NOT_FOUND" => explain(e),
+            // Only an answer that relates the instance to the execution proves it exists (it
+            // is not listed yet): worth retrying. Any other answer leaves it not found.
+            Err(e) if e.reason == "INSTANCE_NOT_IN_EXECUTION" => not_listed(),
+            Ok(_) => not_listed(),
             Err(e) if e.kind == ErrorKind::NotFound || e.scope == ErrorScope::Instance => {
-                let mut e = StopError::local(
-                    ErrorKind::Unavailable,
-                    "EXECUTION_NOT_LISTED",
-                    format!(
-                        "{provider} knows execution {} but does not list it yet; try again in a few seconds",
-                        self.req.execution_id
-                    ),
-                );
-                e.retry = crate::model::RetryClass::Temporary;
-                e.provider = Some(provider);
-                e
+                let mut local = local;
+                local.vendor_code = e.vendor_code;
+                local.vendor_message = e.vendor_message;
+                local.vendor_request_id = e.vendor_request_id.or(local.vendor_request_id);
+                local
             }
             Err(e) => e,
-            Ok(_) => local,
         }
     }
 
@@ -343,7 +343,7 @@ impl<'a> CommandRun<'a> {
             }
         } else {
             for group in to_stop.chunks(self.actions.stop_batch) {
-                self.stop_group(group.to_vec(), &mut followed).await;
+                self.stop_group(group.to_vec(), &mut followed, false).await;
             }
         }
         if info.periodic && !followed.is_empty() {
@@ -365,57 +365,72 @@ impl<'a> CommandRun<'a> {
         &'b self,
         group: Vec<ObservedTask>,
         followed: &'b mut Vec<Followed>,
+        resent: bool,
     ) -> crate::provider::BoxFuture<'b, ()> {
         Box::pin(async move {
             if group.is_empty() || self.ledger.is_closed() {
                 return;
             }
             let ids: Vec<String> = group.iter().map(|t| t.instance_id.clone()).collect();
-            match self
+            let answer = self
                 .caller
                 .run(self.actions.stop, || {
                     self.adapter.stop_execution(self.scope, self.id(), &ids)
                 })
-                .await
-            {
-                Ok(request_id) => followed.extend(group.into_iter().map(|t| Followed {
-                    before: t.clone(),
-                    last: t,
-                    request_id: request_id.clone(),
-                })),
-                // A task may have ended between the read and the stop, and what the vendor says
-                // then is undocumented: narrow a refusal down rather than fail the whole group.
-                Err(e) if group.len() > 1 && splittable(&e) => {
-                    let mut left = group;
-                    let right = left.split_off(left.len() / 2);
-                    self.stop_group(left, followed).await;
-                    self.stop_group(right, followed).await;
+                .await;
+            let error = match answer {
+                Ok(request_id) => {
+                    followed.extend(group.into_iter().map(|t| Followed {
+                        before: t.clone(),
+                        last: t,
+                        request_id: request_id.clone(),
+                    }));
+                    return;
                 }
-                Err(e) if splittable(&e) => {
-                    let task = &group[0];
-                    let now = self
-                        .read_tasks()
-                        .await
-                        .ok()
-                        .and_then(|(tasks, _, _)| tasks.get(&task.instance_id).cloned());
-                    match now {
-                        Some(now) if now.state.is_terminal() => {
-                            self.result(
-                                &now,
-                                CommandOutcome::AlreadyFinished,
-                                Some(task),
-                                e.vendor_request_id.clone(),
-                            )
-                            .await
+                Err(e) => e,
+            };
+            if group.len() > 1 && error.scope == ErrorScope::Instance {
+                // The vendor blamed an instance: split the group to find it.
+                let mut left = group;
+                let right = left.split_off(left.len() / 2);
+                self.stop_group(left, followed, resent).await;
+                self.stop_group(right, followed, resent).await;
+                return;
+            }
+            // A task may have ended between the read and the stop, and what the vendor answers
+            // then is undocumented. For a refusal of the call's content (never for credentials,
+            // limits or availability), read the tasks once, report those that ended, and send
+            // the rest once more.
+            let content = error.scope == ErrorScope::Instance
+                || matches!(
+                    error.kind,
+                    ErrorKind::InvalidArgument | ErrorKind::FailedPrecondition
+                );
+            if content && !resent {
+                if let Ok((now, _, _)) = self.read_tasks().await {
+                    let mut rest = Vec::new();
+                    for task in &group {
+                        match now.get(&task.instance_id) {
+                            Some(t) if t.state.is_terminal() => {
+                                self.result(
+                                    t,
+                                    CommandOutcome::AlreadyFinished,
+                                    Some(task),
+                                    error.vendor_request_id.clone(),
+                                )
+                                .await
+                            }
+                            _ => rest.push(task.clone()),
                         }
-                        _ => self.fail(&task.instance_id, Some(task), e).await,
+                    }
+                    if rest.len() < group.len() {
+                        self.stop_group(rest, followed, true).await;
+                        return;
                     }
                 }
-                Err(e) => {
-                    for t in &group {
-                        self.fail(&t.instance_id, Some(t), e.clone()).await;
-                    }
-                }
+            }
+            for t in &group {
+                self.fail(&t.instance_id, Some(t), error.clone()).await;
             }
         })
     }

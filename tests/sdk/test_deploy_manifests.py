@@ -30,6 +30,8 @@ def test_the_service_declares_grpc_and_a_pdb_guards_availability():
     docs = k8s()
     port = docs["Service"]["spec"]["ports"][0]
     assert port["appProtocol"] == "grpc" and port["name"] == "grpc"
+    assert docs["Secret"]["metadata"]["name"] == "stopgate-config", "config (tokens, keys) is a Secret"
+    assert "ConfigMap" not in docs
     pdb = docs["PodDisruptionBudget"]
     assert pdb["spec"]["minAvailable"] == 1
     assert pdb["spec"]["selector"] == docs["Deployment"]["spec"]["selector"]
