@@ -238,36 +238,27 @@ pub async fn stop_instances(args: StopInstancesArgs) -> Result<i32, String> {
         graceful_timeout: None,
     };
     let mut client = pb::instance_service_client::InstanceServiceClient::new(channel);
-    let mut stream = match client.stop_instances(request(c, message)?).await {
+    let stream = match client.stop_instances(request(c, message)?).await {
         Ok(response) => response.into_inner(),
         Err(status) => return Err(rpc_failure(status)),
     };
-    let mut progress = Progress::new(args.instance_ids.len(), c.json);
-    let mut rows = Vec::new();
-    loop {
-        match stream.message().await {
-            Ok(Some(message)) => {
-                if c.json {
-                    println!("{}", render::json_instance_message(&message));
-                }
-                match message.event {
-                    Some(pb::stop_instances_response::Event::Result(r)) => {
-                        let row = Row::from_instance(&r);
-                        progress.result(&row);
-                        rows.push(row);
-                    }
-                    Some(pb::stop_instances_response::Event::Progress(p)) => {
-                        progress.note(&p.instance_id, &p.vendor_state)
-                    }
-                    Some(pb::stop_instances_response::Event::Summary(s)) => progress.summary(s),
-                    None => {}
-                }
-            }
-            Ok(None) => break,
-            Err(status) => return Err(rpc_failure(status)),
-        }
-    }
-    Ok(progress.finish(&rows))
+    report(
+        stream,
+        args.instance_ids.len(),
+        c.json,
+        |m: pb::StopInstancesResponse| {
+            use pb::stop_instances_response::Event;
+            let json = render::json_instance_message(&m);
+            let item = match m.event {
+                Some(Event::Result(r)) => Item::Result(Row::from_instance(&r)),
+                Some(Event::Progress(p)) => Item::Progress(p.instance_id, p.vendor_state),
+                Some(Event::Summary(s)) => Item::Summary(s),
+                None => Item::Nothing,
+            };
+            (json, item)
+        },
+    )
+    .await
 }
 
 /// Runs `stopgate stop-execution`; returns the process exit status.
@@ -284,31 +275,62 @@ pub async fn stop_execution(args: StopExecutionArgs) -> Result<i32, String> {
         wait: wait(args.wait, args.wait_timeout),
     };
     let mut client = pb::command_service_client::CommandServiceClient::new(channel);
-    let mut stream = match client.stop_command_execution(request(c, message)?).await {
+    let stream = match client.stop_command_execution(request(c, message)?).await {
         Ok(response) => response.into_inner(),
         Err(status) => return Err(rpc_failure(status)),
     };
-    let mut progress = Progress::new(args.instance_ids.len(), c.json);
+    report(
+        stream,
+        args.instance_ids.len(),
+        c.json,
+        |m: pb::StopCommandExecutionResponse| {
+            use pb::stop_command_execution_response::Event;
+            let json = render::json_command_message(&m);
+            let item = match m.event {
+                Some(Event::Result(r)) => Item::Result(Row::from_task(&r)),
+                Some(Event::Progress(p)) => Item::Progress(p.instance_id, p.vendor_state),
+                Some(Event::Summary(s)) => Item::Summary(s),
+                None => Item::Nothing,
+            };
+            (json, item)
+        },
+    )
+    .await
+}
+
+/// One stream message, as the report needs it.
+enum Item {
+    Result(Row),
+    Progress(String, String),
+    Summary(pb::Summary),
+    Nothing,
+}
+
+/// Reads a stream to its end, drawing progress (or printing JSON), then prints the report and
+/// returns the exit status.
+async fn report<M>(
+    mut stream: tonic::Streaming<M>,
+    total: usize,
+    json: bool,
+    read: impl Fn(M) -> (serde_json::Value, Item),
+) -> Result<i32, String> {
+    let mut progress = Progress::new(total, json);
     let mut rows = Vec::new();
     loop {
         match stream.message().await {
             Ok(Some(message)) => {
-                if c.json {
-                    println!("{}", render::json_command_message(&message));
+                let (as_json, item) = read(message);
+                if json {
+                    println!("{as_json}");
                 }
-                match message.event {
-                    Some(pb::stop_command_execution_response::Event::Result(r)) => {
-                        let row = Row::from_task(&r);
+                match item {
+                    Item::Result(row) => {
                         progress.result(&row);
                         rows.push(row);
                     }
-                    Some(pb::stop_command_execution_response::Event::Progress(p)) => {
-                        progress.note(&p.instance_id, &p.vendor_state)
-                    }
-                    Some(pb::stop_command_execution_response::Event::Summary(s)) => {
-                        progress.summary(s)
-                    }
-                    None => {}
+                    Item::Progress(instance, state) => progress.note(&instance, &state),
+                    Item::Summary(summary) => progress.summary(summary),
+                    Item::Nothing => {}
                 }
             }
             Ok(None) => break,

@@ -2,7 +2,7 @@
 //! machines' timings, and seeding (from the admin API or the demo world).
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -403,83 +403,96 @@ impl InvocationSpec {
     }
 }
 
-/// Seeds the demo world that `stopgate sim` and `stopgate sandbox` start with.
+/// One cloud's demo: running instances, one stopped, maybe one locked, and a ten-minute
+/// command running on the first two.
+struct Demo<'a> {
+    provider: Provider,
+    account: &'a str,
+    region: &'static str,
+    instance_id: fn(usize) -> String,
+    count: usize,
+    /// Vendor words for running and stopped.
+    states: (&'static str, &'static str),
+    name: &'static str,
+    /// The instance (by number) with a security lock.
+    locked: Option<usize>,
+    execution: &'static str,
+}
+
+impl Demo<'_> {
+    fn seed(&self, world: &mut World, now: Instant) {
+        let timings = Timings::default();
+        let region = world.region(self.provider, self.account, self.region);
+        for n in 1..=self.count {
+            let spec = InstanceSpec {
+                id: Some((self.instance_id)(n)),
+                state: Some(
+                    if n == self.count - usize::from(self.locked.is_some()) {
+                        self.states.1
+                    } else {
+                        self.states.0
+                    }
+                    .to_string(),
+                ),
+                name: Some(format!("{}-{n}", self.name)),
+                lock: (Some(n) == self.locked).then(|| "security".to_string()),
+                ..InstanceSpec::default()
+            };
+            region.add_instance(
+                spec.build(self.provider, self.region, &timings, now)
+                    .expect("a valid demo instance"),
+            );
+        }
+        let invocation = InvocationSpec {
+            provider: self.provider.as_str().into(),
+            region: self.region.into(),
+            account: None,
+            id: Some(self.execution.into()),
+            command_name: Some("demo-long-job".into()),
+            repeat_mode: None,
+            interrupt_running: None,
+            tasks: (1..=2)
+                .map(|n| TaskSpec {
+                    instance_id: (self.instance_id)(n),
+                    state: None,
+                    run_ms: Some(600_000),
+                    exit_code: None,
+                })
+                .collect(),
+        };
+        region.add_invocation(
+            invocation
+                .build(self.provider, &timings, now)
+                .expect("a valid demo invocation"),
+        );
+    }
+}
+
+/// Seeds the demo world that `stopgate sim` and `stopgate sandbox` start with
+/// (docs/simulator.md "The seeded world").
 pub fn seed_demo(world: &mut World, alibaba_account: &str, tencent_account: &str, now: Instant) {
-    let timings = Timings::default();
-    let ten_minutes = Duration::from_secs(600).as_millis() as u64;
-
-    let region = world.region(Provider::Alibaba, alibaba_account, "cn-hangzhou");
-    for n in 1..=8 {
-        let spec = InstanceSpec {
-            id: Some(format!("i-sgdemo0000000000000a{n}")),
-            state: Some(if n == 7 { "Stopped" } else { "Running" }.to_string()),
-            name: Some(format!("demo-web-{n}")),
-            lock: (n == 8).then(|| "security".to_string()),
-            ..InstanceSpec::default()
-        };
-        let instance = spec
-            .build(Provider::Alibaba, "cn-hangzhou", &timings, now)
-            .expect("valid");
-        region.add_instance(instance);
+    Demo {
+        provider: Provider::Alibaba,
+        account: alibaba_account,
+        region: "cn-hangzhou",
+        instance_id: |n| format!("i-sgdemo0000000000000a{n}"),
+        count: 8,
+        states: ("Running", "Stopped"),
+        name: "demo-web",
+        locked: Some(8),
+        execution: "t-sgdemo0000000000000000000000001",
     }
-    let invocation = InvocationSpec {
-        provider: "alibaba".into(),
-        region: "cn-hangzhou".into(),
-        account: None,
-        id: Some("t-sgdemo0000000000000000000000001".into()),
-        command_name: Some("demo-long-job".into()),
-        repeat_mode: None,
-        interrupt_running: None,
-        tasks: ["i-sgdemo0000000000000a1", "i-sgdemo0000000000000a2"]
-            .iter()
-            .map(|id| TaskSpec {
-                instance_id: id.to_string(),
-                state: None,
-                run_ms: Some(ten_minutes),
-                exit_code: None,
-            })
-            .collect(),
-    };
-    region.add_invocation(
-        invocation
-            .build(Provider::Alibaba, &timings, now)
-            .expect("valid"),
-    );
-
-    let region = world.region(Provider::Tencent, tencent_account, "ap-guangzhou");
-    for n in 1..=7 {
-        let spec = InstanceSpec {
-            id: Some(format!("ins-sgdemo0{n}")),
-            state: Some(if n == 7 { "STOPPED" } else { "RUNNING" }.to_string()),
-            name: Some(format!("demo-api-{n}")),
-            ..InstanceSpec::default()
-        };
-        let instance = spec
-            .build(Provider::Tencent, "ap-guangzhou", &timings, now)
-            .expect("valid");
-        region.add_instance(instance);
+    .seed(world, now);
+    Demo {
+        provider: Provider::Tencent,
+        account: tencent_account,
+        region: "ap-guangzhou",
+        instance_id: |n| format!("ins-sgdemo0{n}"),
+        count: 7,
+        states: ("RUNNING", "STOPPED"),
+        name: "demo-api",
+        locked: None,
+        execution: "inv-sgdemo01",
     }
-    let invocation = InvocationSpec {
-        provider: "tencent".into(),
-        region: "ap-guangzhou".into(),
-        account: None,
-        id: Some("inv-sgdemo01".into()),
-        command_name: Some("demo-long-job".into()),
-        repeat_mode: None,
-        interrupt_running: None,
-        tasks: ["ins-sgdemo01", "ins-sgdemo02"]
-            .iter()
-            .map(|id| TaskSpec {
-                instance_id: id.to_string(),
-                state: None,
-                run_ms: Some(ten_minutes),
-                exit_code: None,
-            })
-            .collect(),
-    };
-    region.add_invocation(
-        invocation
-            .build(Provider::Tencent, &timings, now)
-            .expect("valid"),
-    );
+    .seed(world, now);
 }
