@@ -126,6 +126,20 @@ impl Caller {
         self.policy.max_retries
     }
 
+    /// When a wait of `budget` must end: its own end, or shortly before the caller's deadline
+    /// so that the last results can still be sent.
+    pub fn wait_deadline(&self, budget: Duration) -> Instant {
+        let own = Instant::now() + budget;
+        match self.deadline {
+            Some(caller) => {
+                let margin = Duration::from_millis(200)
+                    .min(caller.saturating_duration_since(Instant::now()) / 2);
+                own.min(caller - margin)
+            }
+            None => own,
+        }
+    }
+
     /// The caller's deadline, if any.
     pub fn deadline(&self) -> Option<Instant> {
         self.deadline

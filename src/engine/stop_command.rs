@@ -14,9 +14,6 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use rand::Rng;
-use tokio::time::Instant;
-
 use super::call::Caller;
 use super::ledger::{Ledger, Record};
 use super::request::ValidCommandStop;
@@ -452,24 +449,11 @@ impl<'a> CommandRun<'a> {
         if followed.is_empty() {
             return;
         }
-        let deadline = self.req.wait.map(|w| {
-            let mut d = Instant::now() + w;
-            if let Some(caller) = self.caller.deadline() {
-                d = d.min(
-                    caller
-                        - Duration::from_millis(200)
-                            .min(caller.saturating_duration_since(Instant::now()) / 2),
-                );
-            }
-            d
-        });
+        let deadline = self.req.wait.map(|w| self.caller.wait_deadline(w));
         let mut uninterrupted = 0;
         loop {
             if let Some(deadline) = deadline {
-                let wake = (Instant::now() + self.poll.mul_f64(rand::rng().random_range(0.8..1.2)))
-                    .min(deadline);
-                tokio::time::sleep_until(wake).await;
-                if Instant::now() >= deadline {
+                if !super::pace::poll_pause(self.poll, deadline).await {
                     break;
                 }
             }

@@ -4,11 +4,6 @@
 //! whose graceful stop failed (Running again) or that is still stopping after
 //! `graceful_timeout` is force-stopped.
 
-use std::time::Duration;
-
-use rand::Rng;
-use tokio::time::Instant;
-
 use super::stop_instances::{InstanceProgress, InstanceResult, Run};
 use crate::model::{Billing, ErrorKind, InstanceOutcome, InstanceState, StopError, StopMode};
 use crate::provider::{Observed, StopAnswer, StopCall};
@@ -43,10 +38,6 @@ enum Step {
     Keep,
     Force,
     Done(Box<InstanceResult>),
-}
-
-fn jittered(interval: Duration) -> Duration {
-    interval.mul_f64(rand::rng().random_range(0.8..1.2))
 }
 
 fn result(
@@ -213,19 +204,10 @@ pub(crate) async fn watch(run: &Run<'_>, mut tracked: Vec<Tracked>) {
     let waiting = run.req.wait.is_some();
     // Without wait, only the graceful phase of an emulated graceful-then-force is watched.
     let budget = run.req.wait.unwrap_or(run.req.graceful_timeout);
-    let mut deadline = Instant::now() + budget;
-    if let Some(caller) = run.caller.deadline() {
-        deadline = deadline.min(
-            caller
-                - Duration::from_millis(200)
-                    .min(caller.saturating_duration_since(Instant::now()) / 2),
-        );
-    }
+    let deadline = run.caller.wait_deadline(budget);
     let interval = run.poll_interval();
     while !tracked.is_empty() && !run.ledger.is_closed() {
-        let wake = (Instant::now() + jittered(interval)).min(deadline);
-        tokio::time::sleep_until(wake).await;
-        if Instant::now() >= deadline {
+        if !super::pace::poll_pause(interval, deadline).await {
             break;
         }
         let mut seen = std::collections::HashMap::new();
