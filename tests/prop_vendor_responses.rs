@@ -5,16 +5,25 @@
 mod responses;
 
 use proptest::prelude::*;
+use proptest::test_runner::RngSeed;
 use responses::{Answer, OPS, Op, Outcome};
 use serde_json::{Value, json};
 use stopgate::model::Provider;
 use stopgate::provider::StopAnswer;
 
+/// Modest case counts keep this file to a few seconds. The seed is fixed so that every run
+/// checks the same cases (no flaky failures); set PROPTEST_RNG_SEED to explore others.
 fn config(cases: u32) -> ProptestConfig {
+    let base = ProptestConfig::default();
+    let rng_seed = match base.rng_seed {
+        RngSeed::Random => RngSeed::Fixed(0x5709_6a7e),
+        seed => seed,
+    };
     ProptestConfig {
         cases,
         failure_persistence: None,
-        ..ProptestConfig::default()
+        rng_seed,
+        ..base
     }
 }
 
@@ -189,5 +198,25 @@ proptest! {
         let outcome = responses::check(Provider::Alibaba, Op::Stop, answer(200, body.to_string().into_bytes()));
         let is_per_instance = matches!(outcome, Outcome::Stop(StopAnswer::PerInstance { .. }));
         prop_assert!(is_per_instance);
+    }
+
+    // Found by the vendor_responses fuzz target, not yet fixed: both clients quote the vendor's
+    // `Code` in the error message (and keep it as vendorCode) without redacting credentials
+    // (provider/alibaba/client.rs and provider/tencent/client.rs redact only `Message`).
+    // Remove the #[ignore] when codes are redacted too.
+    #[test]
+    #[ignore = "bug: vendor error codes are not redacted (found by fuzzing)"]
+    fn a_secret_in_a_vendor_code_is_redacted(
+        p in provider(),
+        secret in prop::sample::select(vec!["$SECRET", "$KEYID", "$TOKEN"]),
+    ) {
+        let code = format!("InvalidAccessKeyId.NotFound:{secret}");
+        let body = match p {
+            Provider::Alibaba => json!({"RequestId": "R", "Code": code, "Message": "not found"}),
+            Provider::Tencent => json!({"Response": {"RequestId": "R", "Error": {"Code": code, "Message": "not found"}}}),
+        };
+        let status = if p == Provider::Tencent { 200 } else { 403 };
+        let outcome = responses::check(p, Op::Describe, answer(status, body.to_string().into_bytes()));
+        prop_assert!(matches!(outcome, Outcome::Err(_)));
     }
 }

@@ -14,11 +14,13 @@ fuzz_target!(|data: &[u8]| {
         0 => request::check_bytes(rest),
         1 => {
             if let Ok(r) = input::stop_request(&mut Unstructured::new(rest)) {
+                stopgate_fuzz::show(&r);
                 request::check_stop(r);
             }
         }
         _ => {
             if let Ok(r) = input::command_request(&mut Unstructured::new(rest)) {
+                stopgate_fuzz::show(&r);
                 request::check_command(r);
             }
         }

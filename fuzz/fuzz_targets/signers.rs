@@ -7,6 +7,7 @@ use stopgate_fuzz::{input, signers};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(sign) = input::sign_input(&mut Unstructured::new(data)) {
+        stopgate_fuzz::show(&sign);
         signers::check(&sign);
     }
 });

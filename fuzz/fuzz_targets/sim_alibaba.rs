@@ -7,6 +7,7 @@ use stopgate_fuzz::{input, sim};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(call) = input::ali_call(&mut Unstructured::new(data)) {
+        stopgate_fuzz::show(&call);
         sim::check_alibaba(&call);
     }
 });

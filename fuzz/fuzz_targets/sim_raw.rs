@@ -7,6 +7,7 @@ use stopgate_fuzz::{input, sim};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(raw) = input::raw_request(&mut Unstructured::new(data)) {
+        stopgate_fuzz::show(&raw);
         sim::check_raw(&raw);
     }
 });

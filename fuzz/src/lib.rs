@@ -8,3 +8,12 @@ pub mod request;
 pub mod responses;
 pub mod signers;
 pub mod sim;
+
+/// Prints a target's decoded input when `FUZZ_SHOW` is set, to read what a reproducer holds:
+/// `FUZZ_SHOW=1 fuzz/target/x86_64-unknown-linux-gnu/release/<target> <file>`.
+pub fn show<T: std::fmt::Debug>(input: &T) {
+    static SHOW: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *SHOW.get_or_init(|| std::env::var_os("FUZZ_SHOW").is_some()) {
+        eprintln!("input: {input:#?}");
+    }
+}

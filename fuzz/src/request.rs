@@ -204,14 +204,16 @@ pub fn check_echo(refusal: &tonic::Status, fields: &CallerFields) {
         texts.extend(bad.field_violations.into_iter().map(|v| v.description));
     }
     for field in &fields.0 {
-        // Quoted raw or Debug-escaped, a prefix longer than the limit must not appear.
-        let escaped = format!("{field:?}");
+        // The first ECHO_LIMIT + 1 characters of the field must not appear, quoted raw or
+        // Debug-escaped (escaping a prefix yields a prefix of the escaped field; escapes make a
+        // short field's quote longer, which is no echo of a long field).
+        let Some(cut) = field.char_indices().map(|(i, _)| i).nth(ECHO_LIMIT + 1) else {
+            continue;
+        };
+        let prefix = &field[..cut];
+        let escaped = format!("{prefix:?}");
         let escaped = &escaped[1..escaped.len() - 1];
-        for form in [field.as_str(), escaped] {
-            let Some(cut) = form.char_indices().map(|(i, _)| i).nth(ECHO_LIMIT + 1) else {
-                continue;
-            };
-            let probe = &form[..cut];
+        for probe in [prefix, escaped] {
             for text in &texts {
                 assert!(
                     !text.contains(probe),

@@ -255,11 +255,11 @@ pub fn check(provider: Provider, op: Op, mut answer: Answer) -> Outcome {
 /// The properties of what an adapter made of an answer.
 fn check_outcome(provider: Provider, op: Op, answer: &Answer, outcome: &Outcome) {
     match outcome {
-        Outcome::Err(error) => check_error(error, answer),
+        Outcome::Err(error) => check_error(error, answer, "the call's error"),
         Outcome::Stop(StopAnswer::PerInstance { results, .. }) => {
             for (_, result) in results {
                 if let Err(error) = result {
-                    check_error(error, answer);
+                    check_error(error, answer, "a per-instance error");
                 }
             }
         }
@@ -304,15 +304,16 @@ fn readable(provider: Provider, answer: &Answer) -> Option<bool> {
 
 /// An error never carries a credential, and one made of an unreadable answer quotes only a
 /// short snippet of it.
-fn check_error(error: &StopError, answer: &Answer) {
+fn check_error(error: &StopError, answer: &Answer, what: &str) {
     for (name, value) in [("key id", KEY_ID), ("secret", SECRET), ("token", TOKEN)] {
         for (field, text) in [
             ("message", Some(error.message.as_str())),
             ("vendor_message", error.vendor_message.as_deref()),
+            ("vendor_code", error.vendor_code.as_deref()),
         ] {
             assert!(
                 !text.unwrap_or_default().contains(value),
-                "the {name} leaked into the error's {field}: {error:?}"
+                "the {name} leaked into {what}'s {field}: {error:?}"
             );
         }
     }

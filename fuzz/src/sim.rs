@@ -167,7 +167,7 @@ pub const ALIBABA_ACTIONS: [&str; 9] = [
     "DescribeInvocations",
     "DescribeInvocationResults",
 ];
-pub const ALIBABA_WORDS: [&str; 16] = [
+pub const ALIBABA_WORDS: [&str; 23] = [
     "RegionId",
     "cn-hangzhou",
     "InstanceId",
@@ -182,8 +182,15 @@ pub const ALIBABA_WORDS: [&str; 16] = [
     "BatchOptimization",
     "DryRun",
     "PageNumber",
+    "PageSize",
     "MaxResults",
     "NextToken",
+    "sgnt-10",
+    "0",
+    "-1",
+    "100",
+    "9223372036854775807",
+    "18446744073709551616",
 ];
 
 /// One Alibaba RPC call, signed as an SDK would sign it.
@@ -460,7 +467,7 @@ pub const TENCENT_ACTIONS: [&str; 8] = [
     "DescribeInvocations",
     "DescribeInvocationTasks",
 ];
-pub const TENCENT_WORDS: [&str; 14] = [
+pub const TENCENT_WORDS: [&str; 19] = [
     "InstanceIds",
     "ins-sgdemo01",
     "ins-sgdemo02",
@@ -475,6 +482,11 @@ pub const TENCENT_WORDS: [&str; 14] = [
     "Values",
     "Offset",
     "Limit",
+    "0",
+    "-1",
+    "100",
+    "9223372036854775807",
+    "4000000000",
 ];
 
 /// One Tencent API 3.0 call, signed with TC3-HMAC-SHA256.
