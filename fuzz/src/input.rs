@@ -173,6 +173,39 @@ fn pairs(u: &mut Unstructured<'_>, words: &[&str], max: usize) -> Result<Vec<(St
         .collect()
 }
 
+const ALIBABA_KEYS: [&str; 16] = [
+    "RegionId",
+    "InstanceId",
+    "InstanceId.1",
+    "InstanceId.2",
+    "InstanceIds",
+    "InvokeId",
+    "ForceStop",
+    "StoppedMode",
+    "ConfirmStop",
+    "BatchOptimization",
+    "DryRun",
+    "PageNumber",
+    "PageSize",
+    "MaxResults",
+    "NextToken",
+    "InvokeStatus",
+];
+
+/// Parameters as keys the simulator reads and values it may meet, most often in a region it
+/// serves, so that calls get past the region check to the actions.
+fn ali_params(u: &mut Unstructured<'_>) -> Result<Vec<(String, String)>> {
+    let mut params = Vec::new();
+    if u.ratio(3, 4)? {
+        params.push(("RegionId".to_string(), "cn-hangzhou".to_string()));
+    }
+    let n = u.int_in_range(0..=10)?;
+    for _ in 0..n {
+        params.push((word(u, &ALIBABA_KEYS)?, word(u, &ALIBABA_WORDS)?));
+    }
+    Ok(params)
+}
+
 pub fn ali_call(u: &mut Unstructured<'_>) -> Result<AliCall> {
     Ok(AliCall {
         v3: bool::arbitrary(u)?,
@@ -189,7 +222,7 @@ pub fn ali_call(u: &mut Unstructured<'_>) -> Result<AliCall> {
             2 => Some("xml".to_string()),
             _ => Some(String::arbitrary(u)?),
         },
-        params: pairs(u, &ALIBABA_WORDS, 12)?,
+        params: ali_params(u)?,
         sts: u.ratio(1, 4)?,
         tamper: tamper(u)?,
     })
