@@ -208,7 +208,7 @@ pub enum Gate {
 }
 
 /// Sends a request to the vendor or admin handler it is for (docs/simulator.md, routing table).
-pub(crate) async fn route(state: &Arc<SimState>, request: HttpRequest) -> Reply {
+pub async fn route(state: &Arc<SimState>, request: HttpRequest) -> Reply {
     if request.path.starts_with("/_sim") {
         return admin::handle(state, request).await;
     }
