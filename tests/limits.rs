@@ -104,7 +104,9 @@ async fn a_two_megabyte_instance_id_is_refused_with_a_short_error() {
     let h = Harness::start().await;
     let huge = format!("ins-{}", "x".repeat(2 << 20));
     let error = h
-        .stop_with(tonic::Request::new(TENCENT.request(&[huge.clone()])))
+        .stop_with(tonic::Request::new(
+            TENCENT.request(std::slice::from_ref(&huge)),
+        ))
         .await
         .unwrap_err();
     assert_eq!(error.code(), Code::InvalidArgument, "{}", error.message());

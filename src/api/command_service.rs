@@ -56,13 +56,13 @@ impl Operation for StopCommandExecution {
         (valid.provider, &valid.ids, valid.requested)
     }
 
-    fn run(
+    async fn run(
         engine: Arc<Engine>,
         valid: ValidCommandStop,
         ledger: Arc<Ledger<TaskProgress, TaskResult>>,
         deadline: Option<tokio::time::Instant>,
-    ) -> impl Future<Output = ()> + Send + 'static {
-        async move { engine.stop_command(valid, ledger, deadline).await }
+    ) {
+        engine.stop_command(valid, ledger, deadline).await
     }
 
     fn convert(

@@ -58,13 +58,13 @@ impl Operation for StopInstances {
         (valid.provider, &valid.ids, valid.requested)
     }
 
-    fn run(
+    async fn run(
         engine: Arc<Engine>,
         valid: ValidStop,
         ledger: Arc<Ledger<Progress, Outcome>>,
         deadline: Option<tokio::time::Instant>,
-    ) -> impl Future<Output = ()> + Send + 'static {
-        async move { engine.stop_instances(valid, ledger, deadline).await }
+    ) {
+        engine.stop_instances(valid, ledger, deadline).await
     }
 
     fn convert(event: Event<Progress, Outcome>) -> Result<pb::StopInstancesResponse, Status> {

@@ -51,12 +51,18 @@ pub trait Operation: 'static {
     fn convert(event: Event<Self::Progress, Self::Result>) -> Result<Self::Message, Status>;
 }
 
+/// The response stream of an operation.
+pub type StreamOf<O> = CallStream<
+    Event<<O as Operation>::Progress, <O as Operation>::Result>,
+    <O as Operation>::Message,
+>;
+
 /// Serves one call of `O`: refusals become the RPC's status, the rest streams.
 pub fn serve<O: Operation>(
     engine: &Arc<Engine>,
     admission: &Arc<Admission>,
     request: Request<O::Request>,
-) -> Result<Response<CallStream<Event<O::Progress, O::Result>, O::Message>>, Status> {
+) -> Result<Response<StreamOf<O>>, Status> {
     let rpc = Rpc::start(O::SERVICE, O::METHOD, request.metadata());
     let prepared = rpc.span.in_scope(|| {
         auth::authorize(&request, O::account(request.get_ref()))?;
