@@ -12,6 +12,13 @@ use stopgate::engine::Engine;
 use stopgate::server::shutdown_signal;
 use stopgate::sim::{SimConfig, Simulator, credentials};
 
+/// glibc's malloc kept the memory of a burst of streams (4x the idle RSS after 1,000
+/// concurrent calls, whatever MALLOC_ARENA_MAX); mimalloc gives freed pages back to the system.
+/// Its `no_thp` feature keeps it from asking for transparent huge pages, which nearly doubled
+/// the idle and peak RSS (2 MiB pages for mostly empty segments).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "stopgate",
