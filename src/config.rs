@@ -120,6 +120,37 @@ pub struct CallerToken {
     pub accounts: Vec<String>,
 }
 
+/// The gateway's own limits: admission control and HTTP/2 connection settings (`[limits]`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// StopInstances and StopCommandExecution calls served at once, across all connections;
+    /// beyond it a call gets RESOURCE_EXHAUSTED with a RetryInfo (default 1024).
+    pub max_concurrent_rpcs: usize,
+    /// Instances (or command tasks) in flight at once across all calls; a call that would
+    /// exceed it gets RESOURCE_EXHAUSTED with a RetryInfo (default 100,000).
+    pub max_instances_in_flight: usize,
+    /// HTTP/2 streams one connection may open at once (`SETTINGS_MAX_CONCURRENT_STREAMS`,
+    /// default 1024).
+    pub max_concurrent_streams: u32,
+    /// Seconds between HTTP/2 PINGs on an idle connection (default 30; 0 turns them off).
+    pub http2_keepalive_interval_seconds: u64,
+    /// Seconds to wait for a PING's answer before closing the connection (default 10).
+    pub http2_keepalive_timeout_seconds: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_concurrent_rpcs: 1024,
+            max_instances_in_flight: 100_000,
+            max_concurrent_streams: 1024,
+            http2_keepalive_interval_seconds: 30,
+            http2_keepalive_timeout_seconds: 10,
+        }
+    }
+}
+
 /// Everything the gateway is configured with.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -140,6 +171,8 @@ pub struct Config {
     /// When any is given, stopgate's services require a bearer token (health and reflection
     /// stay open).
     pub callers: Vec<CallerToken>,
+    /// Admission control and HTTP/2 settings.
+    pub limits: Limits,
 }
 
 impl Default for Config {
@@ -154,6 +187,7 @@ impl Default for Config {
             accounts: BTreeMap::new(),
             tls: None,
             callers: Vec::new(),
+            limits: Limits::default(),
         }
     }
 }
@@ -241,12 +275,18 @@ impl Config {
                     ));
                 }
             }
-            if let Some((action, rate)) = settings.rate_limits.iter().find(|(_, r)| **r <= 0.0) {
+            // `!(r > 0)` rather than `r <= 0`: NaN compares false to everything and would pass.
+            if let Some((action, rate)) = settings
+                .rate_limits
+                .iter()
+                .find(|(_, r)| !(r.is_finite() && **r > 0.0))
+            {
                 return Err(format!(
-                    "[{provider}.rate_limits] {action} = {rate}: a rate must be positive"
+                    "[{provider}.rate_limits] {action} = {rate}: a rate must be a positive, finite number of requests per second"
                 ));
             }
         }
+        self.validate_limits()?;
         let mut tokens = std::collections::HashSet::new();
         for caller in &self.callers {
             let token = caller.token.expose();
@@ -278,6 +318,30 @@ impl Config {
                     caller.name
                 ));
             }
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    fn validate_limits(&self) -> Result<(), String> {
+        let l = &self.limits;
+        if l.max_concurrent_rpcs == 0 || l.max_concurrent_streams == 0 {
+            return Err(
+                "[limits] max_concurrent_rpcs and max_concurrent_streams must be at least 1".into(),
+            );
+        }
+        if l.max_instances_in_flight < self.max_instances_per_request {
+            return Err(format!(
+                "[limits] max_instances_in_flight = {} is below max_instances_per_request = {}: no request of the largest allowed size could ever be admitted; raise it",
+                l.max_instances_in_flight, self.max_instances_per_request
+            ));
+        }
+        if l.http2_keepalive_interval_seconds > 0 && l.http2_keepalive_timeout_seconds == 0 {
+            return Err(
+                "[limits] http2_keepalive_timeout_seconds must be at least 1 when keepalive is on"
+                    .into(),
+            );
         }
         Ok(())
     }
@@ -361,6 +425,45 @@ mod tests {
             "AKIDx"
         );
         assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn a_rate_limit_that_is_not_a_finite_positive_number_is_refused() {
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.0, -1.0] {
+            let mut config = Config::default();
+            config
+                .tencent
+                .rate_limits
+                .insert("StopInstances".into(), bad);
+            let error = config.validate().unwrap_err();
+            assert!(error.contains("positive, finite"), "{bad}: {error}");
+        }
+        let parsed: Config = toml::from_str("[alibaba]\nrate_limits = { StopInstances = nan }")
+            .expect("TOML has nan");
+        assert!(parsed.validate().is_err());
+    }
+
+    #[test]
+    fn limits_read_from_toml_and_are_checked() {
+        let config: Config = toml::from_str(
+            "[limits]\nmax_concurrent_rpcs = 8\nmax_instances_in_flight = 20000\nhttp2_keepalive_interval_seconds = 0",
+        )
+        .unwrap();
+        assert_eq!(config.limits.max_concurrent_rpcs, 8);
+        assert!(config.validate().is_ok());
+        let mut config = Config::default();
+        config.limits.max_instances_in_flight = 10;
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .contains("max_instances_in_flight")
+        );
+        config.limits = Limits {
+            max_concurrent_rpcs: 0,
+            ..Limits::default()
+        };
+        assert!(config.validate().is_err());
     }
 
     #[test]

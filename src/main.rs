@@ -12,6 +12,13 @@ use stopgate::engine::Engine;
 use stopgate::server::shutdown_signal;
 use stopgate::sim::{SimConfig, Simulator, credentials};
 
+/// glibc's malloc kept the memory of a burst of streams (4x the idle RSS after 1,000
+/// concurrent calls, whatever MALLOC_ARENA_MAX); mimalloc gives freed pages back to the system.
+/// Its `no_thp` feature keeps it from asking for transparent huge pages, which nearly doubled
+/// the idle and peak RSS (2 MiB pages for mostly empty segments).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "stopgate",
@@ -115,15 +122,28 @@ async fn run_sim(args: SimArgs) -> Result<(), String> {
     };
     let (listener, addr) = stopgate::server::bind(args.listen, "--listen").await?;
     println!("stopgate sim listening on http://{addr}");
+    // The built-in secrets are public test values; one given by the operator stays unprinted.
+    let shown = |value: &str, default: &str| {
+        if value == default {
+            value.to_string()
+        } else {
+            "(as given; not shown)".to_string()
+        }
+    };
     println!(
         "  Alibaba Cloud ECS 2014-05-26: endpoint {addr} (http), access key id {}, secret {}",
-        args.alibaba_access_key_id, args.alibaba_access_key_secret
+        args.alibaba_access_key_id,
+        shown(
+            &args.alibaba_access_key_secret,
+            credentials::ALIBABA_ACCESS_KEY_SECRET
+        )
     );
     let (sts_id, sts_secret, sts_token) = credentials::ALIBABA_STS;
     println!("    STS: access key id {sts_id}, secret {sts_secret}, token {sts_token}");
     println!(
         "  Tencent Cloud CVM 2017-03-12 / TAT 2020-10-28: endpoint {addr} (http), SecretId {}, SecretKey {}",
-        args.tencent_secret_id, args.tencent_secret_key
+        args.tencent_secret_id,
+        shown(&args.tencent_secret_key, credentials::TENCENT_SECRET_KEY)
     );
     let (tmp_id, tmp_key, tmp_token) = credentials::TENCENT_TEMPORARY;
     println!("    temporary: SecretId {tmp_id}, SecretKey {tmp_key}, token {tmp_token}");

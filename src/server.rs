@@ -6,9 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
+use crate::api::admission::Admission;
 use crate::api::command_service::CommandService;
 use crate::api::instance_service::InstanceService;
 use crate::api::pb;
@@ -39,8 +40,10 @@ pub async fn bind(
     Ok((listener, local))
 }
 
-/// Serves on `listener` until `shutdown` resolves, then stops taking new calls, reports
-/// NOT_SERVING, and lets in-flight streams finish for up to `grace`.
+/// Serves on `listener` until `shutdown` resolves, then reports NOT_SERVING, refuses new calls
+/// with UNAVAILABLE and lets in-flight streams finish for up to `grace`. The listener keeps
+/// accepting while it drains, so a health check on a new connection is answered NOT_SERVING
+/// at once rather than left waiting in the accept queue.
 pub async fn serve(
     engine: Arc<Engine>,
     listener: TcpListener,
@@ -83,7 +86,16 @@ pub async fn serve(
         .map_err(|e| format!("reflection: {e}"))?;
 
     let callers = crate::api::auth::Callers::new(&engine.config().callers);
-    let mut builder = tonic::transport::Server::builder();
+    let limits = &engine.config().limits;
+    let admission = Admission::new(limits);
+    let keepalive = (limits.http2_keepalive_interval_seconds > 0)
+        .then(|| Duration::from_secs(limits.http2_keepalive_interval_seconds));
+    let mut builder = tonic::transport::Server::builder()
+        .max_concurrent_streams(limits.max_concurrent_streams)
+        .http2_keepalive_interval(keepalive)
+        .http2_keepalive_timeout(Some(Duration::from_secs(
+            limits.http2_keepalive_timeout_seconds,
+        )));
     if let Some(tls) = &engine.config().tls {
         builder = builder
             .tls_config(tls_config(tls)?)
@@ -96,16 +108,21 @@ pub async fn serve(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(InstanceServiceServer::with_interceptor(
-            InstanceService::new(engine.clone()),
+            InstanceService::new(engine.clone(), admission.clone()),
             move |r| instances.check(r),
         ))
         .add_service(CommandServiceServer::with_interceptor(
-            CommandService::new(engine),
+            CommandService::new(engine, admission.clone()),
             move |r| commands.check(r),
         ))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
-            let _ = stop_rx.await;
-        });
+        // Small responses must leave at once: without TCP_NODELAY, Nagle's algorithm and the
+        // peer's delayed ACK hold each one for tens of milliseconds.
+        .serve_with_incoming_shutdown(
+            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            async {
+                let _ = stop_rx.await;
+            },
+        );
     tokio::pin!(server);
     tokio::select! {
         result = &mut server => return result.map_err(|e| format!("gRPC server failed: {e}")),
@@ -124,13 +141,24 @@ pub async fn serve(
     reporter
         .set_service_status(COMMAND_SERVICE, ServingStatus::NotServing)
         .await;
-    let _ = stop_tx.send(());
-    match tokio::time::timeout(grace, server).await {
-        Ok(result) => result.map_err(|e| format!("gRPC server failed: {e}")),
-        Err(_) => {
-            tracing::warn!("grace period over; closing the streams still open");
-            Ok(())
+    admission.drain();
+    let drained_by = tokio::time::Instant::now() + grace;
+    tokio::select! {
+        result = &mut server => return result.map_err(|e| format!("gRPC server failed: {e}")),
+        drained = tokio::time::timeout_at(drained_by, admission.idle()) => if drained.is_err() {
+            tracing::warn!(
+                calls = admission.calls_in_flight(),
+                "grace period over; closing the streams still open"
+            );
+            return Ok(());
         }
+    }
+    // Every call has ended: close the connections (GOAWAY) and stop listening.
+    let _ = stop_tx.send(());
+    let closing = drained_by.max(tokio::time::Instant::now() + Duration::from_secs(1));
+    match tokio::time::timeout_at(closing, server).await {
+        Ok(result) => result.map_err(|e| format!("gRPC server failed: {e}")),
+        Err(_) => Ok(()),
     }
 }
 

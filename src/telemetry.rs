@@ -156,7 +156,10 @@ where
             .with_filter(log_filter);
         registry.with(fmt).try_init()
     } else {
+        // Colours only for a person at a terminal: escape codes in a log file or a collector
+        // are noise, and they cost a few µs per line.
         let fmt = tracing_subscriber::fmt::layer()
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .with_writer(writer)
             .with_filter(log_filter);
         registry.with(fmt).try_init()

@@ -134,3 +134,99 @@ async fn the_maximum_instances_per_request_is_configurable_and_defaults_to_ten_t
     assert_eq!(error.code(), tonic::Code::InvalidArgument);
     assert!(error.message().contains("at most 5"), "{}", error.message());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_draining_a_new_connection_gets_not_serving_and_new_calls_are_refused() {
+    use stopgate::api::pb;
+    let sim = stopgate::sim::Simulator::new(&stopgate::sim::SimConfig {
+        seed_demo: false,
+        ..Default::default()
+    })
+    .spawn("127.0.0.1:0".parse().unwrap())
+    .await
+    .unwrap();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let admin = |path: &str, body: serde_json::Value| {
+        http.post(format!("http://{sim}{path}")).json(&body).send()
+    };
+    let id = TENCENT.id(1);
+    admin(
+        "/_sim/instances",
+        serde_json::json!({"provider": "tencent", "region": TENCENT.region, "instances": [{"id": id}]}),
+    )
+    .await
+    .unwrap();
+    admin("/_sim/timings", serde_json::json!({"stop_ms": 600_000}))
+        .await
+        .unwrap();
+    let mut config = stopgate::sandbox::config(sim);
+    config.poll_interval_ms = 50;
+    let engine = std::sync::Arc::new(stopgate::engine::Engine::new(config).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let gateway = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(stopgate::server::serve(
+        engine,
+        listener,
+        async {
+            let _ = stopped.await;
+        },
+        std::time::Duration::from_secs(60),
+    ));
+
+    // A call in flight: it waits for a stop that takes ten minutes.
+    let channel = tonic::transport::Channel::from_shared(gateway.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut request = TENCENT.request(std::slice::from_ref(&id));
+    request.wait = Some(pb::WaitOptions {
+        until_terminal: true,
+        timeout: None,
+    });
+    let in_flight = pb::instance_service_client::InstanceServiceClient::new(channel)
+        .stop_instances(request)
+        .await
+        .unwrap()
+        .into_inner();
+
+    stop.send(()).unwrap();
+    // Each check is a new connection, and must be answered (not left in the accept queue
+    // until its deadline) until the drain has begun.
+    let mut drained = false;
+    for _ in 0..200 {
+        let fresh = tonic::transport::Channel::from_shared(gateway.clone())
+            .unwrap()
+            .connect()
+            .await
+            .expect("a new connection is accepted while draining");
+        let mut check = tonic::Request::new(HealthCheckRequest {
+            service: String::new(),
+        });
+        check.set_timeout(std::time::Duration::from_secs(10));
+        let reply = HealthClient::new(fresh.clone())
+            .check(check)
+            .await
+            .expect("health answers while draining");
+        if reply.into_inner().status == ServingStatus::NotServing as i32 {
+            let refused = pb::instance_service_client::InstanceServiceClient::new(fresh)
+                .stop_instances(TENCENT.request(&TENCENT.ids(2..3)))
+                .await
+                .unwrap_err();
+            assert_eq!(refused.code(), tonic::Code::Unavailable, "{refused:?}");
+            assert!(refused.message().contains("shutting down"));
+            drained = true;
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert!(drained, "health never turned NOT_SERVING");
+    assert!(
+        !server.is_finished(),
+        "the in-flight call keeps the server up"
+    );
+    // The last call ending lets the server stop.
+    drop(in_flight);
+    server.await.unwrap().unwrap();
+}

@@ -45,8 +45,10 @@ call.on('data', (message) => {
     console.log(`summary ${JSON.stringify(message.summary.outcome_counts)} vendor_calls=${message.summary.vendor_calls}`);
   }
 });
+// grpc-js reports codes as numbers; print the name, as the other clients do.
+const codeName = Object.fromEntries(Object.entries(grpc.status).map(([name, code]) => [code, name]));
 call.on('error', (error) => {
-  console.error(`stopgate: ${error.code} ${error.details}`);
+  console.error(`stopgate: ${codeName[error.code] ?? error.code} ${error.details}`);
   process.exit(2);
 });
 call.on('end', () => process.exit(failed ? 1 : 0));

@@ -1,30 +1,78 @@
-//! `stopgate.v1.CommandService`: authorizes and validates, then streams the engine's events
-//! ([`super::stream`]) inside the RPC's span.
+//! `stopgate.v1.CommandService`: StopCommandExecution as an [`Operation`] served by the shared
+//! stream helper ([`super::stream`]).
 
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::stream::{self, Rpc};
-use super::{auth, convert, deadline, pb, status};
+use super::admission::Admission;
+use super::stream::{self, Operation};
+use super::{convert, pb, status};
 use crate::engine::Engine;
-use crate::engine::ledger::Ledger;
+use crate::engine::ledger::{Event, Ledger};
+use crate::engine::request::ValidCommandStop;
+use crate::engine::stop_command::{TaskProgress, TaskResult};
+use crate::model::Provider;
 
 /// The service implementation.
 #[derive(Clone)]
 pub struct CommandService {
     engine: Arc<Engine>,
+    admission: Arc<Admission>,
 }
 
 impl CommandService {
-    pub fn new(engine: Arc<Engine>) -> CommandService {
-        CommandService { engine }
+    pub fn new(engine: Arc<Engine>, admission: Arc<Admission>) -> CommandService {
+        CommandService { engine, admission }
     }
 }
 
-type Stream = ReceiverStream<Result<pb::StopCommandExecutionResponse, Status>>;
+/// StopCommandExecution.
+struct StopCommandExecution;
+
+impl Operation for StopCommandExecution {
+    type Request = pb::StopCommandExecutionRequest;
+    type Valid = ValidCommandStop;
+    type Progress = TaskProgress;
+    type Result = TaskResult;
+    type Message = pb::StopCommandExecutionResponse;
+    const SERVICE: &'static str = "stopgate.v1.CommandService";
+    const METHOD: &'static str = "StopCommandExecution";
+
+    fn account(request: &Self::Request) -> &str {
+        &request.account
+    }
+
+    fn validate(engine: &Engine, request: Self::Request) -> Result<ValidCommandStop, Status> {
+        let converted = convert::command_request(request).map_err(status::invalid_fields)?;
+        let valid = engine
+            .validate_command(converted)
+            .map_err(|invalid| status::invalid_request(&invalid))?;
+        tracing::info!(provider = %valid.provider, region = %valid.region, account = %valid.account, execution = %valid.execution_id, instances = valid.ids.len(), dry_run = valid.dry_run, "StopCommandExecution");
+        Ok(valid)
+    }
+
+    fn ids(valid: &ValidCommandStop) -> (Provider, &[String], usize) {
+        (valid.provider, &valid.ids, valid.requested)
+    }
+
+    async fn run(
+        engine: Arc<Engine>,
+        valid: ValidCommandStop,
+        ledger: Arc<Ledger<TaskProgress, TaskResult>>,
+        deadline: Option<tokio::time::Instant>,
+    ) {
+        engine.stop_command(valid, ledger, deadline).await
+    }
+
+    fn convert(
+        event: Event<TaskProgress, TaskResult>,
+    ) -> Result<pb::StopCommandExecutionResponse, Status> {
+        convert::command_event(event)
+    }
+}
+
+type Stream = stream::CallStream<Event<TaskProgress, TaskResult>, pb::StopCommandExecutionResponse>;
 
 #[tonic::async_trait]
 impl pb::command_service_server::CommandService for CommandService {
@@ -34,32 +82,6 @@ impl pb::command_service_server::CommandService for CommandService {
         &self,
         request: Request<pb::StopCommandExecutionRequest>,
     ) -> Result<Response<Stream>, Status> {
-        let rpc = Rpc::start(
-            "stopgate.v1.CommandService",
-            "StopCommandExecution",
-            request.metadata(),
-        );
-        let prepared = rpc.span.in_scope(|| {
-            auth::authorize(&request, &request.get_ref().account)?;
-            let deadline = deadline::of(request.metadata());
-            let converted = convert::command_request(request.into_inner()).map_err(status::invalid_fields)?;
-            let valid = self.engine.validate_command(converted).map_err(|invalid| status::invalid_request(&invalid))?;
-            tracing::info!(provider = %valid.provider, region = %valid.region, account = %valid.account, execution = %valid.execution_id, instances = valid.ids.len(), dry_run = valid.dry_run, "StopCommandExecution");
-            Ok((valid, deadline))
-        });
-        let (valid, deadline) = prepared.map_err(|status: Status| rpc.refused(status))?;
-        let (events_tx, events_rx) = mpsc::channel(256);
-        let ledger = Arc::new(
-            Ledger::new(valid.ids.clone(), valid.requested, events_tx)
-                .labelled("StopCommandExecution", valid.provider),
-        );
-        let engine = self.engine.clone();
-        let work = async move { engine.stop_command(valid, ledger, deadline).await };
-        Ok(Response::new(stream::spawn(
-            rpc,
-            events_rx,
-            work,
-            convert::command_event,
-        )))
+        stream::serve::<StopCommandExecution>(&self.engine, &self.admission, request)
     }
 }

@@ -26,6 +26,11 @@ pub fn duration(value: Option<&prost_types::Duration>) -> Result<Option<Duration
     match value {
         None => Ok(None),
         Some(d) if d.seconds < 0 || d.nanos < 0 => Err("must not be negative".to_string()),
+        // google.protobuf.Duration keeps nanos below one second; more is a malformed value.
+        Some(d) if d.nanos >= 1_000_000_000 => Err(format!(
+            "nanos = {} is out of range: write whole seconds in `seconds` and keep nanos within 0..=999999999",
+            d.nanos
+        )),
         Some(d) => Ok(Some(Duration::new(d.seconds as u64, d.nanos as u32))),
     }
 }
@@ -313,4 +318,29 @@ pub fn command_event(
         Event::Failed(e) => return Err(super::status::rpc_error(&e)),
     };
     Ok(pb::StopCommandExecutionResponse { event: Some(event) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(seconds: i64, nanos: i32) -> prost_types::Duration {
+        prost_types::Duration { seconds, nanos }
+    }
+
+    #[test]
+    fn a_duration_outside_the_protobuf_ranges_is_refused() {
+        assert_eq!(
+            duration(Some(&d(90, 500_000_000))),
+            Ok(Some(Duration::from_millis(90_500)))
+        );
+        assert!(
+            duration(Some(&d(1, 1_000_000_000)))
+                .unwrap_err()
+                .contains("nanos")
+        );
+        assert!(duration(Some(&d(0, i32::MAX))).is_err());
+        assert!(duration(Some(&d(0, -1))).is_err());
+        assert!(duration(Some(&d(-1, 0))).is_err());
+    }
 }

@@ -1,30 +1,78 @@
-//! `stopgate.v1.InstanceService`: authorizes and validates, then streams the engine's events
-//! ([`super::stream`]) inside the RPC's span.
+//! `stopgate.v1.InstanceService`: StopInstances as an [`Operation`] served by the shared
+//! stream helper ([`super::stream`]).
 
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::stream::{self, Rpc};
-use super::{auth, convert, deadline, pb, status};
+use super::admission::Admission;
+use super::stream::{self, Operation};
+use super::{convert, pb, status};
 use crate::engine::Engine;
-use crate::engine::ledger::Ledger;
+use crate::engine::ledger::{Event, Ledger};
+use crate::engine::request::ValidStop;
+use crate::model::Provider;
 
 /// The service implementation.
 #[derive(Clone)]
 pub struct InstanceService {
     engine: Arc<Engine>,
+    admission: Arc<Admission>,
 }
 
 impl InstanceService {
-    pub fn new(engine: Arc<Engine>) -> InstanceService {
-        InstanceService { engine }
+    pub fn new(engine: Arc<Engine>, admission: Arc<Admission>) -> InstanceService {
+        InstanceService { engine, admission }
     }
 }
 
-type Stream = ReceiverStream<Result<pb::StopInstancesResponse, Status>>;
+/// StopInstances.
+struct StopInstances;
+
+type Progress = crate::engine::stop_instances::InstanceProgress;
+type Outcome = crate::engine::stop_instances::InstanceResult;
+
+impl Operation for StopInstances {
+    type Request = pb::StopInstancesRequest;
+    type Valid = ValidStop;
+    type Progress = Progress;
+    type Result = Outcome;
+    type Message = pb::StopInstancesResponse;
+    const SERVICE: &'static str = "stopgate.v1.InstanceService";
+    const METHOD: &'static str = "StopInstances";
+
+    fn account(request: &Self::Request) -> &str {
+        &request.account
+    }
+
+    fn validate(engine: &Engine, request: Self::Request) -> Result<ValidStop, Status> {
+        let converted = convert::stop_request(request).map_err(status::invalid_fields)?;
+        let valid = engine
+            .validate_stop(converted)
+            .map_err(|invalid| status::invalid_request(&invalid))?;
+        tracing::info!(provider = %valid.provider, region = %valid.region, account = %valid.account, instances = valid.ids.len(), dry_run = valid.dry_run, "StopInstances");
+        Ok(valid)
+    }
+
+    fn ids(valid: &ValidStop) -> (Provider, &[String], usize) {
+        (valid.provider, &valid.ids, valid.requested)
+    }
+
+    async fn run(
+        engine: Arc<Engine>,
+        valid: ValidStop,
+        ledger: Arc<Ledger<Progress, Outcome>>,
+        deadline: Option<tokio::time::Instant>,
+    ) {
+        engine.stop_instances(valid, ledger, deadline).await
+    }
+
+    fn convert(event: Event<Progress, Outcome>) -> Result<pb::StopInstancesResponse, Status> {
+        convert::instance_event(event)
+    }
+}
+
+type Stream = stream::CallStream<Event<Progress, Outcome>, pb::StopInstancesResponse>;
 
 #[tonic::async_trait]
 impl pb::instance_service_server::InstanceService for InstanceService {
@@ -34,32 +82,6 @@ impl pb::instance_service_server::InstanceService for InstanceService {
         &self,
         request: Request<pb::StopInstancesRequest>,
     ) -> Result<Response<Stream>, Status> {
-        let rpc = Rpc::start(
-            "stopgate.v1.InstanceService",
-            "StopInstances",
-            request.metadata(),
-        );
-        let prepared = rpc.span.in_scope(|| {
-            auth::authorize(&request, &request.get_ref().account)?;
-            let deadline = deadline::of(request.metadata());
-            let converted = convert::stop_request(request.into_inner()).map_err(status::invalid_fields)?;
-            let valid = self.engine.validate_stop(converted).map_err(|invalid| status::invalid_request(&invalid))?;
-            tracing::info!(provider = %valid.provider, region = %valid.region, account = %valid.account, instances = valid.ids.len(), dry_run = valid.dry_run, "StopInstances");
-            Ok((valid, deadline))
-        });
-        let (valid, deadline) = prepared.map_err(|status: Status| rpc.refused(status))?;
-        let (events_tx, events_rx) = mpsc::channel(256);
-        let ledger = Arc::new(
-            Ledger::new(valid.ids.clone(), valid.requested, events_tx)
-                .labelled("StopInstances", valid.provider),
-        );
-        let engine = self.engine.clone();
-        let work = async move { engine.stop_instances(valid, ledger, deadline).await };
-        Ok(Response::new(stream::spawn(
-            rpc,
-            events_rx,
-            work,
-            convert::instance_event,
-        )))
+        stream::serve::<StopInstances>(&self.engine, &self.admission, request)
     }
 }

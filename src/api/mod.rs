@@ -1,6 +1,7 @@
 //! The gRPC api layer: tonic services, proto ↔ model conversion, and the one error → status
 //! mapping. It knows tonic and protobuf, nothing about vendors.
 
+pub mod admission;
 pub mod auth;
 pub mod command_service;
 pub mod convert;

@@ -1,17 +1,93 @@
-//! The streaming pattern both services share (tonic's own): the engine's work runs in a task
-//! that forwards its events to the caller; when the caller goes away, the task ends and the
-//! work is dropped, so no further vendor call is made. A request-level failure becomes the
+//! The streaming pattern both services share: the engine's work runs in a task of its own and
+//! its events reach the caller through one channel, converted as they are read; when the
+//! caller goes away, the work is aborted, so no further vendor call is made. A request-level failure becomes the
 //! RPC's status and ends the stream. The RPC's span and metrics close with the stream.
+//! [`Operation`] is what differs between the two services; [`serve`] is everything else
+//! (authorization, admission, validation, the ledger, the stream).
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
-use tonic::{Code, Status};
+use tonic::{Code, Request, Response, Status};
 use tracing::Instrument;
 
+use super::admission::{Admission, Permit};
+use super::{auth, deadline};
+use crate::engine::Engine;
+use crate::engine::ledger::{Event, Ledger, Record};
+use crate::model::Provider;
 use crate::telemetry;
+
+/// Events the engine may queue ahead of the stream (per call).
+const EVENT_BUFFER: usize = 256;
+
+/// One streaming operation of the API: how its request is checked and its work run.
+pub trait Operation: 'static {
+    type Request: Send + 'static;
+    /// The request once converted and validated.
+    type Valid: Send + 'static;
+    type Progress: Send + 'static;
+    type Result: Record;
+    type Message: Send + 'static;
+    const SERVICE: &'static str;
+    const METHOD: &'static str;
+
+    /// The account the request acts as (for authorization).
+    fn account(request: &Self::Request) -> &str;
+    /// Converts and validates, refusing with INVALID_ARGUMENT; logs what was asked.
+    fn validate(engine: &Engine, request: Self::Request) -> Result<Self::Valid, Status>;
+    /// The provider, the distinct ids and how many ids the request named.
+    fn ids(valid: &Self::Valid) -> (Provider, &[String], usize);
+    /// The engine's work for the request.
+    fn run(
+        engine: Arc<Engine>,
+        valid: Self::Valid,
+        ledger: Arc<Ledger<Self::Progress, Self::Result>>,
+        deadline: Option<tokio::time::Instant>,
+    ) -> impl Future<Output = ()> + Send + 'static;
+    /// One event as a stream message, or the RPC's status.
+    fn convert(event: Event<Self::Progress, Self::Result>) -> Result<Self::Message, Status>;
+}
+
+/// The response stream of an operation.
+pub type StreamOf<O> = CallStream<
+    Event<<O as Operation>::Progress, <O as Operation>::Result>,
+    <O as Operation>::Message,
+>;
+
+/// Serves one call of `O`: refusals become the RPC's status, the rest streams.
+pub fn serve<O: Operation>(
+    engine: &Arc<Engine>,
+    admission: &Arc<Admission>,
+    request: Request<O::Request>,
+) -> Result<Response<StreamOf<O>>, Status> {
+    let rpc = Rpc::start(O::SERVICE, O::METHOD, request.metadata());
+    let prepared = rpc.span.in_scope(|| {
+        auth::authorize(&request, O::account(request.get_ref()))?;
+        let mut permit = admission.call()?;
+        let deadline = deadline::of(request.metadata());
+        let valid = O::validate(engine, request.into_inner())?;
+        let (_, ids, _) = O::ids(&valid);
+        // A call naming no instance (every task of an execution) holds one slot.
+        permit.reserve_instances(ids.len().max(1))?;
+        Ok((valid, deadline, permit))
+    });
+    let (valid, deadline, permit) = prepared.map_err(|status: Status| rpc.refused(status))?;
+    let (events_tx, events_rx) = mpsc::channel(EVENT_BUFFER);
+    let (provider, ids, requested) = O::ids(&valid);
+    let ledger =
+        Arc::new(Ledger::new(ids.to_vec(), requested, events_tx).labelled(O::METHOD, provider));
+    let work = O::run(engine.clone(), valid, ledger, deadline);
+    Ok(Response::new(spawn(
+        rpc,
+        permit,
+        events_rx,
+        work,
+        O::convert,
+    )))
+}
 
 /// One RPC being served: its span and when it started.
 pub struct Rpc {
@@ -50,76 +126,113 @@ impl Rpc {
     }
 }
 
-/// Runs `work`, streaming each event of `events` converted by `convert`.
-pub fn spawn<E, M>(
+/// The response stream of one call: the engine's events, converted as the caller reads them.
+/// The work runs as its own task (a slow reader never holds it up); dropping the stream (the
+/// caller went away) aborts the work, so no further vendor call is made.
+pub struct CallStream<E, M> {
+    events: mpsc::Receiver<E>,
+    convert: fn(E) -> Result<M, Status>,
+    work: tokio::task::JoinHandle<()>,
     rpc: Rpc,
-    mut events: mpsc::Receiver<E>,
+    _permit: Permit,
+    code: Code,
+    /// The events have ended; the work's own end (or panic) is awaited.
+    events_ended: bool,
+    finished: bool,
+}
+
+/// Runs `work` as a task and streams each event of `events` converted by `convert`; the
+/// call's admission `permit` is given back when the stream ends.
+fn spawn<E, M>(
+    rpc: Rpc,
+    permit: Permit,
+    events: mpsc::Receiver<E>,
     work: impl Future<Output = ()> + Send + 'static,
     convert: fn(E) -> Result<M, Status>,
-) -> ReceiverStream<Result<M, Status>>
+) -> CallStream<E, M>
 where
     E: Send + 'static,
     M: Send + 'static,
 {
-    let (out_tx, out_rx) = mpsc::channel(256);
-    let span = rpc.span.clone();
-    tokio::spawn(
-        async move {
-            // A bug that panics ends this request with INTERNAL, never with an OK stream that
-            // lacks results.
-            let panicked = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-            let flag = panicked.clone();
-            let work = async move {
-                use futures::FutureExt;
-                if std::panic::AssertUnwindSafe(work).catch_unwind().await.is_err() {
-                    flag.store(true, std::sync::atomic::Ordering::SeqCst);
-                }
-            }
-            .instrument(tracing::Span::current());
-            tokio::pin!(work);
-            let mut working = true;
-            let mut code = Code::Ok;
-            loop {
-                tokio::select! {
-                    // The work owns the only event sender; finishing drops it, which ends
-                    // `events` after its last message (the summary).
-                    () = &mut work, if working => working = false,
-                    event = events.recv() => match event {
-                        Some(event) => {
-                            let message = convert(event);
-                            if let Err(status) = &message {
-                                code = status.code();
-                            }
-                            let failed = message.is_err();
-                            if out_tx.send(message).await.is_err() {
-                                code = Code::Cancelled;
-                                break;
-                            }
-                            if failed {
-                                break;
-                            }
-                        }
-                        None => break,
-                    },
-                    () = out_tx.closed() => {
-                        code = Code::Cancelled;
-                        break;
-                    }
-                }
-            }
-            if working {
-                tracing::info!("caller went away; dropping the rest of its request");
-            }
-            if panicked.load(std::sync::atomic::Ordering::SeqCst) {
-                tracing::error!("the request failed on a bug (a panic); reported as INTERNAL");
-                code = Code::Internal;
-                let _ = out_tx
-                    .send(Err(Status::internal("stopgate failed on this request (a bug); some results may be missing: check the instances' state")))
-                    .await;
-            }
-            rpc.finish(code);
+    let work = tokio::spawn(work.instrument(rpc.span.clone()));
+    CallStream {
+        events,
+        convert,
+        work,
+        rpc,
+        _permit: permit,
+        code: Code::Ok,
+        events_ended: false,
+        finished: false,
+    }
+}
+
+impl<E, M> CallStream<E, M> {
+    fn finish(&mut self, code: Code) {
+        self.code = code;
+        self.finished = true;
+        self.rpc.finish(code);
+    }
+}
+
+impl<E, M> futures::Stream for CallStream<E, M> {
+    type Item = Result<M, Status>;
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        // Every field is Unpin.
+        let this = self.get_mut();
+        if this.finished {
+            return Poll::Ready(None);
         }
-        .instrument(span),
-    );
-    ReceiverStream::new(out_rx)
+        if !this.events_ended {
+            match this.events.poll_recv(cx) {
+                Poll::Ready(Some(event)) => {
+                    let message = (this.convert)(event);
+                    if let Err(status) = &message {
+                        // A request-level failure is the RPC's status and its last message.
+                        this.finish(status.code());
+                        this.work.abort();
+                    }
+                    return Poll::Ready(Some(message));
+                }
+                // The work owns the only event sender: the events end when it does.
+                Poll::Ready(None) => this.events_ended = true,
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        match std::pin::Pin::new(&mut this.work).poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(error)) if error.is_panic() => {
+                // A bug that panics ends this request with INTERNAL, never with an OK stream
+                // that lacks results.
+                this.rpc.span.in_scope(|| {
+                    tracing::error!("the request failed on a bug (a panic); reported as INTERNAL")
+                });
+                this.finish(Code::Internal);
+                Poll::Ready(Some(Err(Status::internal(
+                    "stopgate failed on this request (a bug); some results may be missing: check the instances' state",
+                ))))
+            }
+            Poll::Ready(_) => {
+                this.finish(Code::Ok);
+                Poll::Ready(None)
+            }
+        }
+    }
+}
+
+impl<E, M> Drop for CallStream<E, M> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.rpc
+                .span
+                .in_scope(|| tracing::info!("caller went away; dropping the rest of its request"));
+            self.work.abort();
+            self.finish(Code::Cancelled);
+        }
+    }
 }

@@ -15,7 +15,7 @@ use crate::api::pb;
 use render::{Progress, Row};
 
 /// How to reach the gateway.
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Clone)]
 pub struct Connection {
     /// The gateway's address.
     #[arg(
@@ -24,9 +24,14 @@ pub struct Connection {
         env = "STOPGATE_GATEWAY"
     )]
     pub gateway: String,
-    /// Bearer token, when the gateway requires callers to authenticate.
+    /// Bearer token, when the gateway requires callers to authenticate. Sent only over
+    /// https://, or plaintext to a loopback address, unless --allow-plaintext-token.
     #[arg(long, env = "STOPGATE_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Send --token over a plaintext http:// address that is not loopback (for a service mesh
+    /// whose sidecars encrypt the hop); anyone on the path can read and reuse it.
+    #[arg(long, requires = "token")]
+    pub allow_plaintext_token: bool,
     /// PEM CA to trust for a TLS gateway, besides the system's (use an https:// address).
     #[arg(long)]
     pub ca_cert: Option<PathBuf>,
@@ -41,6 +46,49 @@ pub struct Connection {
     /// Print one JSON object per stream message instead of the progress bar and table.
     #[arg(long)]
     pub json: bool,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("gateway", &self.gateway)
+            .field("token", &self.token.as_ref().map(|_| "[REDACTED]"))
+            .field("allow_plaintext_token", &self.allow_plaintext_token)
+            .field("ca_cert", &self.ca_cert)
+            .field("client_cert", &self.client_cert)
+            .field("client_key", &self.client_key)
+            .field("deadline", &self.deadline)
+            .field("json", &self.json)
+            .finish()
+    }
+}
+
+/// Whether the URL's host is this machine (127.0.0.0/8, ::1, localhost).
+fn is_loopback(gateway: &str) -> bool {
+    let Ok(uri) = gateway.parse::<http::Uri>() else {
+        return false;
+    };
+    let host = uri.host().unwrap_or_default();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Refuses to send a bearer token where anyone on the path could read it.
+fn check_token_transport(c: &Connection) -> Result<(), String> {
+    if c.token.is_none()
+        || c.gateway.starts_with("https://")
+        || c.allow_plaintext_token
+        || is_loopback(&c.gateway)
+    {
+        return Ok(());
+    }
+    Err(format!(
+        "refusing to send --token in the clear to {:?}: use an https:// gateway address (with --ca-cert if its certificate is private), or pass --allow-plaintext-token if something else encrypts this hop (a service mesh sidecar)",
+        c.gateway
+    ))
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy)]
@@ -159,6 +207,7 @@ fn provider(p: CliProvider) -> i32 {
 }
 
 async fn connect(c: &Connection) -> Result<Channel, String> {
+    check_token_transport(c)?;
     let mut endpoint = Channel::from_shared(c.gateway.clone())
         .map_err(|e| format!("--gateway {:?}: {e}", c.gateway))?;
     let https = c.gateway.starts_with("https://");
@@ -351,5 +400,49 @@ mod tests {
         assert_eq!(parse_duration("1500ms"), Ok(Duration::from_millis(1500)));
         assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
         assert!(parse_duration("10 minutes").is_err());
+    }
+
+    fn connection(gateway: &str, token: Option<&str>) -> Connection {
+        Connection {
+            gateway: gateway.to_string(),
+            token: token.map(str::to_string),
+            allow_plaintext_token: false,
+            ca_cert: None,
+            client_cert: None,
+            client_key: None,
+            deadline: None,
+            json: false,
+        }
+    }
+
+    #[test]
+    fn the_token_never_shows_in_debug_output() {
+        let c = connection("https://gw.example:443", Some("s3cret-bearer-token-value"));
+        let printed = format!("{c:?}");
+        assert!(!printed.contains("s3cret-bearer-token-value"), "{printed}");
+        assert!(printed.contains("[REDACTED]"), "{printed}");
+    }
+
+    #[test]
+    fn a_token_goes_in_the_clear_only_to_loopback_or_when_allowed() {
+        let token = Some("a-token-of-16-chars");
+        for ok in [
+            "https://gw.example:443",
+            "http://127.0.0.1:50051",
+            "http://127.1.2.3:50051",
+            "http://[::1]:50051",
+            "http://localhost:50051",
+        ] {
+            assert!(
+                check_token_transport(&connection(ok, token)).is_ok(),
+                "{ok}"
+            );
+        }
+        let refused = check_token_transport(&connection("http://10.0.0.5:50051", token));
+        assert!(refused.unwrap_err().contains("--allow-plaintext-token"));
+        assert!(check_token_transport(&connection("http://gw.internal:50051", None)).is_ok());
+        let mut allowed = connection("http://gw.internal:50051", token);
+        allowed.allow_plaintext_token = true;
+        assert!(check_token_transport(&allowed).is_ok());
     }
 }

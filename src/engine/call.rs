@@ -175,7 +175,11 @@ impl Caller {
                     None => self.out_of_time(action),
                 });
             };
-            tokio::time::sleep_until(slot).await;
+            // tokio rounds a timer up to its next millisecond tick: sleeping until a slot that
+            // has already begun added about a millisecond to every vendor call.
+            if slot > tokio::time::Instant::now() {
+                tokio::time::sleep_until(slot).await;
+            }
             self.stats.vendor_calls.fetch_add(1, Ordering::Relaxed);
             if attempt > 0 {
                 self.stats.retries.fetch_add(1, Ordering::Relaxed);

@@ -9,6 +9,11 @@ use crate::model::{CodeClass, ErrorKind, ErrorScope, Provider, RetryClass, StopE
 
 static CRYPTO: Once = Once::new();
 
+/// The largest vendor answer read: the biggest real page (100 instances of DescribeInstances)
+/// is well under 1 MiB; anything larger is not an answer stopgate can use, and reading it whole
+/// would let one endpoint take the gateway's memory.
+pub const MAX_BODY_BYTES: usize = 4 << 20;
+
 /// A client with the timeouts the official SDKs use (connect 5 s; the whole call 30 s).
 pub fn client() -> reqwest::Client {
     // reqwest is built without a default crypto provider (STACK.md); install ring once.
@@ -19,6 +24,8 @@ pub fn client() -> reqwest::Client {
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(30))
         .pool_idle_timeout(Duration::from_secs(60))
+        // Each call is one small request: send it at once rather than wait for an ACK.
+        .tcp_nodelay(true)
         .no_proxy()
         .build()
         .expect("an HTTP client with static settings builds")
@@ -63,6 +70,59 @@ fn source_chain(error: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// Reads a vendor's answer as text, refusing one over [`MAX_BODY_BYTES`] without reading the
+/// rest of it.
+pub async fn read_body(
+    provider: Provider,
+    action: &str,
+    mut response: reqwest::Response,
+) -> Result<String, StopError> {
+    let status = response.status().as_u16();
+    let too_large = |read: Option<u64>| {
+        let size = match read {
+            Some(n) => format!("{n} bytes"),
+            None => format!("more than {MAX_BODY_BYTES} bytes"),
+        };
+        let class = CodeClass::new(
+            ErrorKind::Unavailable,
+            RetryClass::Temporary,
+            ErrorScope::Request,
+            "VENDOR_UNAVAILABLE",
+        );
+        let mut err = StopError::vendor(
+            provider,
+            class,
+            "RESPONSE_TOO_LARGE",
+            "",
+            None,
+            Some(status),
+        );
+        err.message = format!(
+            "{provider} {action}: the answer (HTTP {status}) is {size}, over stopgate's limit of {MAX_BODY_BYTES} bytes, so it was not read; whether the call took effect is unknown: check the endpoint ([{provider}] endpoint) is the vendor's API"
+        );
+        err
+    };
+    if let Some(length) = response
+        .content_length()
+        .filter(|n| *n > MAX_BODY_BYTES as u64)
+    {
+        return Err(too_large(Some(length)));
+    }
+    let mut body = Vec::with_capacity(response.content_length().unwrap_or(0) as usize);
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| network_error(provider, action, &e))?
+    {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(too_large(None));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8(body)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
 
 /// A non-vendor answer: a bare 5xx from a proxy, or a body that is not the vendor's JSON.

@@ -129,10 +129,7 @@ impl AlibabaClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok())
             .filter(|ms| *ms > 0);
-        let text = response
-            .text()
-            .await
-            .map_err(|e| http::network_error(P, action, &e))?;
+        let text = http::read_body(P, action, response).await?;
         let body: Option<Value> = serde_json::from_str(&text).ok();
         let request_id = body
             .as_ref()

@@ -257,7 +257,9 @@ impl Adapter for AlibabaClient {
                         .as_str()
                         .map(str::to_string)
                         .unwrap_or_else(|| code.to_string());
-                    let message = text(entry, "Message");
+                    // Per-instance messages are vendor text like any other: redact.
+                    let message =
+                        crate::provider::http::redact(&text(entry, "Message"), scope.credentials);
                     let class = errors::classify(&code, &message);
                     let mut error =
                         StopError::vendor(P, class, &code, &message, request_id.clone(), Some(200));

@@ -124,10 +124,7 @@ impl TencentClient {
             .await
             .map_err(|e| http::network_error(P, action, &e))?;
         let status = response.status().as_u16();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| http::network_error(P, action, &e))?;
+        let text = http::read_body(P, action, response).await?;
         if status != 200 {
             http::record_answer(status, None, None);
         }
