@@ -184,11 +184,8 @@ proptest! {
 proptest! {
     #![proptest_config(config(16))]
 
-    // Issue 8 item 8, not yet fixed on this branch: provider/alibaba/ecs.rs builds per-instance
-    // errors from the vendor's Message without redacting credentials. Remove the #[ignore] when
-    // it redacts.
+    // Alibaba answers per instance: each instance's own Message is redacted like the call's.
     #[test]
-    #[ignore = "bug: Alibaba per-instance messages are not redacted (issue 8 item 8)"]
     fn a_secret_in_a_per_instance_message_is_redacted(
         secret in prop::sample::select(vec!["$SECRET", "$KEYID", "$TOKEN"]),
     ) {
@@ -200,12 +197,9 @@ proptest! {
         prop_assert!(is_per_instance);
     }
 
-    // Found by the vendor_responses fuzz target, not yet fixed: both clients quote the vendor's
-    // `Code` in the error message (and keep it as vendorCode) without redacting credentials
-    // (provider/alibaba/client.rs and provider/tencent/client.rs redact only `Message`).
-    // Remove the #[ignore] when codes are redacted too.
+    // Found by the vendor_responses fuzz target: whatever answers may echo a credential in
+    // its `Code`, which the error quotes in its message and keeps as vendorCode.
     #[test]
-    #[ignore = "bug: vendor error codes are not redacted (found by fuzzing)"]
     fn a_secret_in_a_vendor_code_is_redacted(
         p in provider(),
         secret in prop::sample::select(vec!["$SECRET", "$KEYID", "$TOKEN"]),

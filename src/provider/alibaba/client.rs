@@ -155,6 +155,8 @@ impl AlibabaClient {
         let Some(code) = code else {
             return Err(http::unreadable_answer(P, action, status, &text, creds));
         };
+        // A vendor's code never holds a secret, but whatever answered may not be the vendor.
+        let code = &redact(code, creds);
         let message = body
             .as_ref()
             .and_then(|b| b.get("Message").or_else(|| b.get("message")))

@@ -150,10 +150,14 @@ impl TencentClient {
         let Some(error) = response.get_mut("Error").map(Value::take) else {
             return Ok((response, request_id));
         };
-        let code = error
-            .get("Code")
-            .and_then(Value::as_str)
-            .unwrap_or("InternalError");
+        // A vendor's code never holds a secret, but whatever answered may not be the vendor.
+        let code = &redact(
+            error
+                .get("Code")
+                .and_then(Value::as_str)
+                .unwrap_or("InternalError"),
+            creds,
+        );
         let message = redact(
             error
                 .get("Message")
