@@ -11,8 +11,10 @@ use serde_json::{Value, json};
 use super::SimState;
 use super::credentials::Credential;
 use super::faults::FaultSpec;
+use super::seed::{InstanceSpec, InvocationSpec};
 use super::server::{HttpRequest, Reply};
-use super::world::{InstanceSpec, InvocationSpec, Timings, known_regions};
+use super::timings::Timings;
+use super::world::known_regions;
 use crate::model::Provider;
 
 fn bad_request(message: impl Into<String>) -> Reply {

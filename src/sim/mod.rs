@@ -7,11 +7,14 @@ pub mod alibaba;
 pub mod calllog;
 pub mod credentials;
 pub mod faults;
+pub mod ids;
 pub mod instance;
 pub mod invocation;
 pub mod ratelimit;
+pub mod seed;
 pub mod server;
 pub mod tencent;
+pub mod timings;
 pub mod world;
 
 use std::future::Future;
@@ -28,7 +31,8 @@ use credentials::{Credentials, NonceCache};
 use faults::{FaultKind, FaultPhase, Faults};
 use ratelimit::{Admission, RateLimits};
 use server::{HttpRequest, Reply};
-use world::{Timings, World};
+use timings::Timings;
+use world::World;
 
 /// How to start a simulator.
 #[derive(Debug, Clone)]
@@ -104,7 +108,7 @@ impl SimState {
             creds.default_account(Provider::Tencent),
         );
         drop(creds);
-        world::seed_demo(&mut lock(&self.world), &ali, &tc, Instant::now());
+        seed::seed_demo(&mut lock(&self.world), &ali, &tc, Instant::now());
     }
 
     pub(crate) fn world(&self) -> MutexGuard<'_, World> {

@@ -9,9 +9,10 @@ use time::macros::format_description;
 use super::Ctx;
 use super::params::{AliError, Params, paginate};
 use crate::model::Provider;
+use crate::sim::ids::{new_command_id, new_invocation_id, new_task_id};
 use crate::sim::instance::Phase;
 use crate::sim::invocation::{Invocation, RepeatMode, Task, TaskPhase};
-use crate::sim::world::{World, new_command_id, new_invocation_id, new_task_id};
+use crate::sim::world::World;
 
 const P: Provider = Provider::Alibaba;
 

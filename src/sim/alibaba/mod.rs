@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 
 use super::faults::{FaultKind, FaultPhase};
 use super::server::{HttpRequest, Reply};
-use super::world::{Timings, World, known_regions};
+use super::timings::Timings;
+use super::world::{World, known_regions};
 use super::{Call, Gate, SimState, new_request_id};
 use crate::model::Provider;
 use params::{AliError, Params};

@@ -16,7 +16,8 @@ use time::macros::format_description;
 
 use super::faults::{FaultKind, FaultPhase};
 use super::server::{HttpRequest, Reply};
-use super::world::{Timings, World, known_regions};
+use super::timings::Timings;
+use super::world::{World, known_regions};
 use super::{Call, Gate, SimState, json_mentions, new_request_id};
 use crate::model::Provider;
 use body::{Body, TcError};

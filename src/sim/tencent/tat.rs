@@ -9,9 +9,10 @@ use super::body::{Body, TcError};
 use super::cvm::is_instance_id;
 use super::{Ctx, time_text};
 use crate::model::Provider;
+use crate::sim::ids::{new_command_id, new_invocation_id, new_task_id};
 use crate::sim::instance::Phase;
 use crate::sim::invocation::{Invocation, RepeatMode, Task, TaskPhase};
-use crate::sim::world::{World, new_command_id, new_invocation_id, new_task_id};
+use crate::sim::world::World;
 
 const P: Provider = Provider::Tencent;
 
