@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod alibaba;
+pub mod banner;
 pub mod calllog;
 pub mod credentials;
 pub mod faults;
@@ -43,7 +44,19 @@ pub struct SimConfig {
     pub tencent_key: (String, String),
     /// Start with the demo world.
     pub seed_demo: bool,
+    /// The largest request body served; larger ones get the vendor's "too large" error before
+    /// the rest of the body is read.
+    pub max_body_bytes: usize,
+    /// How many calls the call log keeps (the oldest are forgotten first).
+    pub call_log_capacity: usize,
 }
+
+/// Default of [`SimConfig::max_body_bytes`]: far above any request the vendors' APIs define
+/// (100 instance ids), far below what would hurt a process that embeds the simulator.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The body limit of the admin API.
+pub const ADMIN_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 impl Default for SimConfig {
     fn default() -> Self {
@@ -57,6 +70,8 @@ impl Default for SimConfig {
                 credentials::TENCENT_SECRET_KEY.to_string(),
             ),
             seed_demo: true,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            call_log_capacity: calllog::DEFAULT_CAPACITY,
         }
     }
 }
@@ -71,6 +86,7 @@ pub struct SimState {
     limits: Mutex<RateLimits>,
     faults: Mutex<Faults>,
     calls: Mutex<CallLog>,
+    max_body_bytes: usize,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -93,7 +109,8 @@ impl SimState {
             nonces: Mutex::new(NonceCache::default()),
             limits: Mutex::new(RateLimits::default()),
             faults: Mutex::new(Faults::default()),
-            calls: Mutex::new(CallLog::default()),
+            calls: Mutex::new(CallLog::new(config.call_log_capacity)),
+            max_body_bytes: config.max_body_bytes,
         });
         if config.seed_demo {
             state.seed_demo();
@@ -109,6 +126,16 @@ impl SimState {
         );
         drop(creds);
         seed::seed_demo(&mut lock(&self.world), &ali, &tc, Instant::now());
+    }
+
+    /// The body limit of a request to `path`: the admin API seeds whole worlds in one call
+    /// (an invocation on 100,000 instances), so it gets [`ADMIN_MAX_BODY_BYTES`].
+    pub(crate) fn max_body_bytes(&self, path: &str) -> usize {
+        if path.starts_with("/_sim") {
+            ADMIN_MAX_BODY_BYTES.max(self.max_body_bytes)
+        } else {
+            self.max_body_bytes
+        }
     }
 
     pub(crate) fn world(&self) -> MutexGuard<'_, World> {
@@ -270,6 +297,21 @@ pub(crate) async fn route(state: &Arc<SimState>, request: HttpRequest) -> Reply 
         return tencent::handle(state, request).await;
     }
     alibaba::handle(state, request).await
+}
+
+/// Answers a request whose body is over the limit, in the style of the API it was for.
+pub(crate) fn too_large(state: &SimState, request: &HttpRequest) -> Reply {
+    let limit = state.max_body_bytes(&request.path);
+    if request.path.starts_with("/_sim") {
+        return Reply::json(
+            413,
+            &serde_json::json!({ "error": format!("the request body is over the simulator's limit of {limit} bytes") }),
+        );
+    }
+    if request.headers.contains_key("x-tc-action") {
+        return tencent::too_large(state, request, limit);
+    }
+    alibaba::too_large(state, request, limit)
 }
 
 /// A running simulator.

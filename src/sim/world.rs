@@ -32,6 +32,10 @@ pub fn known_regions(provider: Provider) -> &'static [&'static str] {
     }
 }
 
+/// The most provider × account × region parts the world holds. Vendor calls only reach
+/// authenticated accounts and known regions; this bounds what the admin API can seed.
+pub const MAX_REGIONS: usize = 4096;
+
 /// Which part of the world a call touches.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RegionKey {
@@ -123,6 +127,31 @@ impl World {
                 region: region.to_string(),
             })
             .or_default()
+    }
+
+    /// The region's state if anything was ever put there (reads must not create regions: their
+    /// account and region come from the caller).
+    pub fn existing_region(
+        &mut self,
+        provider: Provider,
+        account: &str,
+        region: &str,
+    ) -> Option<&mut RegionState> {
+        self.regions.get_mut(&RegionKey {
+            provider,
+            account: account.to_string(),
+            region: region.to_string(),
+        })
+    }
+
+    /// Whether seeding `account` × `region` would stay within [`MAX_REGIONS`].
+    pub fn may_seed(&self, provider: Provider, account: &str, region: &str) -> bool {
+        self.regions.len() < MAX_REGIONS
+            || self.regions.contains_key(&RegionKey {
+                provider,
+                account: account.to_string(),
+                region: region.to_string(),
+            })
     }
 
     /// The region of `account` that holds instance `id` (Alibaba `StopInstance` takes no region).

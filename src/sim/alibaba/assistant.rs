@@ -48,7 +48,7 @@ pub fn run_command(world: &mut World, ctx: &Ctx<'_>, params: &Params) -> Result<
         Some("PlainText") => base64::engine::general_purpose::STANDARD.encode(content),
         _ => content.to_string(),
     };
-    let ids = params.repeat_list("InstanceId");
+    let ids = params.repeat_list("InstanceId")?;
     if ids.is_empty() {
         return Err(AliError::missing("InstanceId"));
     }
@@ -118,7 +118,7 @@ pub fn stop_invocation(
     params: &Params,
 ) -> Result<Value, AliError> {
     let invoke_id = params.required("InvokeId")?;
-    let ids = params.repeat_list("InstanceId");
+    let ids = params.repeat_list("InstanceId")?;
     if ids.len() > 50 {
         return Err(AliError::new(
             403,

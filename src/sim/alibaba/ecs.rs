@@ -188,7 +188,7 @@ fn run_batch(
     confirm: bool,
     apply: &dyn Fn(&mut Instance),
 ) -> Result<Value, AliError> {
-    let ids = params.repeat_list("InstanceId");
+    let ids = params.repeat_list("InstanceId")?;
     check_ids(&ids)?;
     let success_first = batch_mode(params)?;
     let dry_run = params.bool("DryRun")?.unwrap_or(false);
@@ -267,7 +267,7 @@ pub fn describe_instance_status(
     ctx: &Ctx<'_>,
     params: &Params,
 ) -> Result<Value, AliError> {
-    let ids = params.repeat_list("InstanceId");
+    let ids = params.repeat_list("InstanceId")?;
     if ids.len() > 100 {
         return Err(AliError::new(
             403,

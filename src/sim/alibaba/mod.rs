@@ -34,6 +34,19 @@ pub(crate) struct Ctx<'a> {
 
 type Handler = fn(&mut World, &Ctx<'_>, &Params) -> Result<Value, AliError>;
 
+/// Every action served.
+pub const ACTIONS: [&str; 9] = [
+    "StopInstance",
+    "StopInstances",
+    "StartInstances",
+    "DescribeInstanceStatus",
+    "DescribeInstances",
+    "RunCommand",
+    "StopInvocation",
+    "DescribeInvocations",
+    "DescribeInvocationResults",
+];
+
 fn handler(action: &str) -> Option<(Handler, bool)> {
     // (handler, whether RegionId is required: StopInstance has none, alibaba.md §2.1)
     Some(match action {
@@ -239,6 +252,45 @@ pub async fn handle(state: &Arc<SimState>, request: HttpRequest) -> Reply {
         }
         Err(error) => fail(&call, error),
     }
+}
+
+/// Answers a request whose body is over the simulator's limit (HTTP 413; Alibaba documents no
+/// code for this, so the code is the simulator's choice).
+pub(crate) fn too_large(state: &SimState, request: &HttpRequest, limit: usize) -> Reply {
+    let request_id = new_request_id(Provider::Alibaba);
+    let query = decode_pairs(request.query.as_bytes());
+    let get = |name: &str| {
+        query
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let v3 = request.headers.contains_key("x-acs-action");
+    let action = match v3 {
+        true => request.header("x-acs-action").map(str::to_string),
+        false => get("Action"),
+    };
+    let format = match (v3, get("Format")) {
+        (true, _) => Format::Json,
+        (false, Some(f)) if f.eq_ignore_ascii_case("json") => Format::Json,
+        _ => Format::Xml,
+    };
+    let call = Call::new(
+        Provider::Alibaba,
+        "ecs",
+        action.unwrap_or_default(),
+        get("RegionId").unwrap_or_default(),
+        Value::Null,
+        request_id.clone(),
+    );
+    let error = AliError::new(
+        413,
+        "RequestEntityTooLarge",
+        format!("The request body is larger than the limit of {limit} bytes."),
+    );
+    state.log(&call, &error.code, error.status);
+    render_error(&error, &request_id, format)
 }
 
 fn render_fault(

@@ -33,6 +33,18 @@ pub(crate) struct Ctx<'a> {
 
 type Handler = fn(&mut World, &Ctx<'_>, &Body) -> Result<Value, TcError>;
 
+/// Every action served (CVM, then TAT).
+pub const ACTIONS: [&str; 8] = [
+    "StopInstances",
+    "StartInstances",
+    "DescribeInstancesStatus",
+    "DescribeInstances",
+    "RunCommand",
+    "CancelInvocation",
+    "DescribeInvocations",
+    "DescribeInvocationTasks",
+];
+
 fn handler(service: &str, action: &str) -> Option<Handler> {
     Some(match (service, action) {
         ("cvm", "StopInstances") => cvm::stop_instances as Handler,
@@ -91,7 +103,7 @@ pub async fn handle(state: &Arc<SimState>, request: HttpRequest) -> Reply {
         let pairs: Vec<(String, String)> = form_urlencoded::parse(request.query.as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
-        Ok(body::unflatten(&pairs))
+        body::unflatten(&pairs)
     } else if request.body.is_empty() {
         Ok(json!({}))
     } else {
@@ -216,6 +228,37 @@ pub async fn handle(state: &Arc<SimState>, request: HttpRequest) -> Reply {
         }
         Err(error) => fail(&call, error),
     }
+}
+
+/// Answers a request whose body is over the simulator's limit with Tencent's common error
+/// `RequestSizeLimitExceeded`.
+pub(crate) fn too_large(state: &SimState, request: &HttpRequest, limit: usize) -> Reply {
+    let request_id = new_request_id(Provider::Tencent);
+    let service = match request.header("x-tc-version") {
+        Some("2017-03-12") => "cvm",
+        Some("2020-10-28") => "tat",
+        _ => "unknown",
+    };
+    let call = Call::new(
+        Provider::Tencent,
+        service,
+        request
+            .header("x-tc-action")
+            .unwrap_or_default()
+            .to_string(),
+        request
+            .header("x-tc-region")
+            .unwrap_or_default()
+            .to_string(),
+        Value::Null,
+        request_id.clone(),
+    );
+    let error = TcError::new(
+        "RequestSizeLimitExceeded",
+        format!("The request body is larger than the limit of {limit} bytes."),
+    );
+    state.log(&call, &error.code, 200);
+    render_error(&error, &request_id)
 }
 
 fn render_fault(state: &SimState, call: &Call, kind: FaultKind, request_id: &str) -> Reply {
