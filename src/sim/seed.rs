@@ -172,6 +172,7 @@ impl InvocationSpec {
             created_at: OffsetDateTime::now_utc(),
             tasks,
             period_ms: timings.period_ms,
+            task_index: Default::default(),
         })
     }
 }

@@ -67,6 +67,21 @@ impl RegionState {
         self.instance_index.contains_key(id)
     }
 
+    /// The instances with these ids (unknown ones left out, each once), advanced to `now`, in
+    /// creation order. Costs what the ids cost, whatever the size of the region.
+    pub fn select(&mut self, ids: &[String], now: Instant) -> Vec<&Instance> {
+        let mut found: Vec<usize> = ids
+            .iter()
+            .filter_map(|id| self.instance_index.get(id).copied())
+            .collect();
+        found.sort_unstable();
+        found.dedup();
+        for &idx in &found {
+            self.instances[idx].advance(now);
+        }
+        found.into_iter().map(|idx| &self.instances[idx]).collect()
+    }
+
     /// All instances, advanced to `now`, in creation order.
     pub fn instances(&mut self, now: Instant) -> &mut [Instance] {
         for instance in &mut self.instances {
@@ -87,12 +102,11 @@ impl RegionState {
         }
     }
 
-    /// The invocation, advanced to `now`.
-    pub fn invocation(&mut self, id: &str, now: Instant, run_ms: u64) -> Option<&mut Invocation> {
+    /// The invocation, not advanced: its callers advance the tasks they touch (a call that
+    /// names 50 tasks of a 100,000-task invocation costs 50).
+    pub fn invocation(&mut self, id: &str) -> Option<&mut Invocation> {
         let idx = *self.invocation_index.get(id)?;
-        let invocation = &mut self.invocations[idx];
-        invocation.advance(now, run_ms);
-        Some(invocation)
+        Some(&mut self.invocations[idx])
     }
 
     /// All invocations, advanced to `now`, newest first (as the vendors list them).
@@ -103,8 +117,35 @@ impl RegionState {
         self.invocations.iter_mut().rev().collect()
     }
 
+    /// The invocations with these ids (unknown ones left out), advanced to `now`, newest first.
+    pub fn invocations_named(
+        &mut self,
+        ids: &[&str],
+        now: Instant,
+        run_ms: u64,
+    ) -> Vec<&mut Invocation> {
+        let mut found: Vec<usize> = ids
+            .iter()
+            .filter_map(|id| self.invocation_index.get(*id).copied())
+            .collect();
+        found.sort_unstable_by(|a, b| b.cmp(a));
+        found.dedup();
+        let mut chosen = Vec::with_capacity(found.len());
+        // Walk the invocations newest first, taking the chosen positions as they come.
+        let mut wanted = found.into_iter().peekable();
+        for (idx, invocation) in self.invocations.iter_mut().enumerate().rev() {
+            if wanted.peek() == Some(&idx) {
+                wanted.next();
+                invocation.advance(now, run_ms);
+                chosen.push(invocation);
+            }
+        }
+        chosen
+    }
+
     /// Adds an invocation.
-    pub fn add_invocation(&mut self, invocation: Invocation) {
+    pub fn add_invocation(&mut self, mut invocation: Invocation) {
+        invocation.index_tasks();
         self.invocation_index
             .insert(invocation.id.clone(), self.invocations.len());
         self.invocations.push(invocation);

@@ -176,7 +176,30 @@ pub fn paginate<T>(
     default_page: i64,
     clamp_max_results: bool,
 ) -> Result<(Vec<T>, serde_json::Map<String, Value>), AliError> {
-    let total = items.len();
+    let (range, meta) = page_of(
+        items.len(),
+        params,
+        max_page,
+        default_page,
+        clamp_max_results,
+    )?;
+    let page = items
+        .into_iter()
+        .skip(range.start)
+        .take(range.len())
+        .collect();
+    Ok((page, meta))
+}
+
+/// The positions of the page the parameters ask for among `total` items, and the paging fields
+/// to answer with; lets a caller render only the page.
+pub fn page_of(
+    total: usize,
+    params: &Params,
+    max_page: i64,
+    default_page: i64,
+    clamp_max_results: bool,
+) -> Result<(std::ops::Range<usize>, serde_json::Map<String, Value>), AliError> {
     let mut meta = serde_json::Map::new();
     meta.insert("TotalCount".into(), json!(total));
     let token_mode = params.get("MaxResults").is_some() || params.get("NextToken").is_some();
@@ -230,9 +253,10 @@ pub fn paginate<T>(
         let offset = usize::try_from((number - 1).saturating_mul(size)).unwrap_or(usize::MAX);
         (offset, size as usize)
     };
-    let page: Vec<T> = items.into_iter().skip(offset).take(size).collect();
+    let start = offset.min(total);
+    let end = start.saturating_add(size).min(total);
     if token_mode {
-        let next = offset.saturating_add(page.len());
+        let next = end;
         meta.insert(
             "NextToken".into(),
             json!(if next < total {
@@ -242,7 +266,7 @@ pub fn paginate<T>(
             }),
         );
     }
-    Ok((page, meta))
+    Ok((start..end, meta))
 }
 
 #[cfg(test)]
