@@ -213,3 +213,42 @@ impl World {
         self.regions.clear();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeding_stops_at_the_bound_but_known_parts_stay_open() {
+        let mut world = World::default();
+        for n in 0..MAX_REGIONS {
+            world.region(Provider::Tencent, &n.to_string(), "ap-guangzhou");
+        }
+        assert!(!world.may_seed(Provider::Tencent, "one-more", "ap-guangzhou"));
+        assert!(world.may_seed(Provider::Tencent, "7", "ap-guangzhou"));
+        assert!(
+            world
+                .existing_region(Provider::Tencent, "nobody", "ap-guangzhou")
+                .is_none()
+        );
+        assert_eq!(world.regions.len(), MAX_REGIONS);
+    }
+
+    #[test]
+    fn select_finds_named_instances_once_in_creation_order() {
+        let mut region = RegionState::default();
+        for id in ["ins-a", "ins-b", "ins-c"] {
+            region.add_instance(Instance::new(id.into(), Provider::Tencent, "ap-guangzhou"));
+        }
+        let ids: Vec<String> = ["ins-c", "ins-x", "ins-a", "ins-c"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let found: Vec<&str> = region
+            .select(&ids, Instant::now())
+            .iter()
+            .map(|i| i.id.as_str())
+            .collect();
+        assert_eq!(found, ["ins-a", "ins-c"]);
+    }
+}
