@@ -88,6 +88,9 @@ struct SimArgs {
     /// Tencent SecretKey the simulator accepts.
     #[arg(long, env = "STOPGATE_SIM_TENCENT_SECRET_KEY", default_value = credentials::TENCENT_SECRET_KEY, hide_default_value = true)]
     tencent_secret_key: String,
+    /// How many calls the call log (GET /_sim/calls) keeps; the oldest are forgotten first.
+    #[arg(long, env = "STOPGATE_SIM_CALL_LOG_CAPACITY", default_value_t = stopgate::sim::calllog::DEFAULT_CAPACITY)]
+    call_log_capacity: usize,
 }
 
 async fn run_serve(args: ServeArgs) -> Result<(), String> {
@@ -119,42 +122,11 @@ async fn run_sim(args: SimArgs) -> Result<(), String> {
             args.tencent_secret_key.clone(),
         ),
         seed_demo: !args.empty,
+        call_log_capacity: args.call_log_capacity,
+        ..SimConfig::default()
     };
     let (listener, addr) = stopgate::server::bind(args.listen, "--listen").await?;
-    println!("stopgate sim listening on http://{addr}");
-    // The built-in secrets are public test values; one given by the operator stays unprinted.
-    let shown = |value: &str, default: &str| {
-        if value == default {
-            value.to_string()
-        } else {
-            "(as given; not shown)".to_string()
-        }
-    };
-    println!(
-        "  Alibaba Cloud ECS 2014-05-26: endpoint {addr} (http), access key id {}, secret {}",
-        args.alibaba_access_key_id,
-        shown(
-            &args.alibaba_access_key_secret,
-            credentials::ALIBABA_ACCESS_KEY_SECRET
-        )
-    );
-    let (sts_id, sts_secret, sts_token) = credentials::ALIBABA_STS;
-    println!("    STS: access key id {sts_id}, secret {sts_secret}, token {sts_token}");
-    println!(
-        "  Tencent Cloud CVM 2017-03-12 / TAT 2020-10-28: endpoint {addr} (http), SecretId {}, SecretKey {}",
-        args.tencent_secret_id,
-        shown(&args.tencent_secret_key, credentials::TENCENT_SECRET_KEY)
-    );
-    let (tmp_id, tmp_key, tmp_token) = credentials::TENCENT_TEMPORARY;
-    println!("    temporary: SecretId {tmp_id}, SecretKey {tmp_key}, token {tmp_token}");
-    println!(
-        "  admin API: http://{addr}/_sim/ (docs/simulator.md); world: {}",
-        if args.empty {
-            "empty"
-        } else {
-            "demo (cn-hangzhou, ap-guangzhou)"
-        }
-    );
+    println!("{}", stopgate::sim::banner::banner(addr, &config));
     Simulator::new(&config)
         .serve(listener, shutdown_signal())
         .await;

@@ -9,10 +9,12 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::SimState;
-use super::credentials::Credential;
+use super::credentials::{Credential, MAX_CREDENTIALS};
 use super::faults::FaultSpec;
+use super::seed::{InstanceSpec, InvocationSpec};
 use super::server::{HttpRequest, Reply};
-use super::world::{InstanceSpec, InvocationSpec, Timings, known_regions};
+use super::timings::Timings;
+use super::world::{MAX_REGIONS, World, known_regions};
 use crate::model::Provider;
 
 fn bad_request(message: impl Into<String>) -> Reply {
@@ -41,12 +43,25 @@ fn parse_provider(raw: Option<&str>) -> Result<Provider, Reply> {
     raw.parse::<Provider>().map_err(bad_request)
 }
 
+/// At most the first 64 characters of caller input, for quoting in an error.
+fn short(text: &str) -> String {
+    text.chars().take(64).collect()
+}
+
+fn actions(provider: Provider) -> &'static [&'static str] {
+    match provider {
+        Provider::Alibaba => &super::alibaba::ACTIONS,
+        Provider::Tencent => &super::tencent::ACTIONS,
+    }
+}
+
 fn check_region(provider: Provider, region: &str) -> Result<(), Reply> {
     if known_regions(provider).contains(&region) {
         Ok(())
     } else {
         Err(bad_request(format!(
-            "unknown {provider} region {region:?}: use one of {:?}",
+            "unknown {provider} region {:?}: use one of {:?}",
+            short(region),
             known_regions(provider)
         )))
     }
@@ -175,11 +190,23 @@ fn add_instances(state: &SimState, request: &HttpRequest) -> Result<Reply, Reply
         .map_err(bad_request)?;
     let ids: Vec<String> = built.iter().map(|i| i.id.clone()).collect();
     let mut world = state.world();
+    check_room(&world, provider, &account, &body.region)?;
     let region = world.region(provider, &account, &body.region);
     for instance in built {
         region.add_instance(instance);
     }
     Ok(Reply::json(200, &json!({ "instances": ids })))
+}
+
+fn check_room(world: &World, provider: Provider, account: &str, region: &str) -> Result<(), Reply> {
+    if world.may_seed(provider, account, region) {
+        Ok(())
+    } else {
+        Err(bad_request(format!(
+            "the simulator already holds {MAX_REGIONS} provider × account × region parts; reset it (POST /_sim/reset) before seeding account {:?}",
+            short(account)
+        )))
+    }
 }
 
 fn scope(state: &SimState, request: &HttpRequest) -> Result<(Provider, String, String), Reply> {
@@ -195,8 +222,10 @@ fn scope(state: &SimState, request: &HttpRequest) -> Result<(Provider, String, S
 fn list_instances(state: &SimState, request: &HttpRequest) -> Result<Reply, Reply> {
     let (provider, region, account) = scope(state, request)?;
     let mut world = state.world();
-    let instances: Vec<Value> = world
-        .region(provider, &account, &region)
+    let Some(region) = world.existing_region(provider, &account, &region) else {
+        return Ok(Reply::json(200, &json!({ "instances": [] })));
+    };
+    let instances: Vec<Value> = region
         .instances(Instant::now())
         .iter()
         .map(|i| {
@@ -223,6 +252,7 @@ fn add_invocation(state: &SimState, request: &HttpRequest) -> Result<Reply, Repl
         .build(provider, &timings, Instant::now())
         .map_err(bad_request)?;
     let mut world = state.world();
+    check_room(&world, provider, &account, &region_name)?;
     let region = world.region(provider, &account, &region_name);
     if let Some(missing) = invocation
         .tasks
@@ -243,8 +273,10 @@ fn list_invocations(state: &SimState, request: &HttpRequest) -> Result<Reply, Re
     let (provider, region, account) = scope(state, request)?;
     let run_ms = state.timings().run_ms;
     let mut world = state.world();
-    let list: Vec<Value> = world
-        .region(provider, &account, &region)
+    let Some(region) = world.existing_region(provider, &account, &region) else {
+        return Ok(Reply::json(200, &json!({ "invocations": [] })));
+    };
+    let list: Vec<Value> = region
         .invocations(Instant::now(), run_ms)
         .into_iter()
         .map(|inv| {
@@ -292,6 +324,15 @@ fn set_rate_limit(state: &SimState, request: &HttpRequest) -> Result<Reply, Repl
             "per_second must be positive, or null to lift the limit",
         ));
     }
+    if let Some(action) = &body.action {
+        let known = actions(provider);
+        if !known.contains(&action.as_str()) {
+            return Err(bad_request(format!(
+                "unknown {provider} action {:?}: use one of {known:?}",
+                short(action)
+            )));
+        }
+    }
     super::lock(&state.limits).set(provider, body.action, body.per_second);
     Ok(Reply::json(200, &json!({})))
 }
@@ -317,8 +358,12 @@ fn list_calls(state: &SimState, request: &HttpRequest) -> Result<Reply, Reply> {
             .map_err(|_| bad_request("since must be a sequence number"))?,
         None => 0,
     };
-    let calls = super::lock(&state.calls).query(provider, action.as_deref(), since);
-    Ok(Reply::json(200, &json!({ "calls": calls })))
+    let log = super::lock(&state.calls);
+    let calls = log.query(provider, action.as_deref(), since);
+    Ok(Reply::json(
+        200,
+        &json!({ "calls": calls, "dropped": log.dropped() }),
+    ))
 }
 
 fn add_credential(state: &SimState, request: &HttpRequest) -> Result<Reply, Reply> {
@@ -326,6 +371,11 @@ fn add_credential(state: &SimState, request: &HttpRequest) -> Result<Reply, Repl
     let provider = parse_provider(Some(&body.provider))?;
     if body.access_key_id.is_empty() || body.secret.is_empty() {
         return Err(bad_request("access_key_id and secret must not be empty"));
+    }
+    if state.credentials().len() >= MAX_CREDENTIALS {
+        return Err(bad_request(format!(
+            "the simulator already holds {MAX_CREDENTIALS} credentials; restart it to forget added ones"
+        )));
     }
     let credential = Credential {
         provider: Some(provider),

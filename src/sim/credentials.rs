@@ -1,7 +1,7 @@
 //! The access keys the simulator accepts, the account each belongs to, and the Alibaba nonce
 //! cache that rejects replays (docs/simulator.md "Credentials").
 
-use std::collections::HashMap;
+use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::model::Provider;
@@ -51,6 +51,10 @@ impl std::fmt::Debug for Credential {
             .finish_non_exhaustive()
     }
 }
+
+/// The most keys the admin API may add up to: each key's account is a part of the world a
+/// vendor call can create, so the keys bound the world.
+pub const MAX_CREDENTIALS: usize = 1000;
 
 /// Every accepted key.
 #[derive(Debug, Default)]
@@ -115,6 +119,16 @@ impl Credentials {
         self.keys.push(credential);
     }
 
+    /// How many keys there are.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether there is no key at all.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
     /// The key with this id.
     pub fn find(&self, provider: Provider, access_key_id: &str) -> Option<&Credential> {
         self.keys
@@ -132,28 +146,62 @@ impl Credentials {
     }
 }
 
-/// Nonces seen in the last 15 minutes (alibaba.md §4 `SignatureNonceUsed`).
+/// Nonces seen in the last 15 minutes (alibaba.md §4 `SignatureNonceUsed`), oldest first, so
+/// that forgetting expired ones costs nothing per request.
 #[derive(Debug, Default)]
 pub struct NonceCache {
-    seen: HashMap<String, Instant>,
+    seen: HashSet<String>,
+    order: VecDeque<(Instant, String)>,
 }
 
 /// How long a nonce is remembered: the same window as the timestamp check.
 pub const NONCE_WINDOW: Duration = Duration::from_secs(15 * 60);
 
+/// The most nonces remembered. Past it the oldest are forgotten early: a replay of one of them
+/// would pass, which a simulator can afford and which keeps its memory bounded under any load.
+pub const MAX_NONCES: usize = 200_000;
+
 impl NonceCache {
     /// Records the nonce; false when it was already used within the window.
     pub fn insert(&mut self, nonce: &str, now: Instant) -> bool {
-        if self.seen.len() > 10_000 {
-            self.seen
-                .retain(|_, at| now.duration_since(*at) < NONCE_WINDOW);
-        }
-        match self.seen.get(nonce) {
-            Some(at) if now.duration_since(*at) < NONCE_WINDOW => false,
-            _ => {
-                self.seen.insert(nonce.to_string(), now);
-                true
+        while let Some((at, _)) = self.order.front() {
+            if now.duration_since(*at) < NONCE_WINDOW && self.order.len() < MAX_NONCES {
+                break;
             }
+            let (_, old) = self.order.pop_front().expect("checked");
+            self.seen.remove(&old);
         }
+        if self.seen.contains(nonce) {
+            return false;
+        }
+        self.seen.insert(nonce.to_string());
+        self.order.push_back((now, nonce.to_string()));
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nonce_is_refused_within_the_window_and_accepted_after_it() {
+        let mut cache = NonceCache::default();
+        let now = Instant::now();
+        assert!(cache.insert("n1", now));
+        assert!(!cache.insert("n1", now + Duration::from_secs(60)));
+        assert!(cache.insert("n1", now + NONCE_WINDOW + Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn the_cache_never_holds_more_than_its_bound() {
+        let mut cache = NonceCache::default();
+        let now = Instant::now();
+        for n in 0..MAX_NONCES + 10 {
+            assert!(cache.insert(&n.to_string(), now));
+        }
+        assert_eq!(cache.order.len(), MAX_NONCES);
+        assert_eq!(cache.seen.len(), MAX_NONCES);
+        assert!(!cache.insert(&(MAX_NONCES + 9).to_string(), now));
     }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::world::{Timings, wall_clock_at};
+use super::timings::{Timings, wall_clock_at};
 use crate::model::Provider;
 
 /// Every instance state either vendor reports (Alibaba uses the first five).

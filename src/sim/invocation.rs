@@ -1,13 +1,13 @@
 //! A simulated remote-command invocation (Alibaba Cloud Assistant `t-…`, Tencent TAT `inv-…`):
 //! one task per instance, each with its own timed state machine.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::world::{Timings, wall_clock_at};
+use super::timings::{Timings, wall_clock_at};
 use crate::model::Provider;
 
 /// Every per-instance task state either vendor reports (alibaba.md §2.8, tencent.md §1.3).
@@ -183,6 +183,10 @@ pub struct Invocation {
     pub tasks: Vec<Task>,
     /// Time between runs of a periodic invocation.
     pub period_ms: u64,
+    /// Task by instance id (the first task when an instance has several); built when the
+    /// invocation is added to a region.
+    #[serde(skip)]
+    pub(crate) task_index: HashMap<String, usize>,
 }
 
 impl Task {
@@ -338,29 +342,50 @@ fn base64_text(text: &str) -> String {
 }
 
 impl Invocation {
-    /// Applies every due step of every task.
-    pub fn advance(&mut self, now: Instant, run_ms: u64) {
-        let periodic_active = self.repeat_mode == RepeatMode::Period && !self.stopped;
-        for task in &mut self.tasks {
-            task.advance(now, periodic_active, self.period_ms, run_ms);
+    /// Indexes the tasks by instance id.
+    pub(crate) fn index_tasks(&mut self) {
+        self.task_index.clear();
+        for (idx, task) in self.tasks.iter().enumerate() {
+            self.task_index
+                .entry(task.instance_id.clone())
+                .or_insert(idx);
         }
     }
 
-    /// The task on `instance_id`, if the invocation covers it.
-    pub fn task_mut(&mut self, instance_id: &str) -> Option<&mut Task> {
-        self.tasks.iter_mut().find(|t| t.instance_id == instance_id)
+    /// Applies every due step of every task.
+    pub fn advance(&mut self, now: Instant, run_ms: u64) {
+        for idx in 0..self.tasks.len() {
+            self.advance_task(idx, now, run_ms);
+        }
     }
 
-    /// Stops the given tasks (all when `instances` is empty).
+    /// Applies the due steps of one task.
+    pub fn advance_task(&mut self, idx: usize, now: Instant, run_ms: u64) {
+        let periodic_active = self.repeat_mode == RepeatMode::Period && !self.stopped;
+        self.tasks[idx].advance(now, periodic_active, self.period_ms, run_ms);
+    }
+
+    /// The index of the task on `instance_id`, if the invocation covers it.
+    pub fn task_of(&self, instance_id: &str) -> Option<usize> {
+        self.task_index.get(instance_id).copied()
+    }
+
+    /// Stops the given tasks (all when `instances` is empty), each advanced to `now` first.
     pub fn stop(&mut self, instances: &[String], timings: &Timings, now: Instant) {
+        let targets: Vec<usize> = if instances.is_empty() {
+            (0..self.tasks.len()).collect()
+        } else {
+            instances.iter().filter_map(|id| self.task_of(id)).collect()
+        };
+        for &idx in &targets {
+            self.advance_task(idx, now, timings.run_ms);
+        }
         if self.repeat_mode == RepeatMode::Period && instances.is_empty() {
             self.stopped = true;
         }
         let interrupt = self.interrupt_running;
-        for task in &mut self.tasks {
-            if instances.is_empty() || instances.contains(&task.instance_id) {
-                task.stop(interrupt, timings, now);
-            }
+        for idx in targets {
+            self.tasks[idx].stop(interrupt, timings, now);
         }
     }
 

@@ -4,14 +4,18 @@
 
 pub mod admin;
 pub mod alibaba;
+pub mod banner;
 pub mod calllog;
 pub mod credentials;
 pub mod faults;
+pub mod ids;
 pub mod instance;
 pub mod invocation;
 pub mod ratelimit;
+pub mod seed;
 pub mod server;
 pub mod tencent;
+pub mod timings;
 pub mod world;
 
 use std::future::Future;
@@ -25,10 +29,11 @@ use tokio::net::TcpListener;
 use crate::model::Provider;
 use calllog::{CallLog, CallRecord};
 use credentials::{Credentials, NonceCache};
-use faults::{FaultKind, Faults};
+use faults::{FaultKind, FaultPhase, Faults};
 use ratelimit::{Admission, RateLimits};
 use server::{HttpRequest, Reply};
-use world::{Timings, World};
+use timings::Timings;
+use world::World;
 
 /// How to start a simulator.
 #[derive(Debug, Clone)]
@@ -39,7 +44,19 @@ pub struct SimConfig {
     pub tencent_key: (String, String),
     /// Start with the demo world.
     pub seed_demo: bool,
+    /// The largest request body served; larger ones get the vendor's "too large" error before
+    /// the rest of the body is read.
+    pub max_body_bytes: usize,
+    /// How many calls the call log keeps (the oldest are forgotten first).
+    pub call_log_capacity: usize,
 }
+
+/// Default of [`SimConfig::max_body_bytes`]: far above any request the vendors' APIs define
+/// (100 instance ids), far below what would hurt a process that embeds the simulator.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The body limit of the admin API.
+pub const ADMIN_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 impl Default for SimConfig {
     fn default() -> Self {
@@ -53,6 +70,8 @@ impl Default for SimConfig {
                 credentials::TENCENT_SECRET_KEY.to_string(),
             ),
             seed_demo: true,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            call_log_capacity: calllog::DEFAULT_CAPACITY,
         }
     }
 }
@@ -67,6 +86,7 @@ pub struct SimState {
     limits: Mutex<RateLimits>,
     faults: Mutex<Faults>,
     calls: Mutex<CallLog>,
+    max_body_bytes: usize,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -89,7 +109,8 @@ impl SimState {
             nonces: Mutex::new(NonceCache::default()),
             limits: Mutex::new(RateLimits::default()),
             faults: Mutex::new(Faults::default()),
-            calls: Mutex::new(CallLog::default()),
+            calls: Mutex::new(CallLog::new(config.call_log_capacity)),
+            max_body_bytes: config.max_body_bytes,
         });
         if config.seed_demo {
             state.seed_demo();
@@ -104,7 +125,17 @@ impl SimState {
             creds.default_account(Provider::Tencent),
         );
         drop(creds);
-        world::seed_demo(&mut lock(&self.world), &ali, &tc, Instant::now());
+        seed::seed_demo(&mut lock(&self.world), &ali, &tc, Instant::now());
+    }
+
+    /// The body limit of a request to `path`: the admin API seeds whole worlds in one call
+    /// (an invocation on 100,000 instances), so it gets [`ADMIN_MAX_BODY_BYTES`].
+    pub(crate) fn max_body_bytes(&self, path: &str) -> usize {
+        if path.starts_with("/_sim") {
+            ADMIN_MAX_BODY_BYTES.max(self.max_body_bytes)
+        } else {
+            self.max_body_bytes
+        }
     }
 
     pub(crate) fn world(&self) -> MutexGuard<'_, World> {
@@ -126,7 +157,8 @@ impl SimState {
     /// Lets a vendor call through the faults and the rate limit, logging the outcome when the
     /// call ends here. `mentions` tells whether the parameters name an instance.
     pub(crate) async fn gate(&self, call: &Call, mentions: &(dyn Fn(&str) -> bool + Sync)) -> Gate {
-        let plan = lock(&self.faults).plan(call.provider, &call.action, mentions);
+        let plan =
+            lock(&self.faults).plan(FaultPhase::Before, call.provider, &call.action, mentions);
         if plan.latency_ms > 0 {
             tokio::time::sleep(Duration::from_millis(plan.latency_ms)).await;
         }
@@ -150,6 +182,21 @@ impl SimState {
                 retry_after_ms,
             },
         }
+    }
+
+    /// Runs the faults of phase "after" once the action has run: waits their latency, and
+    /// returns the fault that replaces the real answer, if any.
+    pub(crate) async fn after_action(
+        &self,
+        call: &Call,
+        mentions: &(dyn Fn(&str) -> bool + Sync),
+    ) -> Option<FaultKind> {
+        let plan =
+            lock(&self.faults).plan(FaultPhase::After, call.provider, &call.action, mentions);
+        if plan.latency_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(plan.latency_ms)).await;
+        }
+        plan.outcome
     }
 
     /// Appends to the call log.
@@ -177,6 +224,9 @@ impl SimState {
             params: call.params.clone(),
             outcome: outcome.to_string(),
             http_status,
+            applied: call.applied,
+            fault_phase: call.fault_phase.map(FaultPhase::as_str),
+            action_outcome: call.action_outcome.clone(),
         });
     }
 }
@@ -194,6 +244,37 @@ pub struct Call {
     /// Business parameters, for the call log.
     pub params: serde_json::Value,
     pub request_id: String,
+    /// The action ran and succeeded (whatever answer was then sent).
+    pub applied: bool,
+    /// The phase of the fault that decided the answer, if one did.
+    pub fault_phase: Option<FaultPhase>,
+    /// With a fault after the action: what the action itself answered (`ok` or its error code).
+    pub action_outcome: Option<String>,
+}
+
+impl Call {
+    /// A call being served, not yet authenticated or applied.
+    pub(crate) fn new(
+        provider: Provider,
+        service: &'static str,
+        action: String,
+        region: String,
+        params: serde_json::Value,
+        request_id: String,
+    ) -> Call {
+        Call {
+            provider,
+            service,
+            action,
+            region,
+            account: String::new(),
+            params,
+            request_id,
+            applied: false,
+            fault_phase: None,
+            action_outcome: None,
+        }
+    }
 }
 
 /// What `SimState::gate` decided.
@@ -216,6 +297,21 @@ pub async fn route(state: &Arc<SimState>, request: HttpRequest) -> Reply {
         return tencent::handle(state, request).await;
     }
     alibaba::handle(state, request).await
+}
+
+/// Answers a request whose body is over the limit, in the style of the API it was for.
+pub(crate) fn too_large(state: &SimState, request: &HttpRequest) -> Reply {
+    let limit = state.max_body_bytes(&request.path);
+    if request.path.starts_with("/_sim") {
+        return Reply::json(
+            413,
+            &serde_json::json!({ "error": format!("the request body is over the simulator's limit of {limit} bytes") }),
+        );
+    }
+    if request.headers.contains_key("x-tc-action") {
+        return tencent::too_large(state, request, limit);
+    }
+    alibaba::too_large(state, request, limit)
 }
 
 /// A running simulator.

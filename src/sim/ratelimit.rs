@@ -7,6 +7,10 @@ use std::time::Instant;
 
 use crate::model::Provider;
 
+/// Buckets kept before the full ones are forgotten. Calls reach a bucket only once
+/// authenticated, for a known region and action, so this is a second line of defence.
+const MAX_BUCKETS: usize = 10_000;
+
 /// Alibaba's default per-action rate in the simulator.
 pub const ALIBABA_DEFAULT_PER_SECOND: f64 = 50.0;
 
@@ -57,6 +61,28 @@ impl RateLimits {
         self.buckets.retain(|k, _| k.0 != provider);
     }
 
+    /// Forgets the buckets that have refilled: a full bucket behaves exactly like a missing one.
+    fn forget_full_buckets(&mut self, now: Instant) {
+        let limits: HashMap<(Provider, String), f64> = self
+            .buckets
+            .keys()
+            .map(|k| (k.0, k.3.clone()))
+            .collect::<std::collections::HashSet<_>>()
+            .into_iter()
+            .filter_map(|(p, a)| {
+                let rate = self.limit(p, &a)?;
+                Some(((p, a), rate))
+            })
+            .collect();
+        self.buckets.retain(|k, bucket| {
+            let Some(rate) = limits.get(&(k.0, k.3.clone())) else {
+                return false;
+            };
+            let elapsed = now.duration_since(bucket.last).as_secs_f64();
+            bucket.tokens + elapsed * rate < rate.max(1.0)
+        });
+    }
+
     /// Back to the published defaults.
     pub fn reset(&mut self) {
         self.overrides.clear();
@@ -95,6 +121,13 @@ impl RateLimits {
             region.to_string(),
             action.to_string(),
         );
+        if self.buckets.len() >= MAX_BUCKETS && !self.buckets.contains_key(&key) {
+            self.forget_full_buckets(now);
+            if self.buckets.len() >= MAX_BUCKETS {
+                // Every bucket is in use: start over rather than grow (a burst is let through).
+                self.buckets.clear();
+            }
+        }
         let bucket = self.buckets.entry(key).or_insert(Bucket {
             tokens: rate,
             last: now,
@@ -169,6 +202,38 @@ mod tests {
             limits.admit(Provider::Alibaba, "a", "r", "DescribeInstances", now),
             Admission::Allowed
         );
+    }
+
+    #[test]
+    fn refilled_buckets_are_forgotten_when_there_are_too_many() {
+        let mut limits = RateLimits::default();
+        limits.set(Provider::Alibaba, None, Some(1.0));
+        let now = Instant::now();
+        for n in 0..MAX_BUCKETS {
+            limits.admit(Provider::Alibaba, &n.to_string(), "r", "StopInstances", now);
+        }
+        assert_eq!(limits.buckets.len(), MAX_BUCKETS);
+        let later = now + Duration::from_secs(10);
+        assert_eq!(
+            limits.admit(Provider::Alibaba, "new", "r", "StopInstances", later),
+            Admission::Allowed
+        );
+        assert_eq!(limits.buckets.len(), 1);
+        assert!(matches!(
+            limits.admit(Provider::Alibaba, "new", "r", "StopInstances", later),
+            Admission::Throttled { .. }
+        ));
+    }
+
+    #[test]
+    fn the_buckets_never_outgrow_their_bound() {
+        let mut limits = RateLimits::default();
+        limits.set(Provider::Alibaba, None, Some(1.0));
+        let now = Instant::now();
+        for n in 0..MAX_BUCKETS + 5 {
+            limits.admit(Provider::Alibaba, &n.to_string(), "r", "StopInstances", now);
+            assert!(limits.buckets.len() <= MAX_BUCKETS);
+        }
     }
 
     #[test]

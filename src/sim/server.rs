@@ -6,7 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -66,6 +66,33 @@ impl Reply {
     }
 }
 
+/// A request body over the limit.
+#[derive(Debug)]
+pub struct TooLarge;
+
+/// Reads a body of at most `limit` bytes: a declared `Content-Length` over the limit is refused
+/// before a byte of the body is read, and a chunked body as soon as it passes the limit, so a
+/// caller (authenticated or not) cannot make the simulator hold more than `limit` per request.
+async fn read_body(
+    body: hyper::body::Incoming,
+    headers: &http::HeaderMap,
+    limit: usize,
+) -> Result<Bytes, TooLarge> {
+    let declared = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(TooLarge);
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => Err(TooLarge),
+        // A body cut short by the client: the request is answered as if it had none.
+        Err(_) => Ok(Bytes::new()),
+    }
+}
+
 /// Serves until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
@@ -93,19 +120,22 @@ pub async fn serve(
                 let drop_tx = drop_tx.clone();
                 async move {
                     let (parts, body) = req.into_parts();
-                    let body = body
-                        .collect()
-                        .await
-                        .map(|b| b.to_bytes())
-                        .unwrap_or_default();
-                    let request = HttpRequest {
+                    let mut request = HttpRequest {
                         method: parts.method,
                         path: parts.uri.path().to_string(),
                         query: parts.uri.query().unwrap_or("").to_string(),
                         headers: parts.headers,
-                        body,
+                        body: Bytes::new(),
                     };
-                    match super::route(&state, request).await {
+                    let limit = state.max_body_bytes(&request.path);
+                    let reply = match read_body(body, &request.headers, limit).await {
+                        Ok(body) => {
+                            request.body = body;
+                            super::route(&state, request).await
+                        }
+                        Err(TooLarge) => super::too_large(&state, &request),
+                    };
+                    match reply {
                         Reply::Response(response) => Ok::<_, Infallible>(*response),
                         Reply::Drop => {
                             let _ = drop_tx.send(()).await;

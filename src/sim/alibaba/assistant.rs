@@ -7,11 +7,12 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 use super::Ctx;
-use super::params::{AliError, Params, paginate};
+use super::params::{AliError, Params, page_of, paginate};
 use crate::model::Provider;
+use crate::sim::ids::{new_command_id, new_invocation_id, new_task_id};
 use crate::sim::instance::Phase;
 use crate::sim::invocation::{Invocation, RepeatMode, Task, TaskPhase};
-use crate::sim::world::{World, new_command_id, new_invocation_id, new_task_id};
+use crate::sim::world::World;
 
 const P: Provider = Provider::Alibaba;
 
@@ -47,7 +48,7 @@ pub fn run_command(world: &mut World, ctx: &Ctx<'_>, params: &Params) -> Result<
         Some("PlainText") => base64::engine::general_purpose::STANDARD.encode(content),
         _ => content.to_string(),
     };
-    let ids = params.repeat_list("InstanceId");
+    let ids = params.repeat_list("InstanceId")?;
     if ids.is_empty() {
         return Err(AliError::missing("InstanceId"));
     }
@@ -103,6 +104,7 @@ pub fn run_command(world: &mut World, ctx: &Ctx<'_>, params: &Params) -> Result<
         created_at: OffsetDateTime::now_utc(),
         tasks,
         period_ms: ctx.timings.period_ms,
+        task_index: Default::default(),
     };
     let answer = json!({"CommandId": invocation.command_id, "InvokeId": invocation.id});
     region.add_invocation(invocation);
@@ -117,7 +119,7 @@ pub fn stop_invocation(
     params: &Params,
 ) -> Result<Value, AliError> {
     let invoke_id = params.required("InvokeId")?;
-    let ids = params.repeat_list("InstanceId");
+    let ids = params.repeat_list("InstanceId")?;
     if ids.len() > 50 {
         return Err(AliError::new(
             403,
@@ -126,10 +128,8 @@ pub fn stop_invocation(
         ));
     }
     let region = world.region(P, ctx.account, ctx.region);
-    let invocation = region
-        .invocation(invoke_id, ctx.now, ctx.timings.run_ms)
-        .ok_or_else(invoke_not_found)?;
-    if ids.iter().any(|id| invocation.task_mut(id).is_none()) {
+    let invocation = region.invocation(invoke_id).ok_or_else(invoke_not_found)?;
+    if ids.iter().any(|id| invocation.task_of(id).is_none()) {
         return Err(instance_not_found());
     }
     invocation.stop(&ids, &ctx.timings, ctx.now);
@@ -193,10 +193,12 @@ pub fn describe_invocations(
     let include_output = params.bool("IncludeOutput")?.unwrap_or(false);
     let plain = params.get("ContentEncoding") == Some("PlainText");
     let region = world.region(P, ctx.account, ctx.region);
-    let list: Vec<Value> = region
-        .invocations(ctx.now, ctx.timings.run_ms)
+    let candidates = match invoke_id {
+        Some(id) => region.invocations_named(&[id], ctx.now, ctx.timings.run_ms),
+        None => region.invocations(ctx.now, ctx.timings.run_ms),
+    };
+    let list: Vec<Value> = candidates
         .into_iter()
-        .filter(|inv| invoke_id.is_none_or(|id| inv.id == id))
         .filter(|inv| command_id.is_none_or(|id| inv.command_id == id))
         .filter(|inv| instance_id.is_none_or(|id| inv.tasks.iter().any(|t| t.instance_id == id)))
         .filter(|inv| status.is_none_or(|s| inv.alibaba_status() == s || inv.alibaba_invoke_status() == s))
@@ -245,8 +247,29 @@ pub fn describe_invocation_results(
     let record = params.get("InvokeRecordStatus");
     let plain = params.get("ContentEncoding") == Some("PlainText");
     let region = world.region(P, ctx.account, ctx.region);
+    if let (Some(invoke), None, None) = (invoke_id, command_id, record) {
+        // The common read (one invocation, maybe one instance): only the page is advanced and
+        // rendered, so paging through 100,000 tasks costs what the pages cost.
+        let Some(inv) = region.invocation(invoke) else {
+            return Ok(results_answer(
+                Vec::new(),
+                page_of(0, params, 50, 10, false)?.1,
+            ));
+        };
+        let named: Option<Vec<usize>> = instance_id.map(|id| inv.task_of(id).into_iter().collect());
+        let total = named.as_ref().map_or(inv.tasks.len(), Vec::len);
+        let (range, meta) = page_of(total, params, 50, 10, false)?;
+        let mut page = Vec::with_capacity(range.len());
+        for position in range {
+            let idx = named.as_ref().map_or(position, |n| n[position]);
+            inv.advance_task(idx, ctx.now, ctx.timings.run_ms);
+            page.push(result_record(inv, &inv.tasks[idx], plain));
+        }
+        return Ok(results_answer(page, meta));
+    }
     let mut list = Vec::new();
     for inv in region.invocations(ctx.now, ctx.timings.run_ms) {
+        let inv: &Invocation = inv;
         if invoke_id.is_some_and(|id| inv.id != id)
             || command_id.is_some_and(|id| inv.command_id != id)
         {
@@ -259,31 +282,44 @@ pub fn describe_invocation_results(
             if record.is_some_and(|r| record_status(task.phase) != r) {
                 continue;
             }
-            list.push(json!({
-                "CommandId": inv.command_id,
-                "InvokeId": inv.id,
-                "InstanceId": task.instance_id,
-                "InvocationStatus": task.phase.vendor_name(P),
-                "InvokeRecordStatus": record_status(task.phase),
-                "ExitCode": task.exit_code,
-                "ErrorCode": task.error_code,
-                "ErrorInfo": task.error_info,
-                "Output": output(task, true, plain),
-                "Dropped": 0,
-                "Repeats": task.repeats,
-                "StartTime": time_text(task.start_time),
-                "FinishedTime": time_text(task.end_time),
-                "StopTime": time_text(task.stop_time),
-                "Username": inv.username,
-                "TerminationMode": "ProcessTree",
-            }));
+            list.push((inv, task));
         }
     }
     let (page, meta) = paginate(list, params, 50, 10, false)?;
+    let page = page
+        .into_iter()
+        .map(|(inv, task)| result_record(inv, task, plain))
+        .collect();
+    Ok(results_answer(page, meta))
+}
+
+fn results_answer(page: Vec<Value>, meta: serde_json::Map<String, Value>) -> Value {
     let mut invocation = meta;
     invocation.insert(
         "InvocationResults".into(),
         json!({"InvocationResult": page}),
     );
-    Ok(json!({"Invocation": invocation}))
+    json!({"Invocation": invocation})
+}
+
+/// One record of DescribeInvocationResults.
+fn result_record(inv: &Invocation, task: &Task, plain: bool) -> Value {
+    json!({
+        "CommandId": inv.command_id,
+        "InvokeId": inv.id,
+        "InstanceId": task.instance_id,
+        "InvocationStatus": task.phase.vendor_name(P),
+        "InvokeRecordStatus": record_status(task.phase),
+        "ExitCode": task.exit_code,
+        "ErrorCode": task.error_code,
+        "ErrorInfo": task.error_info,
+        "Output": output(task, true, plain),
+        "Dropped": 0,
+        "Repeats": task.repeats,
+        "StartTime": time_text(task.start_time),
+        "FinishedTime": time_text(task.end_time),
+        "StopTime": time_text(task.stop_time),
+        "Username": inv.username,
+        "TerminationMode": "ProcessTree",
+    })
 }

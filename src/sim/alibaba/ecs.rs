@@ -8,7 +8,7 @@ use super::Ctx;
 use super::params::{AliError, Params, paginate};
 use crate::model::Provider;
 use crate::sim::instance::{Instance, Phase, StopKind, StoppedMode};
-use crate::sim::world::World;
+use crate::sim::world::{RegionState, World};
 
 const P: Provider = Provider::Alibaba;
 
@@ -188,7 +188,7 @@ fn run_batch(
     confirm: bool,
     apply: &dyn Fn(&mut Instance),
 ) -> Result<Value, AliError> {
-    let ids = params.repeat_list("InstanceId");
+    let ids = params.repeat_list("InstanceId")?;
     check_ids(&ids)?;
     let success_first = batch_mode(params)?;
     let dry_run = params.bool("DryRun")?.unwrap_or(false);
@@ -254,10 +254,15 @@ pub fn start_instances(
     run_batch(world, ctx, params, Phase::Stopped, true, &apply)
 }
 
-fn selected<'a>(instances: &'a mut [Instance], ids: Option<&[String]>) -> Vec<&'a Instance> {
+/// The instances a describe call names (through the id index), or all of them.
+fn selected<'a>(
+    region: &'a mut RegionState,
+    ids: Option<&[String]>,
+    now: std::time::Instant,
+) -> Vec<&'a Instance> {
     match ids {
-        None => instances.iter().collect(),
-        Some(ids) => instances.iter().filter(|i| ids.contains(&i.id)).collect(),
+        None => region.instances(now).iter().collect(),
+        Some(ids) => region.select(ids, now),
     }
 }
 
@@ -267,7 +272,7 @@ pub fn describe_instance_status(
     ctx: &Ctx<'_>,
     params: &Params,
 ) -> Result<Value, AliError> {
-    let ids = params.repeat_list("InstanceId");
+    let ids = params.repeat_list("InstanceId")?;
     if ids.len() > 100 {
         return Err(AliError::new(
             403,
@@ -277,13 +282,15 @@ pub fn describe_instance_status(
     }
     let zone = params.get("ZoneId");
     let region = world.region(P, ctx.account, ctx.region);
-    let instances = region.instances(ctx.now);
-    let list: Vec<Value> = selected(instances, (!ids.is_empty()).then_some(&ids[..]))
+    let list: Vec<&Instance> = selected(region, (!ids.is_empty()).then_some(&ids[..]), ctx.now)
         .into_iter()
         .filter(|i| zone.is_none_or(|z| i.zone == z))
-        .map(|i| json!({"InstanceId": i.id, "Status": i.phase.vendor_name(P)}))
         .collect();
     let (page, mut meta) = paginate(list, params, 50, 10, false)?;
+    let page: Vec<Value> = page
+        .into_iter()
+        .map(|i| json!({"InstanceId": i.id, "Status": i.phase.vendor_name(P)}))
+        .collect();
     meta.insert("InstanceStatuses".into(), json!({"InstanceStatus": page}));
     Ok(Value::Object(meta))
 }
@@ -365,14 +372,13 @@ pub fn describe_instances(
     }
     let zone = params.get("ZoneId");
     let region = world.region(P, ctx.account, ctx.region);
-    let instances = region.instances(ctx.now);
-    let list: Vec<Value> = selected(instances, ids.as_deref())
+    let list: Vec<&Instance> = selected(region, ids.as_deref(), ctx.now)
         .into_iter()
         .filter(|i| status.is_none_or(|s| i.phase == s))
         .filter(|i| zone.is_none_or(|z| i.zone == z))
-        .map(|i| describe(i, ctx.region))
         .collect();
     let (page, mut meta) = paginate(list, params, 100, 10, true)?;
+    let page: Vec<Value> = page.into_iter().map(|i| describe(i, ctx.region)).collect();
     meta.insert("Instances".into(), json!({"Instance": page}));
     Ok(Value::Object(meta))
 }

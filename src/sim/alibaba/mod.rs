@@ -13,9 +13,10 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use super::faults::FaultKind;
+use super::faults::{FaultKind, FaultPhase};
 use super::server::{HttpRequest, Reply};
-use super::world::{Timings, World, known_regions};
+use super::timings::Timings;
+use super::world::{World, known_regions};
 use super::{Call, Gate, SimState, new_request_id};
 use crate::model::Provider;
 use params::{AliError, Params};
@@ -32,6 +33,19 @@ pub(crate) struct Ctx<'a> {
 }
 
 type Handler = fn(&mut World, &Ctx<'_>, &Params) -> Result<Value, AliError>;
+
+/// Every action served.
+pub const ACTIONS: [&str; 9] = [
+    "StopInstance",
+    "StopInstances",
+    "StartInstances",
+    "DescribeInstanceStatus",
+    "DescribeInstances",
+    "RunCommand",
+    "StopInvocation",
+    "DescribeInvocations",
+    "DescribeInvocationResults",
+];
 
 fn handler(action: &str) -> Option<(Handler, bool)> {
     // (handler, whether RegionId is required: StopInstance has none, alibaba.md §2.1)
@@ -140,15 +154,14 @@ pub async fn handle(state: &Arc<SimState>, request: HttpRequest) -> Reply {
         _ => Format::Xml,
     };
     let params = Params::from_pairs(&all);
-    let mut call = Call {
-        provider: Provider::Alibaba,
-        service: "ecs",
-        action: action.clone().unwrap_or_default(),
-        region: params.get("RegionId").unwrap_or_default().to_string(),
-        account: String::new(),
-        params: params.to_json(),
-        request_id: request_id.clone(),
-    };
+    let mut call = Call::new(
+        Provider::Alibaba,
+        "ecs",
+        action.clone().unwrap_or_default(),
+        params.get("RegionId").unwrap_or_default().to_string(),
+        params.to_json(),
+        request_id.clone(),
+    );
     let fail = |call: &Call, error: AliError| {
         state.log(call, &error.code, error.status);
         render_error(&error, &request_id, format)
@@ -210,7 +223,10 @@ pub async fn handle(state: &Arc<SimState>, request: HttpRequest) -> Reply {
             state.log_with_retry_after(&call, &error.code, error.status, error.retry_after_ms);
             return render_error(&error, &request_id, format);
         }
-        Gate::Fault(kind) => return render_fault(state, &call, kind, &request_id, format),
+        Gate::Fault(kind) => {
+            call.fault_phase = Some(FaultPhase::Before);
+            return render_fault(state, &call, kind, &request_id, format);
+        }
     }
 
     let ctx = Ctx {
@@ -220,6 +236,15 @@ pub async fn handle(state: &Arc<SimState>, request: HttpRequest) -> Reply {
         now: Instant::now(),
     };
     let result = handler(&mut state.world(), &ctx, &params);
+    call.applied = result.is_ok();
+    if let Some(kind) = state.after_action(&call, &|id| params.mentions(id)).await {
+        call.fault_phase = Some(FaultPhase::After);
+        call.action_outcome = Some(match &result {
+            Ok(_) => "ok".to_string(),
+            Err(error) => error.code.clone(),
+        });
+        return render_fault(state, &call, kind, &request_id, format);
+    }
     match result {
         Ok(body) => {
             state.log(&call, "ok", 200);
@@ -227,6 +252,45 @@ pub async fn handle(state: &Arc<SimState>, request: HttpRequest) -> Reply {
         }
         Err(error) => fail(&call, error),
     }
+}
+
+/// Answers a request whose body is over the simulator's limit (HTTP 413; Alibaba documents no
+/// code for this, so the code is the simulator's choice).
+pub(crate) fn too_large(state: &SimState, request: &HttpRequest, limit: usize) -> Reply {
+    let request_id = new_request_id(Provider::Alibaba);
+    let query = decode_pairs(request.query.as_bytes());
+    let get = |name: &str| {
+        query
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let v3 = request.headers.contains_key("x-acs-action");
+    let action = match v3 {
+        true => request.header("x-acs-action").map(str::to_string),
+        false => get("Action"),
+    };
+    let format = match (v3, get("Format")) {
+        (true, _) => Format::Json,
+        (false, Some(f)) if f.eq_ignore_ascii_case("json") => Format::Json,
+        _ => Format::Xml,
+    };
+    let call = Call::new(
+        Provider::Alibaba,
+        "ecs",
+        action.unwrap_or_default(),
+        get("RegionId").unwrap_or_default(),
+        Value::Null,
+        request_id.clone(),
+    );
+    let error = AliError::new(
+        413,
+        "RequestEntityTooLarge",
+        format!("The request body is larger than the limit of {limit} bytes."),
+    );
+    state.log(&call, &error.code, error.status);
+    render_error(&error, &request_id, format)
 }
 
 fn render_fault(

@@ -60,6 +60,10 @@ const COMMON: [&str; 11] = [
     "Version",
 ];
 
+/// The highest RepeatList index accepted (`InstanceId.1000`). The actions served take at most
+/// 100 items per list.
+pub const MAX_REPEAT_INDEX: u64 = 1000;
+
 /// The business parameters of a call.
 #[derive(Debug, Clone, Default)]
 pub struct Params {
@@ -120,22 +124,35 @@ impl Params {
     }
 
     /// A RepeatList `Name.1`, `Name.2`, … in index order (alibaba.md §2 "Array encodings").
-    pub fn repeat_list(&self, name: &str) -> Vec<String> {
+    /// An index above [`MAX_REPEAT_INDEX`] is refused as an invalid parameter.
+    pub fn repeat_list(&self, name: &str) -> Result<Vec<String>, AliError> {
         let prefix = format!("{name}.");
-        let mut items: Vec<(u64, String)> = self
-            .map
-            .iter()
-            .filter_map(|(k, v)| {
-                let index = k.strip_prefix(&prefix)?.parse::<u64>().ok()?;
-                Some((index, v.clone()))
-            })
-            .collect();
+        let mut items: Vec<(u64, String)> = Vec::new();
+        for (key, value) in self.map.range(prefix.clone()..) {
+            let Some(rest) = key.strip_prefix(&prefix) else {
+                break;
+            };
+            let Ok(index) = rest.parse::<u64>() else {
+                continue;
+            };
+            if index > MAX_REPEAT_INDEX {
+                let shown: String = key.chars().take(64).collect();
+                return Err(AliError::new(
+                    400,
+                    "InvalidParameter",
+                    format!(
+                        "The specified parameter \"{shown}\" is not valid: RepeatList indexes run from 1 to at most {MAX_REPEAT_INDEX}."
+                    ),
+                ));
+            }
+            items.push((index, value.clone()));
+        }
         items.sort_by_key(|(i, _)| *i);
-        items
+        Ok(items
             .into_iter()
             .map(|(_, v)| v)
             .filter(|v| !v.is_empty())
-            .collect()
+            .collect())
     }
 
     /// A JSON-array string such as `InstanceIds='["i-a","i-b"]'`.
@@ -159,7 +176,30 @@ pub fn paginate<T>(
     default_page: i64,
     clamp_max_results: bool,
 ) -> Result<(Vec<T>, serde_json::Map<String, Value>), AliError> {
-    let total = items.len();
+    let (range, meta) = page_of(
+        items.len(),
+        params,
+        max_page,
+        default_page,
+        clamp_max_results,
+    )?;
+    let page = items
+        .into_iter()
+        .skip(range.start)
+        .take(range.len())
+        .collect();
+    Ok((page, meta))
+}
+
+/// The positions of the page the parameters ask for among `total` items, and the paging fields
+/// to answer with; lets a caller render only the page.
+pub fn page_of(
+    total: usize,
+    params: &Params,
+    max_page: i64,
+    default_page: i64,
+    clamp_max_results: bool,
+) -> Result<(std::ops::Range<usize>, serde_json::Map<String, Value>), AliError> {
     let mut meta = serde_json::Map::new();
     meta.insert("TotalCount".into(), json!(total));
     let token_mode = params.get("MaxResults").is_some() || params.get("NextToken").is_some();
@@ -209,11 +249,14 @@ pub fn paginate<T>(
         }
         meta.insert("PageNumber".into(), json!(number));
         meta.insert("PageSize".into(), json!(size));
-        (((number - 1) * size) as usize, size as usize)
+        // A page past the end is empty, however far past: the product saturates.
+        let offset = usize::try_from((number - 1).saturating_mul(size)).unwrap_or(usize::MAX);
+        (offset, size as usize)
     };
-    let page: Vec<T> = items.into_iter().skip(offset).take(size).collect();
+    let start = offset.min(total);
+    let end = start.saturating_add(size).min(total);
     if token_mode {
-        let next = offset + page.len();
+        let next = end;
         meta.insert(
             "NextToken".into(),
             json!(if next < total {
@@ -223,5 +266,66 @@ pub fn paginate<T>(
             }),
         );
     }
-    Ok((page, meta))
+    Ok((start..end, meta))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(list: &[(&str, &str)]) -> Params {
+        let pairs: Vec<(String, String)> = list
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Params::from_pairs(&pairs)
+    }
+
+    #[test]
+    fn a_repeat_list_comes_in_index_order_and_refuses_a_huge_index() {
+        let ok = params(&[
+            ("InstanceId.2", "i-b"),
+            ("InstanceId.1", "i-a"),
+            ("InstanceIdX", "z"),
+        ]);
+        assert_eq!(ok.repeat_list("InstanceId").unwrap(), ["i-a", "i-b"]);
+        let huge = params(&[("InstanceId.4000000000", "i-a")]);
+        let error = huge.repeat_list("InstanceId").unwrap_err();
+        assert_eq!(
+            (error.status, error.code.as_str()),
+            (400, "InvalidParameter")
+        );
+        assert!(
+            error.message.contains("InstanceId.4000000000"),
+            "{}",
+            error.message
+        );
+    }
+
+    #[test]
+    fn a_page_number_far_past_the_end_is_an_empty_page_not_an_overflow() {
+        let items: Vec<u32> = (0..10).collect();
+        let huge = i64::MAX.to_string();
+        let (page, meta) = paginate(
+            items.clone(),
+            &params(&[("PageNumber", &huge), ("PageSize", "50")]),
+            50,
+            10,
+            false,
+        )
+        .unwrap();
+        assert!(page.is_empty());
+        assert_eq!(meta["TotalCount"], 10);
+        let token = format!("sgnt-{}", usize::MAX);
+        let (page, meta) = paginate(
+            items,
+            &params(&[("NextToken", &token), ("MaxResults", "50")]),
+            50,
+            10,
+            false,
+        )
+        .unwrap();
+        assert!(page.is_empty());
+        assert_eq!(meta["NextToken"], "");
+    }
 }

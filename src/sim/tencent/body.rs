@@ -1,5 +1,7 @@
 //! Tencent API 3.0 request bodies (JSON objects) and the simulator's Tencent error type.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value};
 
 /// A Tencent error: always HTTP 200 with `Response.Error` (tencent.md §3.3).
@@ -188,45 +190,80 @@ impl Body {
     }
 }
 
+/// The highest list index a flattened GET parameter may carry (`InstanceIds.999`). The APIs
+/// served take at most 100 items per list; the cap keeps an index from the query from sizing
+/// anything.
+pub const MAX_LIST_INDEX: usize = 999;
+
+/// A parameter tree being rebuilt: lists keep only the indexes given, so memory follows the
+/// size of the query, never the value of an index.
+enum Node {
+    Leaf(String),
+    List(BTreeMap<usize, Node>),
+    Object(BTreeMap<String, Node>),
+}
+
+impl Node {
+    fn into_value(self) -> Value {
+        match self {
+            Node::Leaf(text) => Value::String(text),
+            Node::List(items) => Value::Array(items.into_values().map(Node::into_value).collect()),
+            Node::Object(map) => {
+                Value::Object(map.into_iter().map(|(k, v)| (k, v.into_value())).collect())
+            }
+        }
+    }
+}
+
 /// Rebuilds a JSON object from flattened GET parameters (`InstanceIds.0=…`, `Filters.0.Name=…`).
-pub fn unflatten(pairs: &[(String, String)]) -> Value {
-    let mut root = Value::Object(Map::new());
+/// Lists come out in index order; an index above [`MAX_LIST_INDEX`] is refused.
+pub fn unflatten(pairs: &[(String, String)]) -> Result<Value, TcError> {
+    let mut root = Node::Object(BTreeMap::new());
     for (key, value) in pairs {
-        let mut node = &mut root;
         let parts: Vec<&str> = key.split('.').collect();
+        let mut node = &mut root;
         for (i, part) in parts.iter().enumerate() {
             let last = i == parts.len() - 1;
             let next_is_index = parts.get(i + 1).is_some_and(|p| p.parse::<usize>().is_ok());
             let fresh = || {
-                if next_is_index {
-                    Value::Array(Vec::new())
+                if last {
+                    Node::Leaf(value.clone())
+                } else if next_is_index {
+                    Node::List(BTreeMap::new())
                 } else {
-                    Value::Object(Map::new())
+                    Node::Object(BTreeMap::new())
                 }
             };
-            node = match (node, part.parse::<usize>()) {
-                (Value::Array(items), Ok(index)) => {
-                    while items.len() <= index {
-                        items.push(Value::Null);
+            node = match node {
+                Node::List(items) => {
+                    let Ok(index) = part.parse::<usize>() else {
+                        break;
+                    };
+                    if index > MAX_LIST_INDEX {
+                        let name: String = parts[..i].join(".").chars().take(64).collect();
+                        return Err(TcError::new(
+                            "InvalidParameter",
+                            format!(
+                                "The list index {index} of parameter `{name}` is too large: indexes run from 0 to at most {MAX_LIST_INDEX}."
+                            ),
+                        ));
                     }
                     if last {
-                        items[index] = Value::String(value.clone());
-                    } else if items[index].is_null() {
-                        items[index] = fresh();
+                        items.insert(index, fresh());
                     }
-                    &mut items[index]
+                    items.entry(index).or_insert_with(fresh)
                 }
-                (Value::Object(map), _) => {
+                Node::Object(map) => {
                     if last {
-                        map.insert(part.to_string(), Value::String(value.clone()));
+                        map.insert(part.to_string(), fresh());
                     }
                     map.entry(part.to_string()).or_insert_with(fresh)
                 }
-                (other, _) => other,
+                Node::Leaf(_) => break,
             };
         }
     }
-    root
+    Ok(root.into_value())
 }
 
 #[cfg(test)]
@@ -247,8 +284,41 @@ mod tests {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
         assert_eq!(
-            unflatten(&pairs),
+            unflatten(&pairs).unwrap(),
             json!({"InstanceIds": ["ins-a", "ins-b"], "Filters": [{"Name": "instance-id", "Values": ["ins-c"]}], "Limit": "10"})
+        );
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_huge_list_index_is_refused_without_allocating_for_it() {
+        let error = unflatten(&pairs(&[("InstanceIds.4000000000", "x")])).unwrap_err();
+        assert_eq!(error.code, "InvalidParameter");
+        assert!(error.message.contains("4000000000"), "{}", error.message);
+        let nested = unflatten(&pairs(&[("Filters.0.Values.1000", "x")])).unwrap_err();
+        assert!(
+            nested.message.contains("`Filters.0.Values`"),
+            "{}",
+            nested.message
+        );
+    }
+
+    #[test]
+    fn lists_hold_only_the_indexes_given_in_index_order() {
+        let value = unflatten(&pairs(&[
+            ("InstanceIds.999", "ins-last"),
+            ("InstanceIds.3", "ins-b"),
+            ("InstanceIds.0", "ins-a"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            value,
+            json!({"InstanceIds": ["ins-a", "ins-b", "ins-last"]})
         );
     }
 }

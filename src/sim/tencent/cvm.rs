@@ -190,6 +190,20 @@ pub fn start_instances(world: &mut World, ctx: &Ctx<'_>, body: &Body) -> Result<
     Ok(json!({}))
 }
 
+/// The instances a describe call names (through the id index), or all of them when it names
+/// none.
+fn selected<'a>(
+    region: &'a mut RegionState,
+    ids: &[String],
+    now: std::time::Instant,
+) -> Vec<&'a Instance> {
+    if ids.is_empty() {
+        region.instances(now).iter().collect()
+    } else {
+        region.select(ids, now)
+    }
+}
+
 /// `DescribeInstancesStatus`: unknown ids are left out (tencent.md §2.2).
 pub fn describe_instances_status(
     world: &mut World,
@@ -200,14 +214,14 @@ pub fn describe_instances_status(
     let ids = instance_ids(body, false)?;
     let (offset, limit) = body.paging()?;
     let region = world.region(P, ctx.account, ctx.region);
-    let all: Vec<Value> = region
-        .instances(ctx.now)
-        .iter()
-        .filter(|i| ids.is_empty() || ids.contains(&i.id))
+    let all = selected(region, &ids, ctx.now);
+    let total = all.len();
+    let page: Vec<Value> = all
+        .into_iter()
+        .skip(offset)
+        .take(limit)
         .map(|i| json!({"InstanceId": i.id, "InstanceState": i.phase.vendor_name(P)}))
         .collect();
-    let total = all.len();
-    let page: Vec<Value> = all.into_iter().skip(offset).take(limit).collect();
     Ok(json!({"TotalCount": total, "InstanceStatusSet": page}))
 }
 
@@ -272,10 +286,8 @@ pub fn describe_instances(world: &mut World, ctx: &Ctx<'_>, body: &Body) -> Resu
     )?;
     let (offset, limit) = body.paging()?;
     let region = world.region(P, ctx.account, ctx.region);
-    let all: Vec<Value> = region
-        .instances(ctx.now)
-        .iter()
-        .filter(|i| ids.is_empty() || ids.contains(&i.id))
+    let all: Vec<&Instance> = selected(region, &ids, ctx.now)
+        .into_iter()
         .filter(|i| {
             filters.iter().all(|(name, values)| {
                 let field = match name.as_str() {
@@ -288,10 +300,14 @@ pub fn describe_instances(world: &mut World, ctx: &Ctx<'_>, body: &Body) -> Resu
                 values.iter().any(|v| v == field)
             })
         })
-        .map(describe)
         .collect();
     let total = all.len();
-    let page: Vec<Value> = all.into_iter().skip(offset).take(limit).collect();
+    let page: Vec<Value> = all
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(describe)
+        .collect();
     Ok(json!({"TotalCount": total, "InstanceSet": page}))
 }
 

@@ -14,9 +14,10 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
-use super::faults::FaultKind;
+use super::faults::{FaultKind, FaultPhase};
 use super::server::{HttpRequest, Reply};
-use super::world::{Timings, World, known_regions};
+use super::timings::Timings;
+use super::world::{World, known_regions};
 use super::{Call, Gate, SimState, json_mentions, new_request_id};
 use crate::model::Provider;
 use body::{Body, TcError};
@@ -31,6 +32,18 @@ pub(crate) struct Ctx<'a> {
 }
 
 type Handler = fn(&mut World, &Ctx<'_>, &Body) -> Result<Value, TcError>;
+
+/// Every action served (CVM, then TAT).
+pub const ACTIONS: [&str; 8] = [
+    "StopInstances",
+    "StartInstances",
+    "DescribeInstancesStatus",
+    "DescribeInstances",
+    "RunCommand",
+    "CancelInvocation",
+    "DescribeInvocations",
+    "DescribeInvocationTasks",
+];
 
 fn handler(service: &str, action: &str) -> Option<Handler> {
     Some(match (service, action) {
@@ -90,7 +103,7 @@ pub async fn handle(state: &Arc<SimState>, request: HttpRequest) -> Reply {
         let pairs: Vec<(String, String)> = form_urlencoded::parse(request.query.as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
-        Ok(body::unflatten(&pairs))
+        body::unflatten(&pairs)
     } else if request.body.is_empty() {
         Ok(json!({}))
     } else {
@@ -101,22 +114,21 @@ pub async fn handle(state: &Arc<SimState>, request: HttpRequest) -> Reply {
             )
         })
     };
-    let mut call = Call {
-        provider: Provider::Tencent,
-        service: if service.is_empty() {
+    let mut call = Call::new(
+        Provider::Tencent,
+        if service.is_empty() {
             "unknown"
         } else {
             service
         },
-        action: action.clone(),
-        region: request
+        action.clone(),
+        request
             .header("x-tc-region")
             .unwrap_or_default()
             .to_string(),
-        account: String::new(),
-        params: raw_params.clone().unwrap_or(Value::Null),
-        request_id: request_id.clone(),
-    };
+        raw_params.clone().unwrap_or(Value::Null),
+        request_id.clone(),
+    );
     let fail = |call: &Call, error: TcError| {
         state.log(call, &error.code, 200);
         render_error(&error, &request_id)
@@ -183,7 +195,10 @@ pub async fn handle(state: &Arc<SimState>, request: HttpRequest) -> Reply {
                 ),
             );
         }
-        Gate::Fault(kind) => return render_fault(state, &call, kind, &request_id),
+        Gate::Fault(kind) => {
+            call.fault_phase = Some(FaultPhase::Before);
+            return render_fault(state, &call, kind, &request_id);
+        }
     }
 
     let ctx = Ctx {
@@ -194,6 +209,18 @@ pub async fn handle(state: &Arc<SimState>, request: HttpRequest) -> Reply {
         now: Instant::now(),
     };
     let result = handler(&mut state.world(), &ctx, &body);
+    call.applied = result.is_ok();
+    if let Some(kind) = state
+        .after_action(&call, &|id| json_mentions(&params, id))
+        .await
+    {
+        call.fault_phase = Some(FaultPhase::After);
+        call.action_outcome = Some(match &result {
+            Ok(_) => "ok".to_string(),
+            Err(error) => error.code.clone(),
+        });
+        return render_fault(state, &call, kind, &request_id);
+    }
     match result {
         Ok(response) => {
             state.log(&call, "ok", 200);
@@ -201,6 +228,37 @@ pub async fn handle(state: &Arc<SimState>, request: HttpRequest) -> Reply {
         }
         Err(error) => fail(&call, error),
     }
+}
+
+/// Answers a request whose body is over the simulator's limit with Tencent's common error
+/// `RequestSizeLimitExceeded`.
+pub(crate) fn too_large(state: &SimState, request: &HttpRequest, limit: usize) -> Reply {
+    let request_id = new_request_id(Provider::Tencent);
+    let service = match request.header("x-tc-version") {
+        Some("2017-03-12") => "cvm",
+        Some("2020-10-28") => "tat",
+        _ => "unknown",
+    };
+    let call = Call::new(
+        Provider::Tencent,
+        service,
+        request
+            .header("x-tc-action")
+            .unwrap_or_default()
+            .to_string(),
+        request
+            .header("x-tc-region")
+            .unwrap_or_default()
+            .to_string(),
+        Value::Null,
+        request_id.clone(),
+    );
+    let error = TcError::new(
+        "RequestSizeLimitExceeded",
+        format!("The request body is larger than the limit of {limit} bytes."),
+    );
+    state.log(&call, &error.code, 200);
+    render_error(&error, &request_id)
 }
 
 fn render_fault(state: &SimState, call: &Call, kind: FaultKind, request_id: &str) -> Reply {
