@@ -201,23 +201,20 @@ fn a_signed_describe_reaches_the_demo_world() {
     assert!(body["TotalCount"].as_u64().unwrap() > 0, "{body}");
 }
 
-// Issue 8 item 6, not yet fixed on this branch: the simulator computes
-// `(PageNumber - 1) * PageSize` unchecked (sim/alibaba/params.rs), which overflows and panics
-// in a debug build. Found by the sim_alibaba fuzz target.
+// `(PageNumber - 1) * PageSize` once overflowed and panicked in a debug build; a page far past
+// the end is now empty.
 #[test]
-#[ignore = "bug: unchecked paging arithmetic in the simulator (issue 8 item 6)"]
 fn a_huge_page_number_is_refused_or_empty_not_an_overflow() {
     let call = describe_with(&[("PageNumber", "9223372036854775807"), ("PageSize", "100")]);
     sim::check_alibaba(&call);
 }
 
-// Issue 8 item 6, not yet fixed on this branch: the Tencent GET parser pads an array up to any
-// index in the query (`InstanceIds.4000000000=x`) before authentication (sim/tencent/body.rs
-// `unflatten`): a 24-byte query costs memory in proportion to the index (about 128 GB for that
-// one; the sim_raw fuzz target hit it as an out-of-memory). This checks the same with an index
-// small enough to run: what the simulator keeps of a request stays in proportion to its size.
+// The Tencent GET parser once padded an array up to any index in the query
+// (`InstanceIds.4000000000=x`) before authentication, so a 24-byte query cost memory in
+// proportion to the index (the sim_raw fuzz target hit it as an out-of-memory). This checks
+// with an index small enough to run: what the simulator keeps of a request stays in
+// proportion to its size.
 #[test]
-#[ignore = "bug: unbounded repeat-list index in the simulator's Tencent GET parser (issue 8 item 6)"]
 fn a_repeat_index_costs_no_more_than_the_request() {
     let state = sim::fresh();
     let raw = |method: &str, path: &str, query: &str, headers: Vec<(&str, &str)>| {
