@@ -148,6 +148,17 @@ impl StopError {
         self.retry == RetryClass::Temporary
     }
 
+    /// Whether the vendor may have carried out the call although it answered with this error:
+    /// the connection broke or timed out after the request was sent, a 5xx, an unreadable body
+    /// or the vendor's own internal error. Before deciding what such a failed stop did, read.
+    pub fn may_have_applied(&self) -> bool {
+        self.provider.is_some()
+            && matches!(
+                self.reason.as_str(),
+                "VENDOR_UNAVAILABLE" | "VENDOR_INTERNAL_ERROR"
+            )
+    }
+
     /// Whether this is the vendor throttling us (not a quota: DESIGN.md rule 9).
     pub fn is_throttling(&self) -> bool {
         self.reason == "THROTTLED"
