@@ -23,6 +23,15 @@ pub struct CallRecord {
     /// `ok`, the error code returned, `dropped`, `malformed` or `http_<status>`.
     pub outcome: String,
     pub http_status: u16,
+    /// Whether the action ran and succeeded: true for an `ok` answer, and for a fault of phase
+    /// `after` that replaced a successful answer.
+    pub applied: bool,
+    /// `before` or `after` when an injected fault decided the answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault_phase: Option<&'static str>,
+    /// With a fault of phase `after`: what the action itself answered (`ok` or its error code).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action_outcome: Option<String>,
     /// The `x-acs-retry-after` sent with a throttling answer, in milliseconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after_ms: Option<u64>,

@@ -1,5 +1,6 @@
 //! Injected faults: a vendor error, a bare 5xx, latency, a dropped connection or a malformed
-//! body, for one action or one instance, N times or with a probability (docs/simulator.md).
+//! body, for one action or one instance, N times or with a probability, before the action runs
+//! or after it (docs/simulator.md).
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -26,6 +27,25 @@ pub enum FaultKind {
     Malformed,
 }
 
+/// When a fault strikes: before the action runs (nothing changes), or after it (the change is
+/// made, then the answer is lost or replaced: the ambiguous failure a real network produces).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultPhase {
+    #[default]
+    Before,
+    After,
+}
+
+impl FaultPhase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaultPhase::Before => "before",
+            FaultPhase::After => "after",
+        }
+    }
+}
+
 /// A fault as given to the admin API.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,7 +55,17 @@ pub struct FaultSpec {
     pub instance_id: Option<String>,
     pub times: Option<u32>,
     pub probability: Option<f64>,
+    #[serde(default)]
+    pub phase: FaultPhase,
     pub kind: FaultKind,
+}
+
+/// Whether an error code is a throttling answer (Alibaba `Throttling*`, `*.Throttling`; Tencent
+/// `RequestLimitExceeded*`).
+fn is_throttling(code: &str) -> bool {
+    code.starts_with("Throttling")
+        || code.ends_with(".Throttling")
+        || code.starts_with("RequestLimitExceeded")
 }
 
 #[derive(Debug, Clone)]
@@ -46,6 +76,7 @@ struct Fault {
     instance_id: Option<String>,
     remaining: Option<u32>,
     probability: f64,
+    phase: FaultPhase,
     kind: FaultKind,
 }
 
@@ -79,6 +110,13 @@ impl Faults {
                 "times must be at least 1 (omit it for a fault that never runs out)".into(),
             );
         }
+        if let (FaultPhase::After, FaultKind::Error { code, .. }) = (spec.phase, &spec.kind) {
+            if is_throttling(code) {
+                return Err(format!(
+                    "a throttling error ({code}) cannot have phase \"after\": a vendor throttles a request instead of running it, never after running it; use phase \"before\" (or a 5xx, \"drop\" or \"malformed\" after the action)"
+                ));
+            }
+        }
         self.next_id += 1;
         self.faults.push(Fault {
             id: self.next_id,
@@ -87,6 +125,7 @@ impl Faults {
             instance_id: spec.instance_id,
             remaining: spec.times,
             probability,
+            phase: spec.phase,
             kind: spec.kind,
         });
         Ok(self.next_id)
@@ -97,9 +136,11 @@ impl Faults {
         self.faults.clear();
     }
 
-    /// Decides what happens to a request of `action` whose parameters mention `mentions`.
+    /// Decides what happens to a request of `action` whose parameters mention `mentions`, at
+    /// `phase`: only the faults of that phase apply (and count toward their `times`).
     pub fn plan(
         &mut self,
+        phase: FaultPhase,
         provider: Provider,
         action: &str,
         mentions: &dyn Fn(&str) -> bool,
@@ -110,7 +151,8 @@ impl Faults {
             if plan.outcome.is_some() && !matches!(fault.kind, FaultKind::LatencyMs(_)) {
                 continue;
             }
-            let applies = fault.provider == provider
+            let applies = fault.phase == phase
+                && fault.provider == provider
                 && fault.action.as_deref().is_none_or(|a| a == action)
                 && fault.instance_id.as_deref().is_none_or(mentions)
                 && (fault.probability >= 1.0 || rng.random::<f64>() < fault.probability);
@@ -151,6 +193,7 @@ mod tests {
             instance_id: instance.map(str::to_string),
             times,
             probability: None,
+            phase: FaultPhase::Before,
             kind,
         }
     }
@@ -168,31 +211,56 @@ mod tests {
         let never = |_: &str| false;
         assert_eq!(
             faults
-                .plan(Provider::Tencent, "StopInstances", &never)
+                .plan(
+                    FaultPhase::Before,
+                    Provider::Tencent,
+                    "StopInstances",
+                    &never
+                )
                 .outcome,
             Some(kind.clone())
         );
         assert_eq!(
             faults
-                .plan(Provider::Tencent, "DescribeInstances", &never)
+                .plan(
+                    FaultPhase::Before,
+                    Provider::Tencent,
+                    "DescribeInstances",
+                    &never
+                )
                 .outcome,
             None
         );
         assert_eq!(
             faults
-                .plan(Provider::Alibaba, "StopInstances", &never)
+                .plan(
+                    FaultPhase::Before,
+                    Provider::Alibaba,
+                    "StopInstances",
+                    &never
+                )
                 .outcome,
             None
         );
         assert_eq!(
             faults
-                .plan(Provider::Tencent, "StopInstances", &never)
+                .plan(
+                    FaultPhase::Before,
+                    Provider::Tencent,
+                    "StopInstances",
+                    &never
+                )
                 .outcome,
             Some(kind)
         );
         assert_eq!(
             faults
-                .plan(Provider::Tencent, "StopInstances", &never)
+                .plan(
+                    FaultPhase::Before,
+                    Provider::Tencent,
+                    "StopInstances",
+                    &never
+                )
                 .outcome,
             None
         );
@@ -209,17 +277,68 @@ mod tests {
             .unwrap();
         assert_eq!(
             faults
-                .plan(Provider::Tencent, "StopInstances", &|id| id
-                    == "ins-bad00001")
+                .plan(
+                    FaultPhase::Before,
+                    Provider::Tencent,
+                    "StopInstances",
+                    &|id| id == "ins-bad00001"
+                )
                 .outcome,
             Some(FaultKind::Drop)
         );
         assert_eq!(
             faults
-                .plan(Provider::Tencent, "StopInstances", &|_| false)
+                .plan(
+                    FaultPhase::Before,
+                    Provider::Tencent,
+                    "StopInstances",
+                    &|_| false
+                )
                 .outcome,
             None
         );
+    }
+
+    #[test]
+    fn a_fault_applies_only_at_its_phase_and_counts_only_there() {
+        let mut faults = Faults::default();
+        let mut after = spec(Some("StopInstances"), None, Some(1), FaultKind::Drop);
+        after.phase = FaultPhase::After;
+        faults.add(Provider::Tencent, after).unwrap();
+        let never = |_: &str| false;
+        let plan = |faults: &mut Faults, phase| {
+            faults
+                .plan(phase, Provider::Tencent, "StopInstances", &never)
+                .outcome
+        };
+        assert_eq!(plan(&mut faults, FaultPhase::Before), None);
+        assert_eq!(plan(&mut faults, FaultPhase::After), Some(FaultKind::Drop));
+        assert_eq!(plan(&mut faults, FaultPhase::After), None);
+    }
+
+    #[test]
+    fn throttling_after_the_action_is_refused_with_the_reason() {
+        let mut faults = Faults::default();
+        for code in ["Throttling.User", "Flow.Throttling", "RequestLimitExceeded"] {
+            let mut throttle = spec(
+                None,
+                None,
+                None,
+                FaultKind::Error {
+                    code: code.into(),
+                    message: None,
+                    http_status: None,
+                },
+            );
+            throttle.phase = FaultPhase::After;
+            let error = faults.add(Provider::Tencent, throttle.clone()).unwrap_err();
+            assert!(
+                error.contains(code) && error.contains("\"before\""),
+                "{error}"
+            );
+            throttle.phase = FaultPhase::Before;
+            faults.add(Provider::Tencent, throttle).unwrap();
+        }
     }
 
     #[test]
@@ -237,7 +356,12 @@ mod tests {
                 spec(None, None, None, FaultKind::LatencyMs(50)),
             )
             .unwrap();
-        let plan = faults.plan(Provider::Tencent, "StopInstances", &|_| false);
+        let plan = faults.plan(
+            FaultPhase::Before,
+            Provider::Tencent,
+            "StopInstances",
+            &|_| false,
+        );
         assert_eq!(
             plan,
             FaultPlan {
@@ -256,7 +380,12 @@ mod tests {
         let fired = (0..2000)
             .filter(|_| {
                 faults
-                    .plan(Provider::Tencent, "StopInstances", &|_| false)
+                    .plan(
+                        FaultPhase::Before,
+                        Provider::Tencent,
+                        "StopInstances",
+                        &|_| false,
+                    )
                     .outcome
                     .is_some()
             })

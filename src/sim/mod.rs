@@ -25,7 +25,7 @@ use tokio::net::TcpListener;
 use crate::model::Provider;
 use calllog::{CallLog, CallRecord};
 use credentials::{Credentials, NonceCache};
-use faults::{FaultKind, Faults};
+use faults::{FaultKind, FaultPhase, Faults};
 use ratelimit::{Admission, RateLimits};
 use server::{HttpRequest, Reply};
 use world::{Timings, World};
@@ -126,7 +126,8 @@ impl SimState {
     /// Lets a vendor call through the faults and the rate limit, logging the outcome when the
     /// call ends here. `mentions` tells whether the parameters name an instance.
     pub(crate) async fn gate(&self, call: &Call, mentions: &(dyn Fn(&str) -> bool + Sync)) -> Gate {
-        let plan = lock(&self.faults).plan(call.provider, &call.action, mentions);
+        let plan =
+            lock(&self.faults).plan(FaultPhase::Before, call.provider, &call.action, mentions);
         if plan.latency_ms > 0 {
             tokio::time::sleep(Duration::from_millis(plan.latency_ms)).await;
         }
@@ -150,6 +151,21 @@ impl SimState {
                 retry_after_ms,
             },
         }
+    }
+
+    /// Runs the faults of phase "after" once the action has run: waits their latency, and
+    /// returns the fault that replaces the real answer, if any.
+    pub(crate) async fn after_action(
+        &self,
+        call: &Call,
+        mentions: &(dyn Fn(&str) -> bool + Sync),
+    ) -> Option<FaultKind> {
+        let plan =
+            lock(&self.faults).plan(FaultPhase::After, call.provider, &call.action, mentions);
+        if plan.latency_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(plan.latency_ms)).await;
+        }
+        plan.outcome
     }
 
     /// Appends to the call log.
@@ -177,6 +193,9 @@ impl SimState {
             params: call.params.clone(),
             outcome: outcome.to_string(),
             http_status,
+            applied: call.applied,
+            fault_phase: call.fault_phase.map(FaultPhase::as_str),
+            action_outcome: call.action_outcome.clone(),
         });
     }
 }
@@ -194,6 +213,37 @@ pub struct Call {
     /// Business parameters, for the call log.
     pub params: serde_json::Value,
     pub request_id: String,
+    /// The action ran and succeeded (whatever answer was then sent).
+    pub applied: bool,
+    /// The phase of the fault that decided the answer, if one did.
+    pub fault_phase: Option<FaultPhase>,
+    /// With a fault after the action: what the action itself answered (`ok` or its error code).
+    pub action_outcome: Option<String>,
+}
+
+impl Call {
+    /// A call being served, not yet authenticated or applied.
+    pub(crate) fn new(
+        provider: Provider,
+        service: &'static str,
+        action: String,
+        region: String,
+        params: serde_json::Value,
+        request_id: String,
+    ) -> Call {
+        Call {
+            provider,
+            service,
+            action,
+            region,
+            account: String::new(),
+            params,
+            request_id,
+            applied: false,
+            fault_phase: None,
+            action_outcome: None,
+        }
+    }
 }
 
 /// What `SimState::gate` decided.

@@ -282,6 +282,153 @@ def test_fault_latency(admin, ali, cvm):
 
 
 # ---------------------------------------------------------------------------------------------
+# fault phase: "before" (default) changes nothing, "after" applies the action and loses its answer
+
+
+def _last_call(admin, provider, action):
+    calls = admin.calls(provider=provider, action=action)
+    assert calls, "no %s %s call in the log" % (provider, action)
+    return calls[-1]
+
+
+def test_fault_before_is_the_default_and_changes_nothing(admin, ali, cvm):
+    a = admin.add_instance("alibaba", ALI_REGION)
+    t = admin.add_instance("tencent", TC_REGION)
+    admin.fault("alibaba", "drop", action="StopInstances", times=1)
+    admin.fault("tencent", "drop", action="StopInstances", times=1, phase="before")
+    with pytest.raises(UnretryableException):
+        ali_stop(ali, [a])
+    with tc_error("ClientNetworkError"):
+        tc_stop(cvm, [t])
+    assert ali_status(ali, a) == "Running"
+    assert tc_state(cvm, t) == "RUNNING"
+    for provider in ("alibaba", "tencent"):
+        call = _last_call(admin, provider, "StopInstances")
+        assert call["outcome"] == "dropped"
+        assert call["fault_phase"] == "before"
+        assert call["applied"] is False
+        assert "action_outcome" not in call
+
+
+def test_fault_after_drop_stops_the_instance_alibaba(admin, ali):
+    iid = admin.add_instance("alibaba", ALI_REGION)
+    admin.fault("alibaba", "drop", action="StopInstances", times=1, phase="after")
+    with pytest.raises(UnretryableException):
+        ali_stop(ali, [iid])
+    assert ali_status(ali, iid) in ("Stopping", "Stopped")
+    call = _last_call(admin, "alibaba", "StopInstances")
+    assert (call["outcome"], call["fault_phase"], call["applied"], call["action_outcome"]) == \
+        ("dropped", "after", True, "ok")
+
+
+def test_fault_after_http_503_stops_the_instance_tencent(admin, cvm):
+    iid = admin.add_instance("tencent", TC_REGION)
+    admin.fault("tencent", {"http_status": 503}, action="StopInstances", times=1, phase="after")
+    with tc_error("ServerNetworkError"):
+        tc_stop(cvm, [iid])
+    assert tc_state(cvm, iid) in ("STOPPING", "STOPPED")
+    call = _last_call(admin, "tencent", "StopInstances")
+    assert (call["outcome"], call["http_status"], call["fault_phase"], call["applied"]) == \
+        ("http_503", 503, "after", True)
+
+
+def test_fault_after_malformed_stops_the_instance_both_clouds(admin, ali, cvm):
+    a = admin.add_instance("alibaba", ALI_REGION)
+    t = admin.add_instance("tencent", TC_REGION)
+    admin.fault("alibaba", "malformed", action="StopInstances", times=1, phase="after")
+    admin.fault("tencent", "malformed", action="StopInstances", times=1, phase="after")
+    with pytest.raises(UnretryableException):
+        ali_stop(ali, [a])
+    with tc_error("JSONDecodeError"):
+        tc_stop(cvm, [t])
+    assert ali_status(ali, a) in ("Stopping", "Stopped")
+    assert tc_state(cvm, t) in ("STOPPING", "STOPPED")
+    assert _last_call(admin, "alibaba", "StopInstances")["applied"] is True
+    assert _last_call(admin, "tencent", "StopInstances")["applied"] is True
+
+
+def test_fault_after_error_replaces_a_success_alibaba(admin, ali):
+    iid = admin.add_instance("alibaba", ALI_REGION)
+    admin.fault("alibaba", {"error": {"code": "InternalError", "http_status": 500}},
+                action="StopInstances", times=1, phase="after")
+    with ali_error("InternalError", 500):
+        ali_stop(ali, [iid])
+    assert ali_status(ali, iid) in ("Stopping", "Stopped")
+    call = _last_call(admin, "alibaba", "StopInstances")
+    assert (call["outcome"], call["applied"], call["action_outcome"]) == ("InternalError", True, "ok")
+
+
+def test_fault_after_a_refused_action_records_that_nothing_was_applied(admin, ali, cvm):
+    a = admin.add_instance("alibaba", ALI_REGION, state="Stopped")
+    t = admin.add_instance("tencent", TC_REGION, state="STOPPED")
+    admin.fault("alibaba", "drop", action="StopInstances", times=1, phase="after")
+    admin.fault("tencent", "drop", action="StopInstances", times=1, phase="after")
+    with pytest.raises(UnretryableException):
+        ali_stop(ali, [a])
+    with tc_error("ClientNetworkError"):
+        tc_stop(cvm, [t])
+    ali_call = _last_call(admin, "alibaba", "StopInstances")
+    assert (ali_call["applied"], ali_call["action_outcome"]) == (False, "IncorrectInstanceStatus")
+    tc_call = _last_call(admin, "tencent", "StopInstances")
+    assert (tc_call["applied"], tc_call["action_outcome"]) == (False, "UnsupportedOperation.InstanceStateStopped")
+
+
+def test_fault_after_drop_cancels_the_command_alibaba(admin, ali):
+    from simutil import ali_task_statuses
+    iid = admin.add_instance("alibaba", ALI_REGION)
+    inv = admin.add_invocation("alibaba", ALI_REGION, [{"instance_id": iid}])
+    admin.fault("alibaba", "drop", action="StopInvocation", times=1, phase="after")
+    with pytest.raises(UnretryableException):
+        ali.stop_invocation(am.StopInvocationRequest(region_id=ALI_REGION, invoke_id=inv))
+    assert ali_task_statuses(ali, inv)[iid] in ("Stopping", "Terminated")
+    call = _last_call(admin, "alibaba", "StopInvocation")
+    assert (call["outcome"], call["fault_phase"], call["applied"]) == ("dropped", "after", True)
+
+
+def test_fault_after_http_502_cancels_the_command_tencent(admin, tat):
+    from tencentcloud.tat.v20201028 import models as tm
+    from simutil import tc_task_statuses
+    iid = admin.add_instance("tencent", TC_REGION)
+    inv = admin.add_invocation("tencent", TC_REGION, [{"instance_id": iid}])
+    admin.fault("tencent", {"http_status": 502}, action="CancelInvocation", times=1, phase="after")
+    req = tm.CancelInvocationRequest()
+    req.InvocationId = inv
+    with tc_error("ServerNetworkError"):
+        tat.CancelInvocation(req)
+    assert tc_task_statuses(tat, inv)[iid] in ("CANCELLING", "TERMINATED")
+    call = _last_call(admin, "tencent", "CancelInvocation")
+    assert (call["outcome"], call["fault_phase"], call["applied"]) == ("http_502", "after", True)
+
+
+def test_fault_after_latency_applies_the_action_then_answers(admin, cvm):
+    iid = admin.add_instance("tencent", TC_REGION)
+    admin.fault("tencent", {"latency_ms": 300}, action="StopInstances", times=1, phase="after")
+    tc_stop(cvm, [iid])
+    call = _last_call(admin, "tencent", "StopInstances")
+    assert (call["outcome"], call["applied"]) == ("ok", True)
+
+
+@pytest.mark.parametrize("provider,code", [("alibaba", "Throttling.User"), ("alibaba", "Throttling"),
+                                           ("tencent", "RequestLimitExceeded"),
+                                           ("tencent", "RequestLimitExceeded.UinLimitExceeded")])
+def test_fault_after_refuses_throttling(admin, provider, code):
+    with pytest.raises(AdminError) as ei:
+        admin.fault(provider, {"error": {"code": code}}, action="StopInstances", phase="after")
+    assert ei.value.status == 400
+    message = json.loads(ei.value.body)["error"]
+    assert code in message and "after" in message and "before" in message
+    assert admin.call("GET", "/_sim/faults")["faults"] == []
+    admin.fault(provider, {"error": {"code": code}}, action="StopInstances", phase="before")
+
+
+def test_fault_phase_must_be_before_or_after(admin):
+    with pytest.raises(AdminError) as ei:
+        admin.fault("tencent", "drop", phase="during")
+    assert ei.value.status == 400
+    assert "during" in ei.value.body
+
+
+# ---------------------------------------------------------------------------------------------
 # rate limits
 
 

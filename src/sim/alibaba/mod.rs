@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use super::faults::FaultKind;
+use super::faults::{FaultKind, FaultPhase};
 use super::server::{HttpRequest, Reply};
 use super::world::{Timings, World, known_regions};
 use super::{Call, Gate, SimState, new_request_id};
@@ -140,15 +140,14 @@ pub async fn handle(state: &Arc<SimState>, request: HttpRequest) -> Reply {
         _ => Format::Xml,
     };
     let params = Params::from_pairs(&all);
-    let mut call = Call {
-        provider: Provider::Alibaba,
-        service: "ecs",
-        action: action.clone().unwrap_or_default(),
-        region: params.get("RegionId").unwrap_or_default().to_string(),
-        account: String::new(),
-        params: params.to_json(),
-        request_id: request_id.clone(),
-    };
+    let mut call = Call::new(
+        Provider::Alibaba,
+        "ecs",
+        action.clone().unwrap_or_default(),
+        params.get("RegionId").unwrap_or_default().to_string(),
+        params.to_json(),
+        request_id.clone(),
+    );
     let fail = |call: &Call, error: AliError| {
         state.log(call, &error.code, error.status);
         render_error(&error, &request_id, format)
@@ -210,7 +209,10 @@ pub async fn handle(state: &Arc<SimState>, request: HttpRequest) -> Reply {
             state.log_with_retry_after(&call, &error.code, error.status, error.retry_after_ms);
             return render_error(&error, &request_id, format);
         }
-        Gate::Fault(kind) => return render_fault(state, &call, kind, &request_id, format),
+        Gate::Fault(kind) => {
+            call.fault_phase = Some(FaultPhase::Before);
+            return render_fault(state, &call, kind, &request_id, format);
+        }
     }
 
     let ctx = Ctx {
@@ -220,6 +222,15 @@ pub async fn handle(state: &Arc<SimState>, request: HttpRequest) -> Reply {
         now: Instant::now(),
     };
     let result = handler(&mut state.world(), &ctx, &params);
+    call.applied = result.is_ok();
+    if let Some(kind) = state.after_action(&call, &|id| params.mentions(id)).await {
+        call.fault_phase = Some(FaultPhase::After);
+        call.action_outcome = Some(match &result {
+            Ok(_) => "ok".to_string(),
+            Err(error) => error.code.clone(),
+        });
+        return render_fault(state, &call, kind, &request_id, format);
+    }
     match result {
         Ok(body) => {
             state.log(&call, "ok", 200);

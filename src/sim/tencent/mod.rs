@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
-use super::faults::FaultKind;
+use super::faults::{FaultKind, FaultPhase};
 use super::server::{HttpRequest, Reply};
 use super::world::{Timings, World, known_regions};
 use super::{Call, Gate, SimState, json_mentions, new_request_id};
@@ -101,22 +101,21 @@ pub async fn handle(state: &Arc<SimState>, request: HttpRequest) -> Reply {
             )
         })
     };
-    let mut call = Call {
-        provider: Provider::Tencent,
-        service: if service.is_empty() {
+    let mut call = Call::new(
+        Provider::Tencent,
+        if service.is_empty() {
             "unknown"
         } else {
             service
         },
-        action: action.clone(),
-        region: request
+        action.clone(),
+        request
             .header("x-tc-region")
             .unwrap_or_default()
             .to_string(),
-        account: String::new(),
-        params: raw_params.clone().unwrap_or(Value::Null),
-        request_id: request_id.clone(),
-    };
+        raw_params.clone().unwrap_or(Value::Null),
+        request_id.clone(),
+    );
     let fail = |call: &Call, error: TcError| {
         state.log(call, &error.code, 200);
         render_error(&error, &request_id)
@@ -183,7 +182,10 @@ pub async fn handle(state: &Arc<SimState>, request: HttpRequest) -> Reply {
                 ),
             );
         }
-        Gate::Fault(kind) => return render_fault(state, &call, kind, &request_id),
+        Gate::Fault(kind) => {
+            call.fault_phase = Some(FaultPhase::Before);
+            return render_fault(state, &call, kind, &request_id);
+        }
     }
 
     let ctx = Ctx {
@@ -194,6 +196,18 @@ pub async fn handle(state: &Arc<SimState>, request: HttpRequest) -> Reply {
         now: Instant::now(),
     };
     let result = handler(&mut state.world(), &ctx, &body);
+    call.applied = result.is_ok();
+    if let Some(kind) = state
+        .after_action(&call, &|id| json_mentions(&params, id))
+        .await
+    {
+        call.fault_phase = Some(FaultPhase::After);
+        call.action_outcome = Some(match &result {
+            Ok(_) => "ok".to_string(),
+            Err(error) => error.code.clone(),
+        });
+        return render_fault(state, &call, kind, &request_id);
+    }
     match result {
         Ok(response) => {
             state.log(&call, "ok", 200);
