@@ -9,6 +9,8 @@ pub mod pace;
 pub mod request;
 pub mod stop_command;
 pub mod stop_instances;
+#[cfg(test)]
+mod tests;
 pub mod wait;
 
 use std::collections::BTreeMap;
@@ -107,6 +109,18 @@ impl Engine {
             adapters,
             pacer: Arc::new(Pacer::default()),
         })
+    }
+
+    /// An engine whose only adapter is `adapter` (the engine's unit tests).
+    #[cfg(test)]
+    pub(crate) fn with_adapter(config: Config, adapter: Arc<dyn Adapter>) -> Engine {
+        let mut adapters: BTreeMap<Provider, Arc<dyn Adapter>> = BTreeMap::new();
+        adapters.insert(adapter.provider(), adapter);
+        Engine {
+            config: Arc::new(config),
+            adapters,
+            pacer: Arc::new(Pacer::default()),
+        }
     }
 
     pub fn config(&self) -> &Config {
