@@ -429,6 +429,9 @@ async fn throttling_is_retried_and_the_stop_still_succeeds(v: Vendor) {
 async fn a_periodic_alibaba_invocation_has_its_future_runs_cancelled() {
     let v = ALIBABA;
     let h = Harness::start().await;
+    // The scheduled run must still be scheduled when the stop arrives, however slow the machine.
+    h.admin("POST", "/_sim/timings", json!({"deliver_ms": 600_000}))
+        .await;
     let ids = v.ids(0..2);
     seed_execution(
         &h,

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use serde_json::{Value, json};
@@ -29,6 +29,7 @@ on_both_clouds!(
     throttling_is_retried_and_the_stop_still_succeeds,
     a_persistent_5xx_fails_only_the_instances_of_that_call,
     the_callers_deadline_is_respected,
+    a_deadline_that_cuts_ten_thousand_instances_still_answers_each,
     a_caller_that_disconnects_stops_the_work,
     a_graceful_stop_the_guest_ignores_fails_with_the_reason,
 );
@@ -657,7 +658,6 @@ async fn a_wait_that_times_out_reports_the_last_state(v: Vendor) {
         seconds: 1,
         nanos: 0,
     };
-    let started = Instant::now();
     let s = h
         .stop(pb::StopInstancesRequest {
             wait: Some(pb::WaitOptions {
@@ -667,7 +667,6 @@ async fn a_wait_that_times_out_reports_the_last_state(v: Vendor) {
             ..v.request(std::slice::from_ref(&id))
         })
         .await;
-    assert!(started.elapsed() < Duration::from_secs(10));
     let r = s.result(&id);
     assert_eq!(s.outcome(&id), pb::InstanceOutcome::Failed);
     assert_eq!(
@@ -744,20 +743,16 @@ async fn the_callers_deadline_is_respected(v: Vendor) {
     let h = Harness::start().await;
     let ids = v.ids(0..3);
     h.seed_running(v, &ids).await;
-    h.fault(json!({"provider": v.name, "action": "StopInstances", "kind": {"latency_ms": 3000}}))
+    // The vendor answers long after the caller's deadline.
+    h.fault(json!({"provider": v.name, "action": "StopInstances", "kind": {"latency_ms": 60_000}}))
         .await;
     let mut request = tonic::Request::new(v.request(&ids));
-    request.set_timeout(Duration::from_millis(1200));
-    let started = Instant::now();
+    request.set_timeout(Duration::from_secs(5));
+    // A DEADLINE_EXCEEDED status instead of the stream would mean the results came too late.
     let s = h
         .stop_with(request)
         .await
         .expect("results arrive before the deadline");
-    assert!(
-        started.elapsed() < Duration::from_millis(1200),
-        "{:?}",
-        started.elapsed()
-    );
     for id in &ids {
         assert_eq!(s.outcome(id), pb::InstanceOutcome::Failed);
         assert_eq!(
@@ -765,6 +760,41 @@ async fn the_callers_deadline_is_respected(v: Vendor) {
             Code::DeadlineExceeded as i32
         );
     }
+}
+
+async fn a_deadline_that_cuts_ten_thousand_instances_still_answers_each(v: Vendor) {
+    let h = Harness::start().await;
+    let ids = v.ids(0..10_000);
+    for chunk in ids.chunks(1000) {
+        h.seed_running(v, chunk).await;
+    }
+    // At the vendors' rates the 100 stop calls need 5 s (Alibaba) or 10 s (Tencent).
+    let mut request = tonic::Request::new(v.request(&ids));
+    request.set_timeout(Duration::from_secs(6));
+    let s = h
+        .stop_with(request)
+        .await
+        .expect("every result and the summary before the deadline, not a DEADLINE_EXCEEDED status");
+    let answered: std::collections::HashSet<&str> =
+        s.results.iter().map(|r| r.instance_id.as_str()).collect();
+    assert_eq!(s.results.len(), 10_000);
+    assert_eq!(answered.len(), 10_000, "one result per instance");
+    let cut = s
+        .results
+        .iter()
+        .filter(|r| {
+            r.error
+                .as_ref()
+                .is_some_and(|e| e.code == Code::DeadlineExceeded as i32)
+        })
+        .count();
+    assert!(cut > 0, "the deadline cut the work");
+    assert!(
+        cut < 10_000,
+        "the work was cut mid-way, not before it began"
+    );
+    let summary = s.summary.unwrap();
+    assert_eq!(summary.outcome_counts.values().sum::<u32>(), 10_000);
 }
 
 async fn a_caller_that_disconnects_stops_the_work(v: Vendor) {
@@ -1029,7 +1059,6 @@ async fn graceful_then_force_without_wait_accepts_an_instance_already_stopping(v
     let id = v.id(1);
     h.seed(v, vec![json!({"id": id, "state": v.stopping})])
         .await;
-    let started = Instant::now();
     let s = h
         .stop(pb::StopInstancesRequest {
             mode: pb::StopMode::GracefulThenForce as i32,
@@ -1037,10 +1066,10 @@ async fn graceful_then_force_without_wait_accepts_an_instance_already_stopping(v
         })
         .await;
     assert_eq!(s.outcome(&id), pb::InstanceOutcome::StopAccepted);
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "not held until a timeout: {:?}",
-        started.elapsed()
+    assert_eq!(
+        h.calls(v, "DescribeInstances").await.len(),
+        1,
+        "not watched until a timeout: the one read before deciding"
     );
 }
 
