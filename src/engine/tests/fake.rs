@@ -188,7 +188,7 @@ impl Fake {
         strike
     }
 
-    fn stop_now(&self, call: &StopCall<'_>) -> Result<StopAnswer, StopError> {
+    fn stop_now(&self, call: &StopCall<'_>) -> Result<StopAnswer, Box<StopError>> {
         let mut w = self.world();
         let mut results = Vec::new();
         for id in call.ids {
@@ -227,7 +227,7 @@ impl Fake {
                     w.failing_graceful.retain(|i| i != id);
                 }
             }
-            return Err(e);
+            return Err(Box::new(e));
         }
         Ok(StopAnswer::Accepted {
             request_id: Some("req-stop".into()),
@@ -334,7 +334,7 @@ impl Adapter for Fake {
                     let _ = self.stop_now(call);
                     Err(e)
                 }
-                None => self.stop_now(call),
+                None => self.stop_now(call).map_err(|e| *e),
             }
         })
     }
