@@ -219,7 +219,11 @@ async fn main() {
             .unwrap_or(f64::NAN);
         println!(
             "| {:<15} | {:<7} | {:>7.2}% | {:>10} ({:>5})       | {:>15} | {:>14} | {:>7} | {:>12} | {:>8.2} | {:>12.2} |",
-            if row.scenario == "none" { "none" } else { row.scenario },
+            if row.scenario == "none" {
+                "none"
+            } else {
+                row.scenario
+            },
             row.cloud,
             100.0 * row.stopped as f64 / n as f64,
             row.failed,

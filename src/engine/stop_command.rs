@@ -17,7 +17,9 @@ use std::time::Duration;
 use super::call::Caller;
 use super::ledger::{Ledger, Record};
 use super::request::ValidCommandStop;
-use crate::model::{CommandOutcome, DryRunAction, ErrorKind, ErrorScope, StopError, TaskState};
+use crate::model::{
+    CommandOutcome, DryRunAction, ErrorKind, ErrorScope, Reason, StopError, TaskState,
+};
 use crate::provider::{Adapter, CommandActions, ObservedTask, Scope};
 
 /// The one terminal result of one instance's task.
@@ -189,7 +191,7 @@ impl<'a> CommandRun<'a> {
         };
         let mut local = StopError::local(
             ErrorKind::NotFound,
-            "EXECUTION_NOT_FOUND",
+            Reason::ExecutionNotFound.as_str(),
             format!(
                 "{provider} has no command execution {} in {} for account {:?}; check the id, region and account",
                 self.req.execution_id, self.req.region, self.req.account
@@ -224,10 +226,10 @@ impl<'a> CommandRun<'a> {
             })
             .await;
         match answer {
-            Err(e) if e.reason == "EXECUTION_NOT_FOUND" => explain(e),
+            Err(e) if e.is(Reason::ExecutionNotFound) => explain(e),
             // Only an answer that relates the instance to the execution proves it exists (it
             // is not listed yet): worth retrying. Any other answer leaves it not found.
-            Err(e) if e.reason == "INSTANCE_NOT_IN_EXECUTION" => not_listed(),
+            Err(e) if e.is(Reason::InstanceNotInExecution) => not_listed(),
             Ok(_) => not_listed(),
             Err(e) if e.kind == ErrorKind::NotFound || e.scope == ErrorScope::Instance => {
                 let mut local = local;
@@ -288,7 +290,7 @@ impl<'a> CommandRun<'a> {
             let Some(task) = tasks.get(id) else {
                 let mut e = StopError::local(
                     ErrorKind::NotFound,
-                    "INSTANCE_NOT_IN_EXECUTION",
+                    Reason::InstanceNotInExecution.as_str(),
                     format!(
                         "instance {id} has no task in execution {}; it was not sent",
                         self.req.execution_id

@@ -19,7 +19,9 @@ use super::call::Caller;
 use super::ledger::{Ledger, Record};
 use super::request::ValidStop;
 use super::wait::{self, Tracked};
-use crate::model::{Billing, ErrorKind, InstanceOutcome, InstanceState, StopError, StopMode};
+use crate::model::{
+    Billing, ErrorKind, InstanceOutcome, InstanceState, Reason, StopError, StopMode,
+};
 use crate::provider::{Adapter, Capabilities, Observed, Scope, StopAnswer, StopCall};
 
 /// The one terminal result of one instance.
@@ -179,7 +181,7 @@ impl<'a> Run<'a> {
     async fn wrong_state(&self, o: &Observed) {
         let mut error = StopError::local(
             ErrorKind::FailedPrecondition,
-            "INSTANCE_STATE",
+            Reason::InstanceState.as_str(),
             format!(
                 "instance {} is {}; only running instances can be stopped: try again when it is running",
                 o.id, o.raw_state
@@ -418,7 +420,7 @@ impl<'a> Run<'a> {
                     for o in &group {
                         match answered.remove(&o.id) {
                             Some(Ok(())) => self.accepted(o, request_id.clone(), false).await,
-                            Some(Err(e)) if e.reason == "INSTANCE_STATE" => {
+                            Some(Err(e)) if e.is(Reason::InstanceState) => {
                                 recheck.push((o.clone(), e))
                             }
                             // A per-instance temporary error inside a 200 answer (SuccessFirst):
@@ -465,7 +467,7 @@ impl<'a> Run<'a> {
                     self.stop_group_round(left, mode, round).await;
                     self.stop_group_round(right, mode, round).await;
                 }
-                Err(e) if e.reason == "INSTANCE_STATE" && !self.req.dry_run => {
+                Err(e) if e.is(Reason::InstanceState) && !self.req.dry_run => {
                     self.recheck(group.into_iter().map(|o| (o, e.clone())).collect())
                         .await;
                 }
@@ -643,7 +645,7 @@ impl<'a> Run<'a> {
                 {
                     Some(StopError::local(
                         ErrorKind::FailedPrecondition,
-                        "INSTANCE_STATE",
+                        Reason::InstanceState.as_str(),
                         format!(
                             "instance {id} is {}; only running instances can be stopped",
                             o.raw_state

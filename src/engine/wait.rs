@@ -6,7 +6,7 @@
 
 use super::stop_instances::{InstanceProgress, InstanceResult, Run};
 use crate::model::{
-    Billing, ErrorKind, InstanceOutcome, InstanceState, RetryClass, StopError, StopMode,
+    Billing, ErrorKind, InstanceOutcome, InstanceState, Reason, RetryClass, StopError, StopMode,
 };
 use crate::provider::{Observed, StopAnswer, StopCall};
 
@@ -182,7 +182,7 @@ async fn force(run: &Run<'_>, group: &mut [&mut Tracked]) {
                             t.forced = true;
                             t.request_id = request_id.clone();
                         }
-                        Err(e) if e.reason == "INSTANCE_STATE" => {}
+                        Err(e) if e.is(Reason::InstanceState) => {}
                         Err(e) => {
                             t.may_force = false;
                             t.forced = true;
