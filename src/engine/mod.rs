@@ -4,6 +4,7 @@
 
 pub mod call;
 pub mod deadline;
+pub mod instance_result;
 pub mod ledger;
 pub mod pace;
 pub mod request;

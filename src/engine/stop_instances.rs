@@ -16,63 +16,15 @@ use std::sync::{Arc, Mutex};
 use futures::StreamExt;
 
 use super::call::Caller;
-use super::ledger::{Ledger, Record};
+use super::ledger::Record;
 use super::request::ValidStop;
-use super::wait::{self, Tracked};
+use super::wait::{self, Tracked, Watch};
 use crate::model::{
     Billing, ErrorKind, InstanceOutcome, InstanceState, Reason, StopError, StopMode,
 };
 use crate::provider::{Adapter, Capabilities, Observed, Scope, StopAnswer, StopCall};
 
-/// The one terminal result of one instance.
-#[derive(Debug, Clone, PartialEq)]
-pub struct InstanceResult {
-    pub instance_id: String,
-    pub outcome: InstanceOutcome,
-    /// Normalized and raw state before the stop.
-    pub previous: Option<(InstanceState, String)>,
-    /// Normalized and raw state last observed (raw empty when inferred from an accepted stop).
-    pub current: Option<(InstanceState, String)>,
-    pub vendor_request_id: Option<String>,
-    pub billing: Option<Billing>,
-    pub error: Option<StopError>,
-    pub forced: bool,
-}
-
-impl Record for InstanceResult {
-    fn instance_id(&self) -> &str {
-        &self.instance_id
-    }
-
-    fn outcome_name(&self) -> &'static str {
-        self.outcome.name()
-    }
-
-    fn failed(instance_id: &str, error: StopError) -> Self {
-        InstanceResult {
-            instance_id: instance_id.to_string(),
-            outcome: InstanceOutcome::Failed,
-            previous: None,
-            current: None,
-            vendor_request_id: error.vendor_request_id.clone(),
-            billing: None,
-            error: Some(error),
-            forced: false,
-        }
-    }
-}
-
-/// A state transition seen while waiting.
-#[derive(Debug, Clone, PartialEq)]
-pub struct InstanceProgress {
-    pub instance_id: String,
-    pub state: InstanceState,
-    pub raw_state: String,
-    pub message: String,
-}
-
-/// The ledger of a StopInstances stream.
-pub type InstanceLedger = Ledger<InstanceProgress, InstanceResult>;
+pub use super::instance_result::{InstanceLedger, InstanceProgress, InstanceResult};
 
 fn state_of(o: &Observed) -> Option<(InstanceState, String)> {
     Some((o.state, o.raw_state.clone()))
@@ -117,9 +69,17 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// The poll interval while waiting.
-    pub fn poll_interval(&self) -> std::time::Duration {
-        self.poll
+    /// What the waits need of this request.
+    fn watch(&self) -> Watch<'_> {
+        Watch {
+            adapter: self.adapter,
+            scope: self.scope,
+            caller: self.caller,
+            ledger: self.ledger,
+            req: self.req,
+            caps: self.caps,
+            poll: self.poll,
+        }
     }
 
     /// Whether accepted stops must be watched: asked to wait, or Alibaba's emulated
@@ -859,7 +819,7 @@ impl<'a> Run<'a> {
         self.report_billing().await;
         let tracked = std::mem::take(&mut *self.tracked.lock().unwrap_or_else(|p| p.into_inner()));
         if !tracked.is_empty() {
-            wait::watch(self, tracked).await;
+            wait::watch(&self.watch(), tracked).await;
         }
     }
 }

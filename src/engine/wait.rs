@@ -4,11 +4,45 @@
 //! whose graceful stop failed (Running again) or that is still stopping after
 //! `graceful_timeout` is force-stopped.
 
-use super::stop_instances::{InstanceProgress, InstanceResult, Run};
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::call::Caller;
+use super::instance_result::{InstanceLedger, InstanceProgress, InstanceResult};
+use super::request::ValidStop;
 use crate::model::{
     Billing, ErrorKind, InstanceOutcome, InstanceState, Reason, RetryClass, StopError, StopMode,
 };
+use crate::provider::{Adapter, Capabilities, Scope};
 use crate::provider::{Observed, StopAnswer, StopCall};
+
+/// What a wait needs of the request it belongs to.
+pub(crate) struct Watch<'a> {
+    pub adapter: &'a dyn Adapter,
+    pub scope: Scope<'a>,
+    pub caller: &'a Caller,
+    pub ledger: &'a InstanceLedger,
+    pub req: &'a ValidStop,
+    pub caps: Capabilities,
+    /// How often to poll.
+    pub poll: Duration,
+}
+
+impl Watch<'_> {
+    async fn describe(&self, ids: &[String]) -> Result<HashMap<String, Observed>, StopError> {
+        let described = self
+            .caller
+            .run(self.adapter.actions().describe, || {
+                self.adapter.describe(self.scope, ids)
+            })
+            .await?;
+        Ok(described
+            .instances
+            .into_iter()
+            .map(|o| (o.id.clone(), o))
+            .collect())
+    }
+}
 
 /// One accepted stop being watched.
 #[derive(Debug, Clone)]
@@ -74,7 +108,7 @@ fn result(
     }
 }
 
-fn stop_failed(run: &Run<'_>, t: &Tracked, why: String) -> InstanceResult {
+fn stop_failed(run: &Watch<'_>, t: &Tracked, why: String) -> InstanceResult {
     let mut e = StopError::local(ErrorKind::FailedPrecondition, "STOP_FAILED", why);
     e.provider = Some(run.req.provider);
     e.vendor_message = t.last.stop_failed.clone();
@@ -92,7 +126,7 @@ fn this_stop_failed(t: &Tracked) -> bool {
         }
 }
 
-fn decide(run: &Run<'_>, t: &Tracked, waiting: bool) -> Step {
+fn decide(run: &Watch<'_>, t: &Tracked, waiting: bool) -> Step {
     let now = &t.last;
     match now.state {
         InstanceState::Stopped => {
@@ -145,7 +179,7 @@ fn decide(run: &Run<'_>, t: &Tracked, waiting: bool) -> Step {
 
 /// Force-stops `group` (Alibaba's emulated second phase). Instances the vendor refuses for
 /// their state (still stopping) stay watched.
-async fn force(run: &Run<'_>, group: &mut [&mut Tracked]) {
+async fn force(run: &Watch<'_>, group: &mut [&mut Tracked]) {
     let ids: Vec<String> = group.iter().map(|t| t.before.id.clone()).collect();
     for t in group.iter() {
         run.ledger
@@ -229,25 +263,25 @@ async fn force(run: &Run<'_>, group: &mut [&mut Tracked]) {
 }
 
 /// Watches `tracked` until each has its result or the time is up.
-pub(crate) async fn watch(run: &Run<'_>, mut tracked: Vec<Tracked>) {
+pub(crate) async fn watch(run: &Watch<'_>, mut tracked: Vec<Tracked>) {
     let waiting = run.req.wait.is_some();
     // Without wait, only the graceful phase of an emulated graceful-then-force is watched.
     let budget = run.req.wait.unwrap_or(run.req.graceful_timeout);
     let deadline = run.caller.wait_deadline(budget);
-    let interval = run.poll_interval();
+    let interval = run.poll;
     let mut last_error: Option<StopError> = None;
     while !tracked.is_empty() && !run.ledger.is_closed() {
         if !super::pace::poll_pause(interval, deadline).await {
             break;
         }
-        let mut seen = std::collections::HashMap::new();
+        let mut seen = HashMap::new();
         // Instances whose read failed for good (credentials, permissions): waiting longer
         // cannot help, so they fail now with the vendor's error.
-        let mut unreadable = std::collections::HashMap::new();
+        let mut unreadable = HashMap::new();
         let ids: Vec<String> = tracked.iter().map(|t| t.before.id.clone()).collect();
         for chunk in ids.chunks(run.caps.describe_batch) {
             match run.describe(chunk).await {
-                Ok((map, _)) => seen.extend(map),
+                Ok(map) => seen.extend(map),
                 Err(e) if e.retry == RetryClass::Permanent => {
                     unreadable.extend(chunk.iter().map(|id| (id.clone(), e.clone())));
                 }
