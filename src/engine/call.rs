@@ -337,24 +337,32 @@ impl Caller {
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, StopError>>,
     {
-        self.run_with(action, Resend::Always, call).await
+        self.run_with(action, Resend::Always, 0, call).await
     }
 
     /// Runs a stop `call` paced and retried, except after an error that may hide an applied
     /// stop ([`StopError::may_have_applied`]): that error comes back at once, for the engine to
-    /// read what happened before it sends anything again.
-    pub async fn run_stop<T, F, Fut>(&self, action: &str, call: F) -> Result<T, StopError>
+    /// read what happened before it sends anything again. `resent` is how many times the
+    /// engine already sent this stop: its attempts continue that count.
+    pub async fn run_stop<T, F, Fut>(
+        &self,
+        action: &str,
+        resent: u32,
+        call: F,
+    ) -> Result<T, StopError>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, StopError>>,
     {
-        self.run_with(action, Resend::Unambiguous, call).await
+        self.run_with(action, Resend::Unambiguous, resent, call)
+            .await
     }
 
     async fn run_with<T, F, Fut>(
         &self,
         action: &str,
         resend: Resend,
+        first_attempt: u32,
         call: F,
     ) -> Result<T, StopError>
     where
@@ -363,7 +371,7 @@ impl Caller {
     {
         let key = format!("{}/{action}", self.key);
         let rate = (self.rate)(action);
-        let mut attempt = 0u32;
+        let mut attempt = first_attempt;
         let mut last: Option<StopError> = None;
         loop {
             let Some(slot) = self

@@ -42,7 +42,8 @@ async fn within_deadline<P: Send + 'static, R: Record>(
     work: impl std::future::Future<Output = ()> + Send + 'static,
     ledger: &Ledger<P, R>,
 ) {
-    let mut task = tokio::spawn(work);
+    // The work's vendor calls stay children of the RPC's span.
+    let mut task = tokio::spawn(tracing::Instrument::in_current_span(work));
     let finished = loop {
         let Some(cutoff) = deadline.cutoff() else {
             break (&mut task).await;

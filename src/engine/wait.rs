@@ -200,9 +200,10 @@ async fn force(run: &Watch<'_>, group: &mut [&mut Tracked]) {
         all_or_nothing: false,
     };
     let action = run.adapter.actions().stop;
+    let resent = group.iter().map(|t| t.force_round).max().unwrap_or(0);
     match run
         .caller
-        .run_stop(action, || run.adapter.stop(run.scope, &call))
+        .run_stop(action, resent, || run.adapter.stop(run.scope, &call))
         .await
     {
         Ok(StopAnswer::PerInstance {
