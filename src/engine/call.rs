@@ -487,6 +487,89 @@ mod tests {
     use super::*;
 
     #[test]
+    fn budget_settings_out_of_range_are_refused_with_the_setting_named() {
+        assert!(BudgetSettings::default().validate().is_ok());
+        for bad in [
+            BudgetSettings {
+                per_success: f64::NAN,
+                ..Default::default()
+            },
+            BudgetSettings {
+                max: f64::INFINITY,
+                ..Default::default()
+            },
+            BudgetSettings {
+                initial: -1.0,
+                ..Default::default()
+            },
+            BudgetSettings {
+                initial: 10.0,
+                max: 5.0,
+                ..Default::default()
+            },
+        ] {
+            let error = bad.validate().unwrap_err();
+            assert!(error.starts_with("[retry_budget]"), "{error}");
+        }
+        let config: crate::config::Config =
+            toml::from_str("[retry_budget]\ninitial = 3\nper_success = 0.5\nmax = 9").unwrap();
+        assert_eq!(
+            config.retry_budget,
+            BudgetSettings {
+                initial: 3.0,
+                per_success: 0.5,
+                max: 9.0
+            }
+        );
+    }
+
+    #[test]
+    fn the_budget_is_spent_by_retries_and_earned_by_successes_up_to_its_max() {
+        let budget = RetryBudget::new(BudgetSettings {
+            initial: 1.0,
+            per_success: 0.5,
+            max: 1.5,
+        });
+        assert!(budget.take());
+        assert!(!budget.take());
+        budget.earn();
+        assert!(!budget.take(), "half a retry is not a retry");
+        budget.earn();
+        budget.earn();
+        budget.earn();
+        assert_eq!(budget.left(), 1.5);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_pacing_slot_is_reserved_that_the_cutoff_would_cut() {
+        let pacer = Arc::new(Pacer::default());
+        let at = Instant::now() + Duration::from_millis(1500);
+        let caller = Caller::new(
+            pacer.clone(),
+            Target {
+                provider: crate::model::Provider::Tencent,
+                account: "a".into(),
+                region: "r".into(),
+            },
+            Arc::new(|_: &str| 1.0),
+            RetryPolicy::default(),
+            BudgetSettings::default(),
+            Deadline::new(Some(at), Arc::new(|| 0)),
+        );
+        let call = || async { Ok::<(), StopError>(()) };
+        assert!(caller.run("StopInstances", call).await.is_ok());
+        assert!(caller.run("StopInstances", call).await.is_ok(), "at 1 s");
+        let late = caller.run("StopInstances", call).await.unwrap_err();
+        assert_eq!(late.kind, ErrorKind::DeadlineExceeded);
+        assert_eq!(caller.stats.vendor_calls.load(Ordering::Relaxed), 2);
+        // The refused slot (2 s) was not taken from the requests that share the schedule.
+        assert_eq!(
+            pacer.reserve("a/tencent/r/StopInstances", 1.0),
+            at + Duration::from_millis(500)
+        );
+    }
+
+    #[test]
     fn backoff_grows_is_capped_and_honours_retry_after() {
         let policy = RetryPolicy {
             max_retries: 16,

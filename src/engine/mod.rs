@@ -43,18 +43,18 @@ async fn within_deadline<P: Send + 'static, R: Record>(
     ledger: &Ledger<P, R>,
 ) {
     // The work's vendor calls stay children of the RPC's span.
-    let mut task = tokio::spawn(tracing::Instrument::in_current_span(work));
+    let mut task = AbortOnDrop(tokio::spawn(tracing::Instrument::in_current_span(work)));
     let finished = loop {
         let Some(cutoff) = deadline.cutoff() else {
-            break (&mut task).await;
+            break (&mut task.0).await;
         };
         tokio::select! {
-            joined = &mut task => break joined,
+            joined = &mut task.0 => break joined,
             () = tokio::time::sleep_until(cutoff) => {
                 // Results decided meanwhile moved the cutoff later.
                 if deadline.is_cut() {
-                    task.abort();
-                    break task.await;
+                    task.0.abort();
+                    break (&mut task.0).await;
                 }
             }
         }
@@ -76,6 +76,16 @@ async fn within_deadline<P: Send + 'static, R: Record>(
             // Nothing to answer per instance yet (the execution's tasks were still being read).
             ledger.abort(error).await;
         }
+    }
+}
+
+/// The work of a request, ended when the request is dropped (its caller went away), so that
+/// no vendor call is made for nobody.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

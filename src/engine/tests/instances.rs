@@ -243,3 +243,28 @@ async fn all_or_nothing_whose_answer_is_lost_reports_what_the_vendor_did() {
     assert_eq!(d.results.len(), 3);
     assert_eq!(fake.calls(STOP), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_dropped_request_makes_no_further_vendor_call() {
+    let fake = Arc::new(Fake::new(false));
+    let all = ids("ins", 100);
+    fake.running(&all);
+    fake.slow(Duration::from_secs(1));
+    let engine = crate::engine::Engine::with_adapter(config(), fake.clone());
+    // The stream stays open: only dropping the request may end the work.
+    let (tx, _rx) = tokio::sync::mpsc::channel(1000);
+    let ledger = Arc::new(crate::engine::ledger::Ledger::new(
+        all.clone(),
+        all.len(),
+        tx,
+    ));
+    let request = stop_request(&all);
+    let running = tokio::spawn(async move { engine.stop_instances(request, ledger, None).await });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    running.abort();
+    assert!(running.await.unwrap_err().is_cancelled());
+    let made = fake.calls(DESCRIBE) + fake.calls(STOP);
+    assert!(made > 0);
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert_eq!(fake.calls(DESCRIBE) + fake.calls(STOP), made);
+}
