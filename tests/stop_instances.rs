@@ -1119,3 +1119,53 @@ async fn a_temporary_refusal_of_one_tencent_instance_is_isolated_then_retried_al
         "the refused instance was retried on its own"
     );
 }
+
+fn auth_failure(v: Vendor) -> Value {
+    match v.provider {
+        pb::Provider::Alibaba => json!({"code": "InvalidAccessKeyId.NotFound", "http_status": 404}),
+        _ => json!({"code": "AuthFailure.SecretIdNotFound"}),
+    }
+}
+
+/// Credentials revoked during a wait: the wait ends at once with the vendor's error, not with a
+/// wait timeout much later.
+async fn a_permanent_error_while_waiting_fails_the_instance_at_once(v: Vendor) {
+    let h = Harness::start().await;
+    h.admin("POST", "/_sim/timings", json!({"stop_ms": 600_000}))
+        .await;
+    let id = v.id(1);
+    h.seed_running(v, std::slice::from_ref(&id)).await;
+    let mut client = h.client.clone();
+    let mut inbound = client
+        .stop_instances(pb::StopInstancesRequest {
+            wait: Some(pb::WaitOptions {
+                until_terminal: true,
+                timeout: Some(prost_types::Duration {
+                    seconds: 600,
+                    nanos: 0,
+                }),
+            }),
+            ..v.request(std::slice::from_ref(&id))
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut result = None;
+    while let Some(message) = inbound.message().await.unwrap() {
+        match message.event.unwrap() {
+            // The stop was accepted and is being watched: now the credentials go bad.
+            pb::stop_instances_response::Event::Progress(_) if result.is_none() => {
+                h.fault(json!({"provider": v.name, "action": "DescribeInstances", "kind": {"error": auth_failure(v)}}))
+                    .await;
+            }
+            pb::stop_instances_response::Event::Result(r) => result = Some(r),
+            _ => {}
+        }
+    }
+    let r = result.expect("a result");
+    assert_eq!(r.outcome, pb::InstanceOutcome::Failed as i32);
+    assert_eq!(r.error.as_ref().unwrap().code, Code::Unauthenticated as i32);
+    assert_eq!(error_info(&r).reason, "AUTH_FAILED");
+}
+
+on_both_clouds!(a_permanent_error_while_waiting_fails_the_instance_at_once);
