@@ -308,6 +308,18 @@ impl Caller {
         true
     }
 
+    /// `error`, still failing after `attempts` tries, as reported: persistent, and saying
+    /// when it was the request's retry budget that ran out.
+    pub fn give_up(&self, error: StopError, attempts: u32) -> StopError {
+        let error = persistent(error, attempts);
+        if error.retry == RetryClass::Persistent && self.budget.left() < 1.0 {
+            return error.with_message(|m| {
+                format!("{m}; the request's retry budget is spent (see [retry_budget] in the configuration): the vendor failed too many calls, try again later")
+            });
+        }
+        error
+    }
+
     fn count_retry(&self, action: &str) {
         self.stats.retries.fetch_add(1, Ordering::Relaxed);
         crate::telemetry::metrics().vendor_retries.add(
@@ -380,7 +392,7 @@ impl Caller {
             else {
                 // Report the vendor's own error when there was one, not the lack of time.
                 return Err(match last {
-                    Some(error) => persistent(error, attempt),
+                    Some(error) => self.give_up(error, attempt),
                     None => self.out_of_time(action),
                 });
             };
@@ -452,7 +464,7 @@ impl Caller {
                 return Err(error);
             }
             let Some(wait) = self.retry_wait(attempt, &error) else {
-                return Err(persistent(error, attempt));
+                return Err(self.give_up(error, attempt));
             };
             self.count_retry(action);
             tracing::debug!(

@@ -475,7 +475,7 @@ impl<'a> CommandRun<'a> {
         let now = match self.read_tasks().await {
             Ok((now, _, _)) => now,
             Err(read) => {
-                let error = super::call::persistent(error, round).with_message(|m| {
+                let error = self.caller.give_up(error, round).with_message(|m| {
                     format!(
                         "{m}; whether the stop was applied is unknown, because reading the tasks also failed ({}): check their state",
                         read.message
@@ -526,7 +526,7 @@ impl<'a> CommandRun<'a> {
                     .await;
             }
         } else {
-            let error = super::call::persistent(error, round);
+            let error = self.caller.give_up(error, round);
             for t in &again {
                 self.fail(&t.instance_id, Some(t), error.clone()).await;
             }

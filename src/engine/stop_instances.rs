@@ -458,7 +458,7 @@ impl<'a> Run<'a> {
             self.stop_group_round(group, mode, round).await;
         } else {
             for (o, e) in items {
-                self.fail(&o.id, Some(&o), super::call::persistent(e, round))
+                self.fail(&o.id, Some(&o), self.caller.give_up(e, round))
                     .await;
             }
         }
@@ -478,7 +478,7 @@ impl<'a> Run<'a> {
         let (seen, request_id) = match self.describe(&ids).await {
             Ok(read) => read,
             Err(read) => {
-                let error = super::call::persistent(error, round).with_message(|m| {
+                let error = self.caller.give_up(error, round).with_message(|m| {
                     format!(
                         "{m}; whether the stop was applied is unknown, because reading the instance also failed ({}): check its state",
                         read.message
@@ -701,7 +701,7 @@ impl<'a> Run<'a> {
                     if self.caller.pause_to_resend(action, round, &error).await {
                         continue;
                     }
-                    let error = super::call::persistent(error, round);
+                    let error = self.caller.give_up(error, round);
                     for o in &running {
                         self.fail(&o.id, Some(o), error.clone()).await;
                     }
@@ -734,7 +734,7 @@ impl<'a> Run<'a> {
         let (seen, request_id) = match self.describe(&ids).await {
             Ok(read) => read,
             Err(read) => {
-                let error = super::call::persistent(error.clone(), round).with_message(|m| {
+                let error = self.caller.give_up(error.clone(), round).with_message(|m| {
                     format!(
                         "{m}; whether the stop was applied is unknown, because reading the instances also failed ({}): check their state",
                         read.message
@@ -761,7 +761,7 @@ impl<'a> Run<'a> {
                     self.applied(before, now, request_id.clone()).await
                 }
                 now => {
-                    let error = super::call::persistent(error.clone(), round);
+                    let error = self.caller.give_up(error.clone(), round);
                     self.fail(&before.id, now.or(Some(before)), error).await
                 }
             }

@@ -245,7 +245,7 @@ async fn force(run: &Watch<'_>, group: &mut [&mut Tracked]) {
                 } else {
                     t.may_force = false;
                     t.forced = true;
-                    let e = super::call::persistent(e.clone(), t.force_round);
+                    let e = run.caller.give_up(e.clone(), t.force_round);
                     run.ledger
                         .result(result(t, InstanceOutcome::Failed, None, Some(e)))
                         .await;

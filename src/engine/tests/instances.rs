@@ -67,6 +67,7 @@ async fn the_budget_bounds_the_retries_of_a_failing_vendor() {
     let error = d.results["ins-0"].error.clone().unwrap();
     assert_eq!(error.retry, RetryClass::Persistent, "{error:?}");
     assert_eq!(error.vendor_code.as_deref(), Some("HTTP_5XX"));
+    assert!(error.message.contains("retry budget is spent"), "{error:?}");
 }
 
 #[tokio::test(start_paused = true)]
