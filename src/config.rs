@@ -161,8 +161,10 @@ pub struct Config {
     pub poll_interval_ms: u64,
     /// How long in-flight streams may run after SIGTERM, in seconds (default 30).
     pub shutdown_grace_seconds: u64,
-    /// Retries per vendor call (default 4).
+    /// Retries per vendor call (default 16).
     pub max_retries: u32,
+    /// The retry budget of each request (`[retry_budget]`).
+    pub retry_budget: crate::engine::call::BudgetSettings,
     pub alibaba: ProviderSettings,
     pub tencent: ProviderSettings,
     pub accounts: BTreeMap<String, Account>,
@@ -181,7 +183,8 @@ impl Default for Config {
             max_instances_per_request: 10_000,
             poll_interval_ms: 2000,
             shutdown_grace_seconds: 30,
-            max_retries: 4,
+            max_retries: 16,
+            retry_budget: Default::default(),
             alibaba: ProviderSettings::default(),
             tencent: ProviderSettings::default(),
             accounts: BTreeMap::new(),
@@ -287,6 +290,7 @@ impl Config {
             }
         }
         self.validate_limits()?;
+        self.retry_budget.validate()?;
         let mut tokens = std::collections::HashSet::new();
         for caller in &self.callers {
             let token = caller.token.expose();

@@ -269,6 +269,9 @@ async fn an_unknown_execution_is_not_found_with_the_vendors_code(v: Vendor) {
 
 async fn one_hundred_twenty_instances_are_chunked_to_the_vendor_limit(v: Vendor) {
     let h = Harness::start().await;
+    // The tasks are still stopping when read after the stop, however slow the machine.
+    h.admin("POST", "/_sim/timings", json!({"cancel_ms": 600_000}))
+        .await;
     let n = names(v);
     let ids = v.ids(0..120);
     seed_execution(
@@ -429,6 +432,9 @@ async fn throttling_is_retried_and_the_stop_still_succeeds(v: Vendor) {
 async fn a_periodic_alibaba_invocation_has_its_future_runs_cancelled() {
     let v = ALIBABA;
     let h = Harness::start().await;
+    // The scheduled run must still be scheduled when the stop arrives, however slow the machine.
+    h.admin("POST", "/_sim/timings", json!({"deliver_ms": 600_000}))
+        .await;
     let ids = v.ids(0..2);
     seed_execution(
         &h,

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use serde_json::{Value, json};
@@ -29,6 +29,7 @@ on_both_clouds!(
     throttling_is_retried_and_the_stop_still_succeeds,
     a_persistent_5xx_fails_only_the_instances_of_that_call,
     the_callers_deadline_is_respected,
+    a_deadline_that_cuts_ten_thousand_instances_still_answers_each,
     a_caller_that_disconnects_stops_the_work,
     a_graceful_stop_the_guest_ignores_fails_with_the_reason,
 );
@@ -657,7 +658,6 @@ async fn a_wait_that_times_out_reports_the_last_state(v: Vendor) {
         seconds: 1,
         nanos: 0,
     };
-    let started = Instant::now();
     let s = h
         .stop(pb::StopInstancesRequest {
             wait: Some(pb::WaitOptions {
@@ -667,7 +667,6 @@ async fn a_wait_that_times_out_reports_the_last_state(v: Vendor) {
             ..v.request(std::slice::from_ref(&id))
         })
         .await;
-    assert!(started.elapsed() < Duration::from_secs(10));
     let r = s.result(&id);
     assert_eq!(s.outcome(&id), pb::InstanceOutcome::Failed);
     assert_eq!(
@@ -744,20 +743,16 @@ async fn the_callers_deadline_is_respected(v: Vendor) {
     let h = Harness::start().await;
     let ids = v.ids(0..3);
     h.seed_running(v, &ids).await;
-    h.fault(json!({"provider": v.name, "action": "StopInstances", "kind": {"latency_ms": 3000}}))
+    // The vendor answers long after the caller's deadline.
+    h.fault(json!({"provider": v.name, "action": "StopInstances", "kind": {"latency_ms": 60_000}}))
         .await;
     let mut request = tonic::Request::new(v.request(&ids));
-    request.set_timeout(Duration::from_millis(1200));
-    let started = Instant::now();
+    request.set_timeout(Duration::from_secs(5));
+    // A DEADLINE_EXCEEDED status instead of the stream would mean the results came too late.
     let s = h
         .stop_with(request)
         .await
         .expect("results arrive before the deadline");
-    assert!(
-        started.elapsed() < Duration::from_millis(1200),
-        "{:?}",
-        started.elapsed()
-    );
     for id in &ids {
         assert_eq!(s.outcome(id), pb::InstanceOutcome::Failed);
         assert_eq!(
@@ -765,6 +760,41 @@ async fn the_callers_deadline_is_respected(v: Vendor) {
             Code::DeadlineExceeded as i32
         );
     }
+}
+
+async fn a_deadline_that_cuts_ten_thousand_instances_still_answers_each(v: Vendor) {
+    let h = Harness::start().await;
+    let ids = v.ids(0..10_000);
+    for chunk in ids.chunks(1000) {
+        h.seed_running(v, chunk).await;
+    }
+    // At the vendors' rates the 100 stop calls need 5 s (Alibaba) or 10 s (Tencent).
+    let mut request = tonic::Request::new(v.request(&ids));
+    request.set_timeout(Duration::from_secs(6));
+    let s = h
+        .stop_with(request)
+        .await
+        .expect("every result and the summary before the deadline, not a DEADLINE_EXCEEDED status");
+    let answered: std::collections::HashSet<&str> =
+        s.results.iter().map(|r| r.instance_id.as_str()).collect();
+    assert_eq!(s.results.len(), 10_000);
+    assert_eq!(answered.len(), 10_000, "one result per instance");
+    let cut = s
+        .results
+        .iter()
+        .filter(|r| {
+            r.error
+                .as_ref()
+                .is_some_and(|e| e.code == Code::DeadlineExceeded as i32)
+        })
+        .count();
+    assert!(cut > 0, "the deadline cut the work");
+    assert!(
+        cut < 10_000,
+        "the work was cut mid-way, not before it began"
+    );
+    let summary = s.summary.unwrap();
+    assert_eq!(summary.outcome_counts.values().sum::<u32>(), 10_000);
 }
 
 async fn a_caller_that_disconnects_stops_the_work(v: Vendor) {
@@ -1029,7 +1059,6 @@ async fn graceful_then_force_without_wait_accepts_an_instance_already_stopping(v
     let id = v.id(1);
     h.seed(v, vec![json!({"id": id, "state": v.stopping})])
         .await;
-    let started = Instant::now();
     let s = h
         .stop(pb::StopInstancesRequest {
             mode: pb::StopMode::GracefulThenForce as i32,
@@ -1037,10 +1066,10 @@ async fn graceful_then_force_without_wait_accepts_an_instance_already_stopping(v
         })
         .await;
     assert_eq!(s.outcome(&id), pb::InstanceOutcome::StopAccepted);
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "not held until a timeout: {:?}",
-        started.elapsed()
+    assert_eq!(
+        h.calls(v, "DescribeInstances").await.len(),
+        1,
+        "not watched until a timeout: the one read before deciding"
     );
 }
 
@@ -1090,3 +1119,53 @@ async fn a_temporary_refusal_of_one_tencent_instance_is_isolated_then_retried_al
         "the refused instance was retried on its own"
     );
 }
+
+fn auth_failure(v: Vendor) -> Value {
+    match v.provider {
+        pb::Provider::Alibaba => json!({"code": "InvalidAccessKeyId.NotFound", "http_status": 404}),
+        _ => json!({"code": "AuthFailure.SecretIdNotFound"}),
+    }
+}
+
+/// Credentials revoked during a wait: the wait ends at once with the vendor's error, not with a
+/// wait timeout much later.
+async fn a_permanent_error_while_waiting_fails_the_instance_at_once(v: Vendor) {
+    let h = Harness::start().await;
+    h.admin("POST", "/_sim/timings", json!({"stop_ms": 600_000}))
+        .await;
+    let id = v.id(1);
+    h.seed_running(v, std::slice::from_ref(&id)).await;
+    let mut client = h.client.clone();
+    let mut inbound = client
+        .stop_instances(pb::StopInstancesRequest {
+            wait: Some(pb::WaitOptions {
+                until_terminal: true,
+                timeout: Some(prost_types::Duration {
+                    seconds: 600,
+                    nanos: 0,
+                }),
+            }),
+            ..v.request(std::slice::from_ref(&id))
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut result = None;
+    while let Some(message) = inbound.message().await.unwrap() {
+        match message.event.unwrap() {
+            // The stop was accepted and is being watched: now the credentials go bad.
+            pb::stop_instances_response::Event::Progress(_) if result.is_none() => {
+                h.fault(json!({"provider": v.name, "action": "DescribeInstances", "kind": {"error": auth_failure(v)}}))
+                    .await;
+            }
+            pb::stop_instances_response::Event::Result(r) => result = Some(r),
+            _ => {}
+        }
+    }
+    let r = result.expect("a result");
+    assert_eq!(r.outcome, pb::InstanceOutcome::Failed as i32);
+    assert_eq!(r.error.as_ref().unwrap().code, Code::Unauthenticated as i32);
+    assert_eq!(error_info(&r).reason, "AUTH_FAILED");
+}
+
+on_both_clouds!(a_permanent_error_while_waiting_fails_the_instance_at_once);

@@ -1,18 +1,113 @@
-//! One vendor call as the engine makes it: paced, retried with exponential backoff and jitter
-//! on temporary errors (honouring the vendor's retry-after), bounded by a retry budget and the
-//! caller's deadline, and counted for the summary (DESIGN.md rule 9).
+//! Every vendor call of a request goes through its one [`Caller`]: paced, retried with
+//! exponential backoff and jitter on temporary errors (honouring the vendor's retry-after),
+//! bounded by the retry policy, the request's retry budget and the caller's deadline, and
+//! counted for the summary. Re-sends decided by the engine (an instance refused for a moment,
+//! a stop whose answer was lost) pass the same gate ([`Caller::pause_to_resend`]).
+//!
+//! The budget is a token bucket per request, in the manner of the AWS SDKs' retry quota and
+//! gRPC's retry throttling: it starts with `initial` tokens, a retry costs one, and every
+//! successful call adds `per_success` (up to `max`). A large request therefore earns the
+//! retries its size needs, while a vendor that fails most calls is not hammered.
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use rand::Rng;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use super::deadline::Deadline;
 use super::pace::Pacer;
 use crate::model::{ErrorKind, RetryClass, StopError};
+
+/// The retry budget's settings (`[retry_budget]` in the configuration).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BudgetSettings {
+    /// Retries a request may make before any call succeeds.
+    pub initial: f64,
+    /// Retries earned by each successful vendor call.
+    pub per_success: f64,
+    /// The most retries a request can have in hand.
+    pub max: f64,
+}
+
+impl Default for BudgetSettings {
+    fn default() -> Self {
+        // Two retries per success sustain a vendor failing two calls in three; beyond that
+        // the request gives up with the vendor's error instead of piling on.
+        BudgetSettings {
+            initial: 50.0,
+            per_success: 2.0,
+            max: 1000.0,
+        }
+    }
+}
+
+impl BudgetSettings {
+    /// Says which setting is out of range.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, value) in [
+            ("initial", self.initial),
+            ("per_success", self.per_success),
+            ("max", self.max),
+        ] {
+            if !value.is_finite() || value < 0.0 {
+                return Err(format!(
+                    "[retry_budget] {name} = {value}: it must be a finite number, zero or more"
+                ));
+            }
+        }
+        if self.initial > self.max {
+            return Err(format!(
+                "[retry_budget] initial = {} exceeds max = {}: raise max or lower initial",
+                self.initial, self.max
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The retries a request has left: a token bucket refilled by successful calls.
+#[derive(Debug)]
+pub struct RetryBudget {
+    settings: BudgetSettings,
+    tokens: Mutex<f64>,
+}
+
+impl RetryBudget {
+    pub fn new(settings: BudgetSettings) -> RetryBudget {
+        RetryBudget {
+            settings,
+            tokens: Mutex::new(settings.initial),
+        }
+    }
+
+    /// Takes one retry, if there is one left.
+    pub fn take(&self) -> bool {
+        let mut tokens = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// A call succeeded: earn retries.
+    pub fn earn(&self) {
+        let mut tokens = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
+        *tokens = (*tokens + self.settings.per_success).min(self.settings.max);
+    }
+
+    /// The retries in hand.
+    pub fn left(&self) -> f64 {
+        *self.tokens.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
 
 /// Counters reported in the summary.
 #[derive(Debug, Default)]
@@ -36,7 +131,7 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
-            max_retries: 4,
+            max_retries: 16,
             base: Duration::from_millis(200),
             max: Duration::from_secs(20),
         }
@@ -51,6 +146,15 @@ pub struct Target {
     pub region: String,
 }
 
+/// Whether a failed call whose effect is unknown may be sent again blindly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resend {
+    /// Reads, and anything harmless to repeat.
+    Always,
+    /// Stops: after an answer that may hide an applied stop, the engine reads first.
+    Unambiguous,
+}
+
 /// Makes the calls of one request.
 #[derive(Clone)]
 pub struct Caller {
@@ -63,8 +167,8 @@ pub struct Caller {
     pub stats: Arc<Stats>,
     policy: RetryPolicy,
     /// Retries left for the whole request.
-    budget: Arc<AtomicI64>,
-    deadline: Option<Instant>,
+    budget: Arc<RetryBudget>,
+    deadline: Deadline,
 }
 
 impl std::fmt::Debug for Caller {
@@ -107,7 +211,8 @@ impl Caller {
         target: Target,
         rate: Arc<dyn Fn(&str) -> f64 + Send + Sync>,
         policy: RetryPolicy,
-        deadline: Option<Instant>,
+        budget: BudgetSettings,
+        deadline: Deadline,
     ) -> Caller {
         Caller {
             pacer,
@@ -116,7 +221,7 @@ impl Caller {
             rate,
             stats: Arc::new(Stats::default()),
             policy,
-            budget: Arc::new(AtomicI64::new(20)),
+            budget: Arc::new(RetryBudget::new(budget)),
             deadline,
         }
     }
@@ -126,23 +231,104 @@ impl Caller {
         self.policy.max_retries
     }
 
-    /// When a wait of `budget` must end: its own end, or shortly before the caller's deadline
-    /// so that the last results can still be sent.
+    /// When a wait of `budget` must end: its own end, or the request's cutoff, so that the
+    /// last results can still be sent.
     pub fn wait_deadline(&self, budget: Duration) -> Instant {
         let own = Instant::now() + budget;
-        match self.deadline {
-            Some(caller) => {
-                let margin = Duration::from_millis(200)
-                    .min(caller.saturating_duration_since(Instant::now()) / 2);
-                own.min(caller - margin)
-            }
+        match self.deadline.cutoff() {
+            Some(cutoff) => own.min(cutoff),
             None => own,
         }
     }
 
-    /// The caller's deadline, if any.
-    pub fn deadline(&self) -> Option<Instant> {
-        self.deadline
+    /// The caller's deadline.
+    pub fn deadline(&self) -> &Deadline {
+        &self.deadline
+    }
+
+    /// The request's retry budget.
+    pub fn budget(&self) -> &RetryBudget {
+        &self.budget
+    }
+
+    /// Decides whether a call that failed with `error` on its `attempt`-th try (1-based) is
+    /// tried again, and after how long. Takes a token from the budget when it is.
+    fn retry_wait(&self, attempt: u32, error: &StopError) -> Option<Duration> {
+        if !error.is_retryable()
+            || attempt > self.policy.max_retries
+            // A vendor asking for a longer wait than we would ever sleep: retrying sooner
+            // would only be refused again.
+            || error.retry_after.is_some_and(|after| after > self.policy.max)
+        {
+            return None;
+        }
+        let wait = backoff(
+            &self.policy,
+            attempt,
+            error.retry_after,
+            error.is_throttling(),
+        );
+        // The retry must still find a pacing slot before the cutoff.
+        if self
+            .deadline
+            .cutoff()
+            .is_some_and(|cutoff| Instant::now() + wait >= cutoff)
+        {
+            return None;
+        }
+        self.budget.take().then_some(wait)
+    }
+
+    /// The gate for a re-send the engine decides (an instance refused for a moment, a stop
+    /// whose answer was lost and that a read showed not applied): `round` is the how-many-th
+    /// re-send of these instances (1-based), `error` why. Waits the backoff and returns true
+    /// when the re-send may go; the re-send is counted as a retry.
+    pub async fn pause_to_resend(&self, action: &str, round: u32, error: &StopError) -> bool {
+        let Some(wait) = self.retry_wait(round, error) else {
+            return false;
+        };
+        self.count_retry(action);
+        tracing::debug!(
+            action,
+            round,
+            ?wait,
+            code = error.vendor_code.as_deref(),
+            "re-sending"
+        );
+        tokio::time::sleep(wait).await;
+        true
+    }
+
+    /// [`Caller::pause_to_resend`] for a re-send that waits on its own (a wait's next poll).
+    pub fn allow_resend(&self, action: &str, round: u32, error: &StopError) -> bool {
+        if self.retry_wait(round, error).is_none() {
+            return false;
+        }
+        self.count_retry(action);
+        true
+    }
+
+    /// `error`, still failing after `attempts` tries, as reported: persistent, and saying
+    /// when it was the request's retry budget that ran out.
+    pub fn give_up(&self, error: StopError, attempts: u32) -> StopError {
+        let error = persistent(error, attempts);
+        if error.retry == RetryClass::Persistent && self.budget.left() < 1.0 {
+            return error.with_message(|m| {
+                format!("{m}; the request's retry budget is spent (see [retry_budget] in the configuration): the vendor failed too many calls, try again later")
+            });
+        }
+        error
+    }
+
+    fn count_retry(&self, action: &str) {
+        self.stats.retries.fetch_add(1, Ordering::Relaxed);
+        crate::telemetry::metrics().vendor_retries.add(
+            1,
+            &[
+                opentelemetry::KeyValue::new("stopgate.provider", self.target.provider.as_str()),
+                opentelemetry::KeyValue::new("stopgate.vendor.action", action.to_string()),
+            ],
+        );
     }
 
     fn out_of_time(&self, action: &str) -> StopError {
@@ -163,15 +349,50 @@ impl Caller {
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, StopError>>,
     {
+        self.run_with(action, Resend::Always, 0, call).await
+    }
+
+    /// Runs a stop `call` paced and retried, except after an error that may hide an applied
+    /// stop ([`StopError::may_have_applied`]): that error comes back at once, for the engine to
+    /// read what happened before it sends anything again. `resent` is how many times the
+    /// engine already sent this stop: its attempts continue that count.
+    pub async fn run_stop<T, F, Fut>(
+        &self,
+        action: &str,
+        resent: u32,
+        call: F,
+    ) -> Result<T, StopError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, StopError>>,
+    {
+        self.run_with(action, Resend::Unambiguous, resent, call)
+            .await
+    }
+
+    async fn run_with<T, F, Fut>(
+        &self,
+        action: &str,
+        resend: Resend,
+        first_attempt: u32,
+        call: F,
+    ) -> Result<T, StopError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, StopError>>,
+    {
         let key = format!("{}/{action}", self.key);
         let rate = (self.rate)(action);
-        let mut attempt = 0u32;
+        let mut attempt = first_attempt;
         let mut last: Option<StopError> = None;
         loop {
-            let Some(slot) = self.pacer.reserve_before(&key, rate, self.deadline) else {
+            let Some(slot) = self
+                .pacer
+                .reserve_before(&key, rate, self.deadline.cutoff())
+            else {
                 // Report the vendor's own error when there was one, not the lack of time.
                 return Err(match last {
-                    Some(error) => persistent(error, attempt),
+                    Some(error) => self.give_up(error, attempt),
                     None => self.out_of_time(action),
                 });
             };
@@ -181,9 +402,6 @@ impl Caller {
                 tokio::time::sleep_until(slot).await;
             }
             self.stats.vendor_calls.fetch_add(1, Ordering::Relaxed);
-            if attempt > 0 {
-                self.stats.retries.fetch_add(1, Ordering::Relaxed);
-            }
             // One client span per attempt; the adapter's HTTP client fills in what it learns
             // (server.address, HTTP status, vendor request id, vendor code).
             let span = tracing::info_span!(
@@ -227,11 +445,11 @@ impl Caller {
             metrics
                 .vendor_duration
                 .record(started.elapsed().as_secs_f64() * 1000.0, &labels[..2]);
-            if attempt > 0 {
-                metrics.vendor_retries.add(1, &labels[..2]);
-            }
             let error = match answer {
-                Ok(value) => return Ok(value),
+                Ok(value) => {
+                    self.budget.earn();
+                    return Ok(value);
+                }
                 Err(error) => error,
             };
             if error.is_throttling() {
@@ -241,30 +459,18 @@ impl Caller {
                 self.stats.throttled.fetch_add(1, Ordering::Relaxed);
             }
             attempt += 1;
-            // A vendor asking for a longer wait than we would ever sleep: retrying sooner would
-            // only be throttled again.
             // An instance-scoped error goes back to the engine at once (still temporary): it
-            // splits the batch and retries the instance alone; retrying the whole batch here
+            // splits the batch and re-sends the instance alone; retrying the whole batch here
             // would spend the request's budget on the other instances.
-            if error.scope == crate::model::ErrorScope::Instance {
+            if error.scope == crate::model::ErrorScope::Instance
+                || (resend == Resend::Unambiguous && error.may_have_applied())
+            {
                 return Err(error);
             }
-            let give_up = !error.is_retryable()
-                || attempt > self.policy.max_retries
-                || error
-                    .retry_after
-                    .is_some_and(|after| after > self.policy.max)
-                || self.budget.fetch_sub(1, Ordering::Relaxed) <= 0;
-            let wait = backoff(
-                &self.policy,
-                attempt,
-                error.retry_after,
-                error.is_throttling(),
-            );
-            let past_deadline = self.deadline.is_some_and(|d| Instant::now() + wait >= d);
-            if give_up || past_deadline {
-                return Err(persistent(error, attempt));
-            }
+            let Some(wait) = self.retry_wait(attempt, &error) else {
+                return Err(self.give_up(error, attempt));
+            };
+            self.count_retry(action);
             tracing::debug!(
                 action,
                 attempt,
@@ -281,7 +487,7 @@ impl Caller {
 }
 
 /// A temporary error that is still failing after stopgate's retries.
-fn persistent(mut error: StopError, attempts: u32) -> StopError {
+pub(crate) fn persistent(mut error: StopError, attempts: u32) -> StopError {
     if error.retry == RetryClass::Temporary {
         error.retry = RetryClass::Persistent;
         error.message = format!(
@@ -297,9 +503,92 @@ mod tests {
     use super::*;
 
     #[test]
+    fn budget_settings_out_of_range_are_refused_with_the_setting_named() {
+        assert!(BudgetSettings::default().validate().is_ok());
+        for bad in [
+            BudgetSettings {
+                per_success: f64::NAN,
+                ..Default::default()
+            },
+            BudgetSettings {
+                max: f64::INFINITY,
+                ..Default::default()
+            },
+            BudgetSettings {
+                initial: -1.0,
+                ..Default::default()
+            },
+            BudgetSettings {
+                initial: 10.0,
+                max: 5.0,
+                ..Default::default()
+            },
+        ] {
+            let error = bad.validate().unwrap_err();
+            assert!(error.starts_with("[retry_budget]"), "{error}");
+        }
+        let config: crate::config::Config =
+            toml::from_str("[retry_budget]\ninitial = 3\nper_success = 0.5\nmax = 9").unwrap();
+        assert_eq!(
+            config.retry_budget,
+            BudgetSettings {
+                initial: 3.0,
+                per_success: 0.5,
+                max: 9.0
+            }
+        );
+    }
+
+    #[test]
+    fn the_budget_is_spent_by_retries_and_earned_by_successes_up_to_its_max() {
+        let budget = RetryBudget::new(BudgetSettings {
+            initial: 1.0,
+            per_success: 0.5,
+            max: 1.5,
+        });
+        assert!(budget.take());
+        assert!(!budget.take());
+        budget.earn();
+        assert!(!budget.take(), "half a retry is not a retry");
+        budget.earn();
+        budget.earn();
+        budget.earn();
+        assert_eq!(budget.left(), 1.5);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_pacing_slot_is_reserved_that_the_cutoff_would_cut() {
+        let pacer = Arc::new(Pacer::default());
+        let at = Instant::now() + Duration::from_millis(1500);
+        let caller = Caller::new(
+            pacer.clone(),
+            Target {
+                provider: crate::model::Provider::Tencent,
+                account: "a".into(),
+                region: "r".into(),
+            },
+            Arc::new(|_: &str| 1.0),
+            RetryPolicy::default(),
+            BudgetSettings::default(),
+            Deadline::new(Some(at), Arc::new(|| 0)),
+        );
+        let call = || async { Ok::<(), StopError>(()) };
+        assert!(caller.run("StopInstances", call).await.is_ok());
+        assert!(caller.run("StopInstances", call).await.is_ok(), "at 1 s");
+        let late = caller.run("StopInstances", call).await.unwrap_err();
+        assert_eq!(late.kind, ErrorKind::DeadlineExceeded);
+        assert_eq!(caller.stats.vendor_calls.load(Ordering::Relaxed), 2);
+        // The refused slot (2 s) was not taken from the requests that share the schedule.
+        assert_eq!(
+            pacer.reserve("a/tencent/r/StopInstances", 1.0),
+            at + Duration::from_millis(500)
+        );
+    }
+
+    #[test]
     fn backoff_grows_is_capped_and_honours_retry_after() {
         let policy = RetryPolicy {
-            max_retries: 4,
+            max_retries: 16,
             base: Duration::from_millis(200),
             max: Duration::from_secs(2),
         };

@@ -120,6 +120,12 @@ impl<P: Send + 'static, R: Record> Ledger<P, R> {
         !self.lock().ids.is_empty()
     }
 
+    /// How many results are still owed (those of ids not yet known do not count).
+    pub fn undecided(&self) -> usize {
+        let state = self.lock();
+        state.ids.len().saturating_sub(state.done.len())
+    }
+
     /// Whether `id` already has its result.
     pub fn is_done(&self, id: &str) -> bool {
         self.lock().done.contains(id)

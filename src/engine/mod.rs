@@ -3,16 +3,19 @@
 //! model and the [`Adapter`] trait, nothing about HTTP or protobuf.
 
 pub mod call;
+pub mod deadline;
+pub mod instance_result;
 pub mod ledger;
 pub mod pace;
 pub mod request;
 pub mod stop_command;
 pub mod stop_instances;
+#[cfg(test)]
+mod tests;
 pub mod wait;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::time::Instant;
 
@@ -22,6 +25,7 @@ use crate::provider::alibaba::AlibabaClient;
 use crate::provider::tencent::TencentClient;
 use crate::provider::{Adapter, Scope};
 use call::{Caller, RetryPolicy};
+use deadline::Deadline;
 use ledger::{Ledger, Record};
 use pace::Pacer;
 use request::{
@@ -30,22 +34,36 @@ use request::{
 use stop_command::{CommandLedger, CommandRun};
 use stop_instances::{InstanceLedger, Run};
 
-/// Runs `work`, and if the caller's deadline comes first, fails whatever is still undecided
-/// with DEADLINE_EXCEEDED, leaving time to send those results before the caller gives up.
+/// Runs `work` as its own task (so that neither a slow reader of the stream nor the work itself
+/// can delay the deadline's handling), and if the request's cutoff comes first, fails whatever
+/// is still undecided with DEADLINE_EXCEEDED, in the margin kept for sending those results.
 async fn within_deadline<P: Send + 'static, R: Record>(
-    deadline: Option<Instant>,
-    work: impl std::future::Future<Output = ()>,
+    deadline: &Deadline,
+    work: impl std::future::Future<Output = ()> + Send + 'static,
     ledger: &Ledger<P, R>,
 ) {
-    let Some(deadline) = deadline else {
-        return work.await;
+    // The work's vendor calls stay children of the RPC's span.
+    let mut task = AbortOnDrop(tokio::spawn(tracing::Instrument::in_current_span(work)));
+    let finished = loop {
+        let Some(cutoff) = deadline.cutoff() else {
+            break (&mut task.0).await;
+        };
+        tokio::select! {
+            joined = &mut task.0 => break joined,
+            () = tokio::time::sleep_until(cutoff) => {
+                // Results decided meanwhile moved the cutoff later.
+                if deadline.is_cut() {
+                    task.0.abort();
+                    break (&mut task.0).await;
+                }
+            }
+        }
     };
-    let margin =
-        Duration::from_millis(100).min(deadline.saturating_duration_since(Instant::now()) / 4);
-    if tokio::time::timeout_at(deadline - margin, work)
-        .await
-        .is_err()
-    {
+    if let Err(joined) = finished {
+        if joined.is_panic() {
+            // The stream's own handler reports a panic as INTERNAL.
+            std::panic::resume_unwind(joined.into_panic());
+        }
         let mut error = StopError::local(
             ErrorKind::DeadlineExceeded,
             "DEADLINE_EXCEEDED",
@@ -61,8 +79,22 @@ async fn within_deadline<P: Send + 'static, R: Record>(
     }
 }
 
+/// The work of a request, ended when the request is dropped (its caller went away), so that
+/// no vendor call is made for nobody.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// The default requests per second for an action whose vendor publishes no limit (Alibaba).
 pub const DEFAULT_RATE: f64 = 20.0;
+
+/// Chunks of a request in flight at once, unless configured: enough to keep the vendor's rate
+/// busy while some chunks sit in a retry's backoff (pacing, not this, sets the call rate).
+pub const DEFAULT_CONCURRENCY: usize = 16;
 
 /// Shared by every request.
 pub struct Engine {
@@ -89,6 +121,18 @@ impl Engine {
             adapters,
             pacer: Arc::new(Pacer::default()),
         })
+    }
+
+    /// An engine whose only adapter is `adapter` (the engine's unit tests).
+    #[cfg(test)]
+    pub(crate) fn with_adapter(config: Config, adapter: Arc<dyn Adapter>) -> Engine {
+        let mut adapters: BTreeMap<Provider, Arc<dyn Adapter>> = BTreeMap::new();
+        adapters.insert(adapter.provider(), adapter);
+        Engine {
+            config: Arc::new(config),
+            adapters,
+            pacer: Arc::new(Pacer::default()),
+        }
     }
 
     pub fn config(&self) -> &Config {
@@ -132,26 +176,44 @@ impl Engine {
         deadline: Option<Instant>,
     ) {
         let adapter = self.adapter(request.provider).expect("validated provider");
+        let deadline = Self::deadline_of(deadline, &ledger);
         let caller = self.caller(
             request.provider,
             &request.account,
             &request.region,
-            deadline,
+            deadline.clone(),
         );
-        let scope = Scope {
-            region: &request.region,
-            credentials: &request.credentials,
+        let poll = self.config.poll_interval();
+        let (work_caller, work_ledger) = (caller.clone(), ledger.clone());
+        let work = async move {
+            let scope = Scope {
+                region: &request.region,
+                credentials: &request.credentials,
+            };
+            let run = CommandRun::new(
+                adapter.as_ref(),
+                scope,
+                &work_caller,
+                &work_ledger,
+                &request,
+                poll,
+            );
+            run.execute().await
         };
-        let run = CommandRun::new(
-            adapter.as_ref(),
-            scope,
-            &caller,
-            &ledger,
-            &request,
-            self.config.poll_interval(),
-        );
-        within_deadline(deadline, run.execute(), &ledger).await;
+        within_deadline(&deadline, work, &ledger).await;
         ledger.finish(&caller.stats).await;
+    }
+
+    /// The caller's deadline as the engine sees it: its cutoff follows the results still owed.
+    fn deadline_of<P: Send + 'static, R: Record>(
+        at: Option<Instant>,
+        ledger: &Arc<Ledger<P, R>>,
+    ) -> Deadline {
+        let ledger = Arc::downgrade(ledger);
+        Deadline::new(
+            at,
+            Arc::new(move || ledger.upgrade().map_or(0, |l| l.undecided())),
+        )
     }
 
     fn caller(
@@ -159,7 +221,7 @@ impl Engine {
         provider: Provider,
         account: &str,
         region: &str,
-        deadline: Option<Instant>,
+        deadline: Deadline,
     ) -> Caller {
         let adapter = self.adapter(provider).expect("both adapters exist");
         let overrides = self.config.provider(provider).rate_limits.clone();
@@ -183,6 +245,7 @@ impl Engine {
             },
             rate,
             policy,
+            self.config.retry_budget,
             deadline,
         )
     }
@@ -195,30 +258,36 @@ impl Engine {
         deadline: Option<Instant>,
     ) {
         let adapter = self.adapter(request.provider).expect("validated provider");
+        let deadline = Self::deadline_of(deadline, &ledger);
         let caller = self.caller(
             request.provider,
             &request.account,
             &request.region,
-            deadline,
+            deadline.clone(),
         );
-        let scope = Scope {
-            region: &request.region,
-            credentials: &request.credentials,
-        };
         let concurrency = self
             .config
             .provider(request.provider)
             .max_concurrency
-            .unwrap_or(4);
-        let run = Run::new(
-            adapter.as_ref(),
-            scope,
-            &caller,
-            &ledger,
-            &request,
-            self.config.poll_interval(),
-        );
-        within_deadline(deadline, run.execute(concurrency), &ledger).await;
+            .unwrap_or(DEFAULT_CONCURRENCY);
+        let poll = self.config.poll_interval();
+        let (work_caller, work_ledger) = (caller.clone(), ledger.clone());
+        let work = async move {
+            let scope = Scope {
+                region: &request.region,
+                credentials: &request.credentials,
+            };
+            let run = Run::new(
+                adapter.as_ref(),
+                scope,
+                &work_caller,
+                &work_ledger,
+                &request,
+                poll,
+            );
+            run.execute(concurrency).await
+        };
+        within_deadline(&deadline, work, &ledger).await;
         ledger.finish(&caller.stats).await;
     }
 }

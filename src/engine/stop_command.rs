@@ -17,7 +17,9 @@ use std::time::Duration;
 use super::call::Caller;
 use super::ledger::{Ledger, Record};
 use super::request::ValidCommandStop;
-use crate::model::{CommandOutcome, DryRunAction, ErrorKind, ErrorScope, StopError, TaskState};
+use crate::model::{
+    CommandOutcome, DryRunAction, ErrorKind, ErrorScope, Reason, StopError, TaskState,
+};
 use crate::provider::{Adapter, CommandActions, ObservedTask, Scope};
 
 /// The one terminal result of one instance's task.
@@ -189,7 +191,7 @@ impl<'a> CommandRun<'a> {
         };
         let mut local = StopError::local(
             ErrorKind::NotFound,
-            "EXECUTION_NOT_FOUND",
+            Reason::ExecutionNotFound.as_str(),
             format!(
                 "{provider} has no command execution {} in {} for account {:?}; check the id, region and account",
                 self.req.execution_id, self.req.region, self.req.account
@@ -224,10 +226,10 @@ impl<'a> CommandRun<'a> {
             })
             .await;
         match answer {
-            Err(e) if e.reason == "EXECUTION_NOT_FOUND" => explain(e),
+            Err(e) if e.is(Reason::ExecutionNotFound) => explain(e),
             // Only an answer that relates the instance to the execution proves it exists (it
             // is not listed yet): worth retrying. Any other answer leaves it not found.
-            Err(e) if e.reason == "INSTANCE_NOT_IN_EXECUTION" => not_listed(),
+            Err(e) if e.is(Reason::InstanceNotInExecution) => not_listed(),
             Ok(_) => not_listed(),
             Err(e) if e.kind == ErrorKind::NotFound || e.scope == ErrorScope::Instance => {
                 let mut local = local;
@@ -237,6 +239,22 @@ impl<'a> CommandRun<'a> {
                 local
             }
             Err(e) => e,
+        }
+    }
+
+    /// The execution could not be read, so nothing was sent. Each named instance fails with
+    /// the vendor's evidence (and the summary follows); without named instances there is no
+    /// one to answer for, and the request fails as a whole.
+    async fn unreadable(&self, error: StopError) {
+        if self.req.ids.is_empty() {
+            return self.ledger.abort(error).await;
+        }
+        let error = error.with_message(|m| {
+            format!("nothing was stopped: the execution could not be read ({m})")
+        });
+        self.ledger.expect(self.req.ids.clone());
+        for id in &self.req.ids {
+            self.fail(id, None, error.clone()).await;
         }
     }
 
@@ -253,11 +271,11 @@ impl<'a> CommandRun<'a> {
             Ok((None, request_id)) => {
                 return self.ledger.abort(self.not_found(request_id).await).await;
             }
-            Err(e) => return self.ledger.abort(e).await,
+            Err(e) => return self.unreadable(e).await,
         };
         let (tasks, order, read_id) = match self.read_tasks().await {
             Ok(read) => read,
-            Err(e) => return self.ledger.abort(e).await,
+            Err(e) => return self.unreadable(e).await,
         };
         let targets = if self.req.ids.is_empty() {
             order
@@ -272,7 +290,7 @@ impl<'a> CommandRun<'a> {
             let Some(task) = tasks.get(id) else {
                 let mut e = StopError::local(
                     ErrorKind::NotFound,
-                    "INSTANCE_NOT_IN_EXECUTION",
+                    Reason::InstanceNotInExecution.as_str(),
                     format!(
                         "instance {id} has no task in execution {}; it was not sent",
                         self.req.execution_id
@@ -322,7 +340,7 @@ impl<'a> CommandRun<'a> {
         if stop_all && !to_stop.is_empty() {
             match self
                 .caller
-                .run(self.actions.stop, || {
+                .run_stop(self.actions.stop, 0, || {
                     self.adapter.stop_execution(self.scope, self.id(), &[])
                 })
                 .await
@@ -332,6 +350,10 @@ impl<'a> CommandRun<'a> {
                     last: t,
                     request_id: request_id.clone(),
                 })),
+                // Those the lost stop did not reach are named in the stops sent again.
+                Err(e) if e.may_have_applied() => {
+                    self.after_lost_answer(to_stop, &mut followed, 1, e).await
+                }
                 Err(e) => {
                     for t in &to_stop {
                         self.fail(&t.instance_id, Some(t), e.clone()).await;
@@ -340,7 +362,8 @@ impl<'a> CommandRun<'a> {
             }
         } else {
             for group in to_stop.chunks(self.actions.stop_batch) {
-                self.stop_group(group.to_vec(), &mut followed, false).await;
+                self.stop_group(group.to_vec(), &mut followed, false, 0)
+                    .await;
             }
         }
         if info.periodic && !followed.is_empty() {
@@ -363,6 +386,7 @@ impl<'a> CommandRun<'a> {
         group: Vec<ObservedTask>,
         followed: &'b mut Vec<Followed>,
         resent: bool,
+        round: u32,
     ) -> crate::provider::BoxFuture<'b, ()> {
         Box::pin(async move {
             if group.is_empty() || self.ledger.is_closed() {
@@ -371,7 +395,7 @@ impl<'a> CommandRun<'a> {
             let ids: Vec<String> = group.iter().map(|t| t.instance_id.clone()).collect();
             let answer = self
                 .caller
-                .run(self.actions.stop, || {
+                .run_stop(self.actions.stop, round, || {
                     self.adapter.stop_execution(self.scope, self.id(), &ids)
                 })
                 .await;
@@ -386,12 +410,17 @@ impl<'a> CommandRun<'a> {
                 }
                 Err(e) => e,
             };
+            if error.may_have_applied() {
+                return self
+                    .after_lost_answer(group, followed, round + 1, error)
+                    .await;
+            }
             if group.len() > 1 && error.scope == ErrorScope::Instance {
                 // The vendor blamed an instance: split the group to find it.
                 let mut left = group;
                 let right = left.split_off(left.len() / 2);
-                self.stop_group(left, followed, resent).await;
-                self.stop_group(right, followed, resent).await;
+                self.stop_group(left, followed, resent, round).await;
+                self.stop_group(right, followed, resent, round).await;
                 return;
             }
             // A task may have ended between the read and the stop, and what the vendor answers
@@ -421,7 +450,7 @@ impl<'a> CommandRun<'a> {
                         }
                     }
                     if rest.len() < group.len() {
-                        self.stop_group(rest, followed, true).await;
+                        self.stop_group(rest, followed, true, round).await;
                         return;
                     }
                 }
@@ -430,6 +459,78 @@ impl<'a> CommandRun<'a> {
                 self.fail(&t.instance_id, Some(t), error.clone()).await;
             }
         })
+    }
+
+    /// The answer to a stop call was lost (the connection dropped, a 5xx, an unreadable body):
+    /// the vendor may or may not have stopped the tasks. Reads them: those the stop reached
+    /// (stopping, cancelled, terminated) are followed like accepted stops, those that ended on
+    /// their own are reported so, and those still pending or running are sent again.
+    async fn after_lost_answer(
+        &self,
+        group: Vec<ObservedTask>,
+        followed: &mut Vec<Followed>,
+        round: u32,
+        error: StopError,
+    ) {
+        let now = match self.read_tasks().await {
+            Ok((now, _, _)) => now,
+            Err(read) => {
+                let error = self.caller.give_up(error, round).with_message(|m| {
+                    format!(
+                        "{m}; whether the stop was applied is unknown, because reading the tasks also failed ({}): check their state",
+                        read.message
+                    )
+                });
+                for t in &group {
+                    self.fail(&t.instance_id, Some(t), error.clone()).await;
+                }
+                return;
+            }
+        };
+        let mut again = Vec::new();
+        for before in group {
+            match now.get(&before.instance_id) {
+                Some(t)
+                    if matches!(
+                        t.state,
+                        TaskState::Stopping | TaskState::Cancelled | TaskState::Terminated
+                    ) =>
+                {
+                    followed.push(Followed {
+                        before,
+                        last: t.clone(),
+                        request_id: None,
+                    })
+                }
+                Some(t) if t.state.is_terminal() => {
+                    self.result(t, CommandOutcome::AlreadyFinished, Some(&before), None)
+                        .await
+                }
+                Some(t) => again.push(t.clone()),
+                None => {
+                    self.fail(&before.instance_id, Some(&before), error.clone())
+                        .await
+                }
+            }
+        }
+        if again.is_empty() {
+            return;
+        }
+        if self
+            .caller
+            .pause_to_resend(self.actions.stop, round, &error)
+            .await
+        {
+            for chunk in again.chunks(self.actions.stop_batch) {
+                self.stop_group(chunk.to_vec(), followed, false, round)
+                    .await;
+            }
+        } else {
+            let error = self.caller.give_up(error, round);
+            for t in &again {
+                self.fail(&t.instance_id, Some(t), error.clone()).await;
+            }
+        }
     }
 
     /// The outcome of a stopped task that reached `now`, if it is final.
@@ -451,6 +552,7 @@ impl<'a> CommandRun<'a> {
         }
         let deadline = self.req.wait.map(|w| self.caller.wait_deadline(w));
         let mut uninterrupted = 0;
+        let mut last_error: Option<StopError> = None;
         loop {
             if let Some(deadline) = deadline {
                 if !super::pace::poll_pause(self.poll, deadline).await {
@@ -473,7 +575,25 @@ impl<'a> CommandRun<'a> {
                     }
                     return;
                 }
-                Err(_) => HashMap::new(),
+                Err(e) if e.retry == crate::model::RetryClass::Permanent => {
+                    // Waiting longer cannot help (credentials, permissions): fail them now.
+                    let e = e.with_message(|m| {
+                        format!(
+                            "the stop was accepted, but reading the tasks while waiting failed: {m}"
+                        )
+                    });
+                    for f in &followed {
+                        let mut r = TaskResult::failed(&f.before.instance_id, e.clone());
+                        r.previous = state_of(&f.before);
+                        r.current = state_of(&f.last);
+                        self.ledger.result(r).await;
+                    }
+                    return;
+                }
+                Err(e) => {
+                    last_error = Some(e);
+                    HashMap::new()
+                }
             };
             let mut still = Vec::new();
             for mut f in followed {
@@ -531,6 +651,9 @@ impl<'a> CommandRun<'a> {
             );
             e.provider = Some(self.req.provider);
             e.vendor_request_id = f.request_id.clone();
+            if let Some(last) = &last_error {
+                super::wait::with_last_error(&mut e, last);
+            }
             let mut r = TaskResult::failed(&f.before.instance_id, e);
             r.previous = state_of(&f.before);
             r.current = state_of(&f.last);

@@ -16,61 +16,15 @@ use std::sync::{Arc, Mutex};
 use futures::StreamExt;
 
 use super::call::Caller;
-use super::ledger::{Ledger, Record};
+use super::ledger::Record;
 use super::request::ValidStop;
-use super::wait::{self, Tracked};
-use crate::model::{Billing, ErrorKind, InstanceOutcome, InstanceState, StopError, StopMode};
+use super::wait::{self, Tracked, Watch};
+use crate::model::{
+    Billing, ErrorKind, InstanceOutcome, InstanceState, Reason, StopError, StopMode,
+};
 use crate::provider::{Adapter, Capabilities, Observed, Scope, StopAnswer, StopCall};
 
-/// The one terminal result of one instance.
-#[derive(Debug, Clone, PartialEq)]
-pub struct InstanceResult {
-    pub instance_id: String,
-    pub outcome: InstanceOutcome,
-    /// Normalized and raw state before the stop.
-    pub previous: Option<(InstanceState, String)>,
-    /// Normalized and raw state last observed (raw empty when inferred from an accepted stop).
-    pub current: Option<(InstanceState, String)>,
-    pub vendor_request_id: Option<String>,
-    pub billing: Option<Billing>,
-    pub error: Option<StopError>,
-    pub forced: bool,
-}
-
-impl Record for InstanceResult {
-    fn instance_id(&self) -> &str {
-        &self.instance_id
-    }
-
-    fn outcome_name(&self) -> &'static str {
-        self.outcome.name()
-    }
-
-    fn failed(instance_id: &str, error: StopError) -> Self {
-        InstanceResult {
-            instance_id: instance_id.to_string(),
-            outcome: InstanceOutcome::Failed,
-            previous: None,
-            current: None,
-            vendor_request_id: error.vendor_request_id.clone(),
-            billing: None,
-            error: Some(error),
-            forced: false,
-        }
-    }
-}
-
-/// A state transition seen while waiting.
-#[derive(Debug, Clone, PartialEq)]
-pub struct InstanceProgress {
-    pub instance_id: String,
-    pub state: InstanceState,
-    pub raw_state: String,
-    pub message: String,
-}
-
-/// The ledger of a StopInstances stream.
-pub type InstanceLedger = Ledger<InstanceProgress, InstanceResult>;
+pub use super::instance_result::{InstanceLedger, InstanceProgress, InstanceResult};
 
 fn state_of(o: &Observed) -> Option<(InstanceState, String)> {
     Some((o.state, o.raw_state.clone()))
@@ -115,9 +69,17 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// The poll interval while waiting.
-    pub fn poll_interval(&self) -> std::time::Duration {
-        self.poll
+    /// What the waits need of this request.
+    fn watch(&self) -> Watch<'_> {
+        Watch {
+            adapter: self.adapter,
+            scope: self.scope,
+            caller: self.caller,
+            ledger: self.ledger,
+            req: self.req,
+            caps: self.caps,
+            poll: self.poll,
+        }
     }
 
     /// Whether accepted stops must be watched: asked to wait, or Alibaba's emulated
@@ -179,7 +141,7 @@ impl<'a> Run<'a> {
     async fn wrong_state(&self, o: &Observed) {
         let mut error = StopError::local(
             ErrorKind::FailedPrecondition,
-            "INSTANCE_STATE",
+            Reason::InstanceState.as_str(),
             format!(
                 "instance {} is {}; only running instances can be stopped: try again when it is running",
                 o.id, o.raw_state
@@ -368,7 +330,7 @@ impl<'a> Run<'a> {
         self.stop_group_round(group, mode, 0)
     }
 
-    /// `stop_group`, `round` being how many times per-instance temporary errors were re-sent.
+    /// `stop_group`, `round` being how many times these instances were re-sent.
     fn stop_group_round<'b>(
         &'b self,
         group: Vec<Observed>,
@@ -388,12 +350,14 @@ impl<'a> Run<'a> {
                 dry_run: self.req.dry_run,
                 all_or_nothing: false,
             };
-            let answer = self
-                .caller
-                .run(self.adapter.actions().stop, || {
-                    self.adapter.stop(self.scope, &call)
-                })
-                .await;
+            let action = self.adapter.actions().stop;
+            let stop = || self.adapter.stop(self.scope, &call);
+            // A dry run changes nothing, so its lost answers are simply asked again.
+            let answer = if self.req.dry_run {
+                self.caller.run(action, stop).await
+            } else {
+                self.caller.run_stop(action, round, stop).await
+            };
             match answer {
                 Ok(StopAnswer::Accepted { request_id }) => {
                     for o in &group {
@@ -416,22 +380,13 @@ impl<'a> Run<'a> {
                     for o in &group {
                         match answered.remove(&o.id) {
                             Some(Ok(())) => self.accepted(o, request_id.clone(), false).await,
-                            Some(Err(e)) if e.reason == "INSTANCE_STATE" => {
+                            Some(Err(e)) if e.is(Reason::InstanceState) => {
                                 recheck.push((o.clone(), e))
                             }
                             // A per-instance temporary error inside a 200 answer (SuccessFirst):
                             // re-send that instance, as the caller would retry a whole call.
-                            Some(Err(e))
-                                if e.is_retryable() && round < self.caller.max_retries() =>
-                            {
-                                again.push((o.clone(), e))
-                            }
-                            Some(Err(mut e)) => {
-                                if e.is_retryable() {
-                                    e.retry = crate::model::RetryClass::Persistent;
-                                }
-                                self.fail(&o.id, Some(o), e).await
-                            }
+                            Some(Err(e)) if e.is_retryable() => again.push((o.clone(), e)),
+                            Some(Err(e)) => self.fail(&o.id, Some(o), e).await,
                             None => {
                                 let mut e = StopError::local(
                                     ErrorKind::Internal,
@@ -447,57 +402,139 @@ impl<'a> Run<'a> {
                         }
                     }
                     self.recheck(recheck).await;
-                    if !again.is_empty() {
-                        let hint = again.iter().filter_map(|(_, e)| e.retry_after).max();
-                        let wait = super::call::backoff(
-                            &Default::default(),
-                            round + 1,
-                            hint,
-                            again.iter().any(|(_, e)| e.is_throttling()),
-                        );
-                        tokio::time::sleep(wait).await;
-                        let retry: Vec<Observed> = again.into_iter().map(|(o, _)| o).collect();
-                        self.stop_group_round(retry, mode, round + 1).await;
+                    if let Some((_, why)) = again
+                        .iter()
+                        .max_by_key(|(_, e)| (e.is_throttling(), e.retry_after))
+                        .cloned()
+                    {
+                        self.resend(again, mode, round + 1, why).await;
                     }
                 }
+                Err(e) if e.may_have_applied() && !self.req.dry_run => {
+                    self.after_lost_answer(group, mode, round + 1, e).await;
+                }
                 // One instance left, a temporary instance-level refusal (e.g. Tencent
-                // OperationDenied.InstanceOperationInProgress): retry it alone, with backoff.
-                Err(e)
-                    if group.len() == 1
-                        && e.is_retryable()
-                        && round < self.caller.max_retries() =>
-                {
-                    let wait = super::call::backoff(
-                        &Default::default(),
-                        round + 1,
-                        e.retry_after,
-                        e.is_throttling(),
-                    );
-                    tokio::time::sleep(wait).await;
-                    self.stop_group_round(group, mode, round + 1).await;
+                // OperationDenied.InstanceOperationInProgress): re-send it alone.
+                Err(e) if group.len() == 1 && e.is_retryable() => {
+                    let retry = group.into_iter().map(|o| (o, e.clone())).collect();
+                    self.resend(retry, mode, round + 1, e).await;
                 }
                 Err(e) if group.len() > 1 && self.should_split(&e) => {
                     // One code for the whole call (Tencent, or an Alibaba AllTogether dry run):
                     // split to find the instance(s).
                     let mut left = group;
                     let right = left.split_off(left.len() / 2);
-                    self.stop_group(left, mode).await;
-                    self.stop_group(right, mode).await;
+                    self.stop_group_round(left, mode, round).await;
+                    self.stop_group_round(right, mode, round).await;
                 }
-                Err(e) if e.reason == "INSTANCE_STATE" && !self.req.dry_run => {
+                Err(e) if e.is(Reason::InstanceState) && !self.req.dry_run => {
                     self.recheck(group.into_iter().map(|o| (o, e.clone())).collect())
                         .await;
                 }
-                Err(mut e) => {
-                    if e.is_retryable() {
-                        e.retry = crate::model::RetryClass::Persistent;
-                    }
+                Err(e) => {
                     for o in &group {
                         self.fail(&o.id, Some(o), e.clone()).await;
                     }
                 }
             }
         })
+    }
+
+    /// Re-sends the stop of `items` (each with the error that refused it) through the
+    /// request's retry gate; those it refuses fail with their own error.
+    async fn resend(
+        &self,
+        items: Vec<(Observed, StopError)>,
+        mode: StopMode,
+        round: u32,
+        why: StopError,
+    ) {
+        if self
+            .caller
+            .pause_to_resend(self.adapter.actions().stop, round, &why)
+            .await
+        {
+            let group = items.into_iter().map(|(o, _)| o).collect();
+            self.stop_group_round(group, mode, round).await;
+        } else {
+            for (o, e) in items {
+                self.fail(&o.id, Some(&o), self.caller.give_up(e, round))
+                    .await;
+            }
+        }
+    }
+
+    /// The answer to a stop call was lost (the connection dropped, a 5xx, an unreadable body):
+    /// the vendor may or may not have stopped the instances. Reads them and reports the truth:
+    /// stopping or stopped is the stop accepted; still running is sent again.
+    async fn after_lost_answer(
+        &self,
+        group: Vec<Observed>,
+        mode: StopMode,
+        round: u32,
+        error: StopError,
+    ) {
+        let ids: Vec<String> = group.iter().map(|o| o.id.clone()).collect();
+        let (seen, request_id) = match self.describe(&ids).await {
+            Ok(read) => read,
+            Err(read) => {
+                let error = self.caller.give_up(error, round).with_message(|m| {
+                    format!(
+                        "{m}; whether the stop was applied is unknown, because reading the instance also failed ({}): check its state",
+                        read.message
+                    )
+                });
+                for o in &group {
+                    self.fail(&o.id, Some(o), error.clone()).await;
+                }
+                return;
+            }
+        };
+        let mut again = Vec::new();
+        for before in group {
+            match seen.get(&before.id) {
+                Some(now)
+                    if matches!(now.state, InstanceState::Stopping | InstanceState::Stopped) =>
+                {
+                    self.applied(&before, now, request_id.clone()).await
+                }
+                Some(now) if now.state == InstanceState::Running => {
+                    again.push((before, error.clone()))
+                }
+                Some(now) => self.fail(&before.id, Some(now), error.clone()).await,
+                None => self.not_found(&before.id, request_id.clone()).await,
+            }
+        }
+        if !again.is_empty() {
+            self.resend(again, mode, round, error).await;
+        }
+    }
+
+    /// A stop whose answer was lost turned out applied: `now` is stopping or stopped.
+    async fn applied(&self, before: &Observed, now: &Observed, request_id: Option<String>) {
+        if self.req.wait.is_some() || self.emulates_force() {
+            let mut tracked = Tracked::new(before.clone(), request_id, self.emulates_force());
+            tracked.observed(now.clone());
+            self.tracked
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(tracked);
+        } else if now.state == InstanceState::Stopping {
+            self.accepted(before, request_id, false).await
+        } else {
+            self.ledger
+                .result(InstanceResult {
+                    instance_id: before.id.clone(),
+                    outcome: InstanceOutcome::Stopped,
+                    previous: state_of(before),
+                    current: state_of(now),
+                    vendor_request_id: request_id,
+                    billing: Some(now.billing.unwrap_or(Billing::Unknown)),
+                    error: None,
+                    forced: false,
+                })
+                .await;
+        }
     }
 
     /// Whether a whole-call error should be narrowed down by splitting the batch: the vendor
@@ -568,7 +605,7 @@ impl<'a> Run<'a> {
                 {
                     Some(StopError::local(
                         ErrorKind::FailedPrecondition,
-                        "INSTANCE_STATE",
+                        Reason::InstanceState.as_str(),
                         format!(
                             "instance {id} is {}; only running instances can be stopped",
                             o.raw_state
@@ -635,35 +672,101 @@ impl<'a> Run<'a> {
             dry_run: self.req.dry_run,
             all_or_nothing: true,
         };
-        match self
-            .caller
-            .run(self.adapter.actions().stop, || {
-                self.adapter.stop(self.scope, &call)
-            })
-            .await
-        {
-            Ok(StopAnswer::DryRunPassed { request_id }) => {
-                for o in &running {
-                    self.dry_run_passed(o, request_id.clone()).await;
+        let action = self.adapter.actions().stop;
+        let mut round = 0;
+        loop {
+            let stop = || self.adapter.stop(self.scope, &call);
+            let answer = if self.req.dry_run {
+                self.caller.run(action, stop).await
+            } else {
+                self.caller.run_stop(action, round, stop).await
+            };
+            match answer {
+                Ok(StopAnswer::DryRunPassed { request_id }) => {
+                    for o in &running {
+                        self.dry_run_passed(o, request_id.clone()).await;
+                    }
+                }
+                Ok(StopAnswer::Accepted { request_id })
+                | Ok(StopAnswer::PerInstance { request_id, .. }) => {
+                    for o in &running {
+                        self.accepted(o, request_id.clone(), false).await;
+                    }
+                }
+                Err(error) if error.may_have_applied() && !self.req.dry_run => {
+                    round += 1;
+                    if !self.all_or_nothing_lost(&running, &error, round).await {
+                        return;
+                    }
+                    if self.caller.pause_to_resend(action, round, &error).await {
+                        continue;
+                    }
+                    let error = self.caller.give_up(error, round);
+                    for o in &running {
+                        self.fail(&o.id, Some(o), error.clone()).await;
+                    }
+                }
+                Err(error) => {
+                    let error = error.with_message(|m: &str| {
+                        format!(
+                            "all_or_nothing: the vendor refused the one call for all instances: {m}"
+                        )
+                    });
+                    for o in &running {
+                        self.fail(&o.id, Some(o), error.clone()).await;
+                    }
                 }
             }
-            Ok(StopAnswer::Accepted { request_id })
-            | Ok(StopAnswer::PerInstance { request_id, .. }) => {
-                for o in &running {
-                    self.accepted(o, request_id.clone(), false).await;
-                }
-            }
-            Err(error) => {
-                let error = error.with_message(|m: &str| {
+            return;
+        }
+    }
+
+    /// The answer to the one all-or-nothing stop was lost: reads the instances and reports
+    /// those the stop reached. Returns true when none was reached and all still run, so that
+    /// the call may be sent again as it was; otherwise every instance has its result.
+    async fn all_or_nothing_lost(
+        &self,
+        running: &[Observed],
+        error: &StopError,
+        round: u32,
+    ) -> bool {
+        let ids: Vec<String> = running.iter().map(|o| o.id.clone()).collect();
+        let (seen, request_id) = match self.describe(&ids).await {
+            Ok(read) => read,
+            Err(read) => {
+                let error = self.caller.give_up(error.clone(), round).with_message(|m| {
                     format!(
-                        "all_or_nothing: the vendor refused the one call for all instances: {m}"
+                        "{m}; whether the stop was applied is unknown, because reading the instances also failed ({}): check their state",
+                        read.message
                     )
                 });
-                for o in &running {
+                for o in running {
                     self.fail(&o.id, Some(o), error.clone()).await;
+                }
+                return false;
+            }
+        };
+        let untouched = running.iter().all(|o| {
+            seen.get(&o.id)
+                .is_some_and(|now| now.state == InstanceState::Running)
+        });
+        if untouched {
+            return true;
+        }
+        for before in running {
+            match seen.get(&before.id) {
+                Some(now)
+                    if matches!(now.state, InstanceState::Stopping | InstanceState::Stopped) =>
+                {
+                    self.applied(before, now, request_id.clone()).await
+                }
+                now => {
+                    let error = self.caller.give_up(error.clone(), round);
+                    self.fail(&before.id, now.or(Some(before)), error).await
                 }
             }
         }
+        false
     }
 
     async fn abort_all(&self, seen: &HashMap<String, Observed>, culprit: &str, error: StopError) {
@@ -716,7 +819,7 @@ impl<'a> Run<'a> {
         self.report_billing().await;
         let tracked = std::mem::take(&mut *self.tracked.lock().unwrap_or_else(|p| p.into_inner()));
         if !tracked.is_empty() {
-            wait::watch(self, tracked).await;
+            wait::watch(&self.watch(), tracked).await;
         }
     }
 }

@@ -4,9 +4,45 @@
 //! whose graceful stop failed (Running again) or that is still stopping after
 //! `graceful_timeout` is force-stopped.
 
-use super::stop_instances::{InstanceProgress, InstanceResult, Run};
-use crate::model::{Billing, ErrorKind, InstanceOutcome, InstanceState, StopError, StopMode};
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::call::Caller;
+use super::instance_result::{InstanceLedger, InstanceProgress, InstanceResult};
+use super::request::ValidStop;
+use crate::model::{
+    Billing, ErrorKind, InstanceOutcome, InstanceState, Reason, RetryClass, StopError, StopMode,
+};
+use crate::provider::{Adapter, Capabilities, Scope};
 use crate::provider::{Observed, StopAnswer, StopCall};
+
+/// What a wait needs of the request it belongs to.
+pub(crate) struct Watch<'a> {
+    pub adapter: &'a dyn Adapter,
+    pub scope: Scope<'a>,
+    pub caller: &'a Caller,
+    pub ledger: &'a InstanceLedger,
+    pub req: &'a ValidStop,
+    pub caps: Capabilities,
+    /// How often to poll.
+    pub poll: Duration,
+}
+
+impl Watch<'_> {
+    async fn describe(&self, ids: &[String]) -> Result<HashMap<String, Observed>, StopError> {
+        let described = self
+            .caller
+            .run(self.adapter.actions().describe, || {
+                self.adapter.describe(self.scope, ids)
+            })
+            .await?;
+        Ok(described
+            .instances
+            .into_iter()
+            .map(|o| (o.id.clone(), o))
+            .collect())
+    }
+}
 
 /// One accepted stop being watched.
 #[derive(Debug, Clone)]
@@ -19,6 +55,10 @@ pub struct Tracked {
     /// Alibaba graceful-then-force: the force phase may still be needed.
     may_force: bool,
     forced: bool,
+    /// How many times the force was sent again after its answer was lost.
+    force_round: u32,
+    /// The last force's answer was lost: the next read tells whether it was applied.
+    force_unknown: bool,
 }
 
 impl Tracked {
@@ -29,7 +69,14 @@ impl Tracked {
             request_id,
             may_force,
             forced: false,
+            force_round: 0,
+            force_unknown: false,
         }
+    }
+
+    /// Notes what a read showed.
+    pub fn observed(&mut self, now: Observed) {
+        self.last = now;
     }
 }
 
@@ -61,7 +108,7 @@ fn result(
     }
 }
 
-fn stop_failed(run: &Run<'_>, t: &Tracked, why: String) -> InstanceResult {
+fn stop_failed(run: &Watch<'_>, t: &Tracked, why: String) -> InstanceResult {
     let mut e = StopError::local(ErrorKind::FailedPrecondition, "STOP_FAILED", why);
     e.provider = Some(run.req.provider);
     e.vendor_message = t.last.stop_failed.clone();
@@ -79,7 +126,7 @@ fn this_stop_failed(t: &Tracked) -> bool {
         }
 }
 
-fn decide(run: &Run<'_>, t: &Tracked, waiting: bool) -> Step {
+fn decide(run: &Watch<'_>, t: &Tracked, waiting: bool) -> Step {
     let now = &t.last;
     match now.state {
         InstanceState::Stopped => {
@@ -132,7 +179,7 @@ fn decide(run: &Run<'_>, t: &Tracked, waiting: bool) -> Step {
 
 /// Force-stops `group` (Alibaba's emulated second phase). Instances the vendor refuses for
 /// their state (still stopping) stay watched.
-async fn force(run: &Run<'_>, group: &mut [&mut Tracked]) {
+async fn force(run: &Watch<'_>, group: &mut [&mut Tracked]) {
     let ids: Vec<String> = group.iter().map(|t| t.before.id.clone()).collect();
     for t in group.iter() {
         run.ledger
@@ -152,11 +199,11 @@ async fn force(run: &Run<'_>, group: &mut [&mut Tracked]) {
         dry_run: false,
         all_or_nothing: false,
     };
+    let action = run.adapter.actions().stop;
+    let resent = group.iter().map(|t| t.force_round).max().unwrap_or(0);
     match run
         .caller
-        .run(run.adapter.actions().stop, || {
-            run.adapter.stop(run.scope, &call)
-        })
+        .run_stop(action, resent, || run.adapter.stop(run.scope, &call))
         .await
     {
         Ok(StopAnswer::PerInstance {
@@ -170,7 +217,7 @@ async fn force(run: &Run<'_>, group: &mut [&mut Tracked]) {
                             t.forced = true;
                             t.request_id = request_id.clone();
                         }
-                        Err(e) if e.reason == "INSTANCE_STATE" => {}
+                        Err(e) if e.is(Reason::InstanceState) => {}
                         Err(e) => {
                             t.may_force = false;
                             t.forced = true;
@@ -188,6 +235,23 @@ async fn force(run: &Run<'_>, group: &mut [&mut Tracked]) {
                 t.request_id = request_id.clone();
             }
         }
+        Err(e) if e.may_have_applied() => {
+            // The next read tells whether the force was applied; if it was not, the
+            // instance is still running and is forced again, through the retry gate.
+            for t in group.iter_mut() {
+                t.force_round += 1;
+                if run.caller.allow_resend(action, t.force_round, &e) {
+                    t.force_unknown = true;
+                } else {
+                    t.may_force = false;
+                    t.forced = true;
+                    let e = run.caller.give_up(e.clone(), t.force_round);
+                    run.ledger
+                        .result(result(t, InstanceOutcome::Failed, None, Some(e)))
+                        .await;
+                }
+            }
+        }
         Err(e) => {
             for t in group.iter_mut() {
                 t.forced = true;
@@ -200,30 +264,55 @@ async fn force(run: &Run<'_>, group: &mut [&mut Tracked]) {
 }
 
 /// Watches `tracked` until each has its result or the time is up.
-pub(crate) async fn watch(run: &Run<'_>, mut tracked: Vec<Tracked>) {
+pub(crate) async fn watch(run: &Watch<'_>, mut tracked: Vec<Tracked>) {
     let waiting = run.req.wait.is_some();
     // Without wait, only the graceful phase of an emulated graceful-then-force is watched.
     let budget = run.req.wait.unwrap_or(run.req.graceful_timeout);
     let deadline = run.caller.wait_deadline(budget);
-    let interval = run.poll_interval();
+    let interval = run.poll;
+    let mut last_error: Option<StopError> = None;
     while !tracked.is_empty() && !run.ledger.is_closed() {
         if !super::pace::poll_pause(interval, deadline).await {
             break;
         }
-        let mut seen = std::collections::HashMap::new();
+        let mut seen = HashMap::new();
+        // Instances whose read failed for good (credentials, permissions): waiting longer
+        // cannot help, so they fail now with the vendor's error.
+        let mut unreadable = HashMap::new();
         let ids: Vec<String> = tracked.iter().map(|t| t.before.id.clone()).collect();
         for chunk in ids.chunks(run.caps.describe_batch) {
-            if let Ok((map, _)) = run.describe(chunk).await {
-                seen.extend(map);
+            match run.describe(chunk).await {
+                Ok(map) => seen.extend(map),
+                Err(e) if e.retry == RetryClass::Permanent => {
+                    unreadable.extend(chunk.iter().map(|id| (id.clone(), e.clone())));
+                }
+                Err(e) => last_error = Some(e),
             }
         }
         let mut to_force = Vec::new();
         let mut still = Vec::new();
         for mut t in tracked {
+            if let Some(e) = unreadable.remove(&t.before.id) {
+                let e = e.with_message(|m| {
+                    format!(
+                        "the stop of {} was accepted, but reading its state while waiting failed: {m}",
+                        t.before.id
+                    )
+                });
+                run.ledger
+                    .result(result(&t, InstanceOutcome::Failed, None, Some(e)))
+                    .await;
+                continue;
+            }
             let Some(now) = seen.remove(&t.before.id) else {
                 still.push(t);
                 continue;
             };
+            if t.force_unknown && now.state != InstanceState::Running {
+                // The force whose answer was lost was applied.
+                t.forced = true;
+            }
+            t.force_unknown = false;
             if now.raw_state != t.last.raw_state {
                 run.ledger
                     .progress(InstanceProgress {
@@ -267,8 +356,23 @@ pub(crate) async fn watch(run: &Run<'_>, mut tracked: Vec<Tracked>) {
         );
         e.provider = Some(run.req.provider);
         e.vendor_request_id = t.request_id.clone();
+        if let Some(last) = &last_error {
+            with_last_error(&mut e, last);
+        }
         run.ledger
             .result(result(&t, InstanceOutcome::Failed, None, Some(e)))
             .await;
     }
+}
+
+/// Attaches the last failed read of a wait to its timeout: the vendor's evidence of why the
+/// wait may not have seen the end.
+pub(crate) fn with_last_error(timeout: &mut StopError, last: &StopError) {
+    timeout.message = format!(
+        "{}; the last failed read while waiting: {}",
+        timeout.message, last.message
+    );
+    timeout.vendor_code = last.vendor_code.clone();
+    timeout.vendor_message = last.vendor_message.clone();
+    timeout.http_status = last.http_status;
 }

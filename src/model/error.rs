@@ -52,6 +52,42 @@ pub enum ErrorScope {
     Instance,
 }
 
+/// The reasons stopgate's own decisions depend on. Each is also the stable string sent as
+/// `google.rpc.ErrorInfo.reason`; the error tables and the engine name them through this
+/// enum, so that a misspelt reason does not compile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// The vendor is throttling us: back off at least a second.
+    Throttled,
+    /// No answer, a 5xx or an unreadable body: the call may have been applied.
+    VendorUnavailable,
+    /// The vendor's own internal error: the call may have been applied.
+    VendorInternalError,
+    /// The instance's state refuses the stop: it may have stopped meanwhile, so read again.
+    InstanceState,
+    /// The vendor does not know the command execution.
+    ExecutionNotFound,
+    /// The instance has no task in the execution (which therefore exists).
+    InstanceNotInExecution,
+    /// The vendor's dry run passed (answered as an error by the vendor).
+    DryRunPassed,
+}
+
+impl Reason {
+    /// The wire string.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Reason::Throttled => "THROTTLED",
+            Reason::VendorUnavailable => "VENDOR_UNAVAILABLE",
+            Reason::VendorInternalError => "VENDOR_INTERNAL_ERROR",
+            Reason::InstanceState => "INSTANCE_STATE",
+            Reason::ExecutionNotFound => "EXECUTION_NOT_FOUND",
+            Reason::InstanceNotInExecution => "INSTANCE_NOT_IN_EXECUTION",
+            Reason::DryRunPassed => "DRY_RUN_PASSED",
+        }
+    }
+}
+
 /// How an adapter classifies one vendor error code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CodeClass {
@@ -148,9 +184,22 @@ impl StopError {
         self.retry == RetryClass::Temporary
     }
 
+    /// Whether the vendor may have carried out the call although it answered with this error:
+    /// the connection broke or timed out after the request was sent, a 5xx, an unreadable body
+    /// or the vendor's own internal error. Before deciding what such a failed stop did, read.
+    pub fn may_have_applied(&self) -> bool {
+        self.provider.is_some()
+            && (self.is(Reason::VendorUnavailable) || self.is(Reason::VendorInternalError))
+    }
+
+    /// Whether this error's reason is `reason`.
+    pub fn is(&self, reason: Reason) -> bool {
+        self.reason == reason.as_str()
+    }
+
     /// Whether this is the vendor throttling us (not a quota: DESIGN.md rule 9).
     pub fn is_throttling(&self) -> bool {
-        self.reason == "THROTTLED"
+        self.is(Reason::Throttled)
     }
 
     /// The same error with stopgate's explanation rewritten from the old one.

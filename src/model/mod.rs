@@ -5,7 +5,7 @@
 mod error;
 mod state;
 
-pub use error::{CodeClass, ErrorKind, ErrorScope, RetryClass, StopError};
+pub use error::{CodeClass, ErrorKind, ErrorScope, Reason, RetryClass, StopError};
 pub use state::{
     Billing, CommandOutcome, DryRunAction, InstanceOutcome, InstanceState, StopMode, TaskState,
 };

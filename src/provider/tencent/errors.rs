@@ -51,8 +51,12 @@ const OPERATION_UNSUPPORTED: CodeClass = CodeClass::new(
 
 // === instance-scoped classes (about one instance of a batch) ===
 
-const INSTANCE_NOT_IN_EXECUTION: CodeClass =
-    CodeClass::new(NotFound, Permanent, Instance, "INSTANCE_NOT_IN_EXECUTION");
+const INSTANCE_NOT_IN_EXECUTION: CodeClass = CodeClass::new(
+    NotFound,
+    Permanent,
+    Instance,
+    crate::model::Reason::InstanceNotInExecution.as_str(),
+);
 const STOP_CHARGING_UNSUPPORTED: CodeClass = CodeClass::new(
     FailedPrecondition,
     Permanent,
