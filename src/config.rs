@@ -207,7 +207,7 @@ impl Config {
     }
 
     /// Fills the `default` account from the vendors' standard variables and the endpoints
-    /// from `STOPGATE_ALIBABA_ENDPOINT` / `STOPGATE_TENCENT_ENDPOINT` (DESIGN.md "Operations").
+    /// from `STOPGATE_ALIBABA_ENDPOINT` / `STOPGATE_TENCENT_ENDPOINT` (docs/design.md "Operations").
     /// A file's explicit settings win over the environment.
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) {
         let pair = |id: &str, secret: &str, token: &str| {

@@ -1,23 +1,34 @@
 //! stopgate: one gRPC API to stop VM instances and running commands on Alibaba Cloud and
 //! Tencent Cloud.
 //!
-//! Module map (`DESIGN.md` "The shape"), request path first:
-//! - [`server`]: the gRPC listener: services, health, reflection, TLS, graceful drain.
-//! - [`api`]: tonic services (`instance_service`, `command_service`), proto ↔ model
-//!   (`convert`), the one error → status mapping (`status`), callers' tokens (`auth`), the
-//!   shared streaming loop (`stream`), the caller's deadline (`deadline`).
+//! The workspace: this crate is the gateway; `crates/stopgate-vendor` holds what the gateway and
+//! the simulator share (the [`model::Provider`] id and both vendors' request signatures);
+//! `crates/stopgate-sim` is the simulator, compiled in only with the default cargo feature
+//! `sim` (production images leave it out).
+//!
+//! Module map (`docs/design.md` "The shape"), request path first:
+//! - [`server`]: the gRPC listener: services, health, reflection, TLS, HTTP/2 limits, drain.
+//! - [`api`]: tonic services (`instance_service`, `command_service`) over one streaming helper
+//!   (`stream`), proto ↔ model (`convert`), the one error → status mapping (`status`),
+//!   callers' tokens (`auth`), admission control (`admission`), the caller's deadline
+//!   (`deadline`).
 //! - [`engine`]: provider-neutral execution: validation (`request`), StopInstances
-//!   (`stop_instances`, `wait`), StopCommandExecution (`stop_command`), pacing (`pace`),
-//!   retries (`call`), one result per instance (`ledger`).
+//!   (`stop_instances`, its results in `instance_result`, `wait`), StopCommandExecution
+//!   (`stop_command`), pacing (`pace`), the one retry path and its budget (`call`), the one
+//!   deadline margin (`deadline`), one result per instance (`ledger`); unit tests on a
+//!   scripted vendor in `engine/tests`.
 //! - [`provider`]: the [`provider::Adapter`] trait and one adapter per vendor, each with
-//!   `sign`, `client`, `errors` and its actions (Alibaba `ecs`/`assistant`, Tencent `cvm`/`tat`).
-//! - [`model`]: the normalized vocabulary: providers, states, outcomes, the error type.
-//! - [`config`]: accounts, credentials, endpoints, limits, TLS, callers.
+//!   `sign` (from `stopgate-vendor`), `client`, `errors` and its actions (Alibaba
+//!   `ecs`/`assistant`, Tencent `cvm`/`tat`); the error classes both share (`classes`) and the
+//!   bounded HTTP reads (`http`).
+//! - [`model`]: the normalized vocabulary: providers, states, outcomes, reasons, the error type.
+//! - [`config`]: accounts, credentials, endpoints, limits, retry budget, TLS, callers.
 //! - [`telemetry`]: logs, OpenTelemetry traces and metrics.
-//! - [`sim`]: `stopgate sim`, the emulator of both vendors' HTTP APIs (`docs/simulator.md`):
-//!   `world`/`instance`/`invocation` hold the state machines, `alibaba`/`tencent` speak the wire
-//!   protocols, `admin` is the control API, `faults`/`ratelimit`/`calllog` do what they say.
-//! - [`sandbox`]: the gateway with the simulator embedded and seeded.
+//! - `sim` (feature `sim`): the `stopgate-sim` crate, the emulator of both vendors' HTTP APIs
+//!   (`docs/simulator.md`): `world`/`instance`/`invocation` hold the state machines,
+//!   `alibaba`/`tencent` speak the wire protocols, `admin` is the control API,
+//!   `faults`/`ratelimit`/`calllog` do what they say.
+//! - `sandbox` (feature `sim`): the gateway with the simulator embedded and seeded.
 //! - [`cli`]: the command-line client (`stop-instances`, `stop-execution`).
 #![forbid(unsafe_code)]
 
@@ -27,7 +38,9 @@ pub mod config;
 pub mod engine;
 pub mod model;
 pub mod provider;
+#[cfg(feature = "sim")]
 pub mod sandbox;
 pub mod server;
-pub mod sim;
+#[cfg(feature = "sim")]
+pub use stopgate_sim as sim;
 pub mod telemetry;

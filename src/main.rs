@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use stopgate::config::Config;
 use stopgate::engine::Engine;
 use stopgate::server::shutdown_signal;
+#[cfg(feature = "sim")]
 use stopgate::sim::{SimConfig, Simulator, credentials};
 
 /// glibc's malloc kept the memory of a burst of streams (4x the idle RSS after 1,000
@@ -37,12 +38,14 @@ struct Cli {
 enum Command {
     /// Run the gateway.
     Serve(ServeArgs),
+    #[cfg(feature = "sim")]
     /// Run the gateway with the simulator of both clouds embedded and seeded (no configuration).
     Sandbox(SandboxArgs),
     /// Stop instances through a gateway, with a live progress bar and a table of results.
     StopInstances(stopgate::cli::StopInstancesArgs),
     /// Stop a running command execution through a gateway.
     StopExecution(stopgate::cli::StopExecutionArgs),
+    #[cfg(feature = "sim")]
     /// Run the emulator of the Alibaba Cloud and Tencent Cloud APIs (docs/simulator.md).
     Sim(SimArgs),
 }
@@ -58,6 +61,7 @@ struct ServeArgs {
     config: Option<PathBuf>,
 }
 
+#[cfg(feature = "sim")]
 #[derive(clap::Args)]
 struct SandboxArgs {
     /// Address to listen on for gRPC.
@@ -68,6 +72,7 @@ struct SandboxArgs {
     sim_listen: SocketAddr,
 }
 
+#[cfg(feature = "sim")]
 #[derive(clap::Args)]
 struct SimArgs {
     /// Address to listen on (port 0 picks a free port; the chosen one is printed).
@@ -111,6 +116,7 @@ async fn run_serve(args: ServeArgs) -> Result<(), String> {
     stopgate::server::serve(engine, listener, shutdown_signal(), grace).await
 }
 
+#[cfg(feature = "sim")]
 async fn run_sim(args: SimArgs) -> Result<(), String> {
     let config = SimConfig {
         alibaba_key: (
@@ -166,7 +172,9 @@ async fn main() {
     };
     let result = match cli.command {
         Command::Serve(args) => run_serve(args).await,
+        #[cfg(feature = "sim")]
         Command::Sandbox(args) => stopgate::sandbox::run(args.listen, args.sim_listen).await,
+        #[cfg(feature = "sim")]
         Command::Sim(args) => run_sim(args).await,
         Command::StopInstances(args) => exit_with(stopgate::cli::stop_instances(args).await),
         Command::StopExecution(args) => exit_with(stopgate::cli::stop_execution(args).await),

@@ -10,7 +10,7 @@
 //! - **Metrics:** over OTLP/gRPC on the same conditions (`…_METRICS_ENDPOINT`,
 //!   `OTEL_METRIC_EXPORT_INTERVAL`).
 //!
-//! The HTTP/2 stacks are kept out of traces (STACK.md). Spans and logs carry names, ids, codes
+//! The HTTP/2 stacks are kept out of traces. Spans and logs carry names, ids, codes
 //! and counts, never a credential: adapters redact vendor text, and no header is recorded.
 
 use std::sync::OnceLock;
@@ -135,7 +135,7 @@ where
         None => None,
     };
 
-    // The exporter's own HTTP/2 stack stays out of traces and logs below debug (STACK.md).
+    // The exporter's own HTTP/2 stack stays out of traces and logs below debug.
     let quiet = ",h2=off,hyper=off,hyper_util=off,tower=off,tonic=off,reqwest=off,rustls=off,opentelemetry=warn,opentelemetry_sdk=warn,opentelemetry_otlp=warn";
     let filter = |base: &str| {
         EnvFilter::try_new(format!("{base}{quiet}"))
@@ -217,7 +217,7 @@ pub fn rpc_span(
         rpc.grpc.status_code = tracing::field::Empty,
         trace_id = tracing::field::Empty,
     );
-    // The parent must be set before the span is entered (STACK.md pitfall).
+    // The parent must be set before the span is entered.
     let _ = span.set_parent(remote_context(metadata));
     let trace_id = span.context().span().span_context().trace_id();
     span.record("trace_id", tracing::field::display(trace_id));

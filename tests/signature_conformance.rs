@@ -207,7 +207,7 @@ fn tencent_tc3_signatures_match_the_official_sdk_on_generated_inputs() {
             "localhost:50123",
         ]);
         let content_type = generator.pick(&["application/json", "application/json; charset=utf-8"]);
-        // Timestamps around midnight UTC, where local-time bugs show (tencent.md §4.1).
+        // Timestamps around midnight UTC, where local-time bugs show (docs/vendors/tencent.md, §4.1).
         let timestamp =
             1_600_000_000 + (generator.below(2000) as i64) * 43_200 + generator.below(120) as i64
                 - 60;

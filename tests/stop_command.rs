@@ -467,7 +467,7 @@ async fn a_periodic_alibaba_invocation_has_its_future_runs_cancelled() {
         all["invocations"][0]["stopped"], true,
         "the vendor stops scheduling further runs"
     );
-    // The whole invocation was stopped in one call with no instance list (alibaba.md §2.3).
+    // The whole invocation was stopped in one call with no instance list (docs/vendors/alibaba.md, §2.3).
     let calls = h.calls(v, "StopInvocation").await;
     assert_eq!(calls.len(), 1);
     assert!(call_ids(&calls[0], v).is_empty());
@@ -478,7 +478,7 @@ async fn an_alibaba_execution_that_keeps_running_is_never_reported_terminated() 
     let v = ALIBABA;
     let h = Harness::start().await;
     let id = v.id(1);
-    // A one-time invocation whose started executions are not interrupted (alibaba.md §2.3).
+    // A one-time invocation whose started executions are not interrupted (docs/vendors/alibaba.md, §2.3).
     h.seed_running(v, std::slice::from_ref(&id)).await;
     h.admin(
         "POST",

@@ -861,7 +861,7 @@ async fn a_graceful_stop_the_guest_ignores_fails_with_the_reason(v: Vendor) {
         "says what to do"
     );
     if v.provider == pb::Provider::Tencent {
-        // LatestOperationState=FAILED with its message (DESIGN.md rule 7).
+        // LatestOperationState=FAILED with its message (docs/design.md rule 7).
         let info = error_info(r);
         assert!(
             info.metadata["vendorMessage"].contains("soft shutdown"),

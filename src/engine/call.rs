@@ -195,7 +195,7 @@ pub fn backoff(
     let half = exp / 2;
     let jitter = Duration::from_secs_f64(rand::rng().random_range(0.0..=half.as_secs_f64()));
     let mut wait = half + jitter;
-    // Throttling windows are at least a second (tencent.md §6 item 8, alibaba.md §5.4).
+    // Throttling windows are at least a second (docs/vendors/tencent.md, §6 item 8, docs/vendors/alibaba.md, §5.4).
     if throttled {
         wait = wait.max(Duration::from_secs(1));
     }

@@ -1,4 +1,4 @@
-//! The exactly-once guarantee (DESIGN.md rule 1): every requested id gets one terminal result,
+//! The exactly-once guarantee (docs/design.md rule 1): every requested id gets one terminal result,
 //! whatever happens; progress may precede it; a summary closes the stream.
 
 use std::collections::{BTreeMap, HashSet};

@@ -1,5 +1,5 @@
 //! Pacing: one schedule per account × provider × region × action, so that large requests run
-//! at the vendor's published rate without being throttled (DESIGN.md rule 4).
+//! at the vendor's published rate without being throttled (docs/design.md rule 4).
 //!
 //! Each key keeps the earliest time its next call may start (the generic cell rate algorithm
 //! with no burst): calls are spaced evenly at `1 / rate`, which a vendor's token bucket of one

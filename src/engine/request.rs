@@ -1,4 +1,4 @@
-//! What a stop request asks for, and its validation before any vendor call (DESIGN.md rule 10).
+//! What a stop request asks for, and its validation before any vendor call (docs/design.md rule 10).
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! StopCommandExecution (DESIGN.md rule 8): read the execution and its per-instance tasks,
+//! StopCommandExecution (docs/design.md rule 8): read the execution and its per-instance tasks,
 //! report finished tasks as they ended without sending them, stop the rest in vendor-sized
 //! chunks, then report what the vendor says happened (or, with wait, watch until it is final).
 //!
@@ -330,7 +330,7 @@ impl<'a> CommandRun<'a> {
         }
         if self.req.dry_run {
             if self.req.provider == crate::model::Provider::Alibaba {
-                self.ledger.note("Alibaba may leave running executions of a one-time invocation running (alibaba.md §2.3): WOULD_TERMINATE is what the API allows, the real stop reports what happened");
+                self.ledger.note("Alibaba may leave running executions of a one-time invocation running (docs/vendors/alibaba.md, §2.3): WOULD_TERMINATE is what the API allows, the real stop reports what happened");
             }
             return;
         }
@@ -538,7 +538,7 @@ impl<'a> CommandRun<'a> {
         match now.state {
             TaskState::Cancelled => Some(CommandOutcome::Cancelled),
             TaskState::Terminated => Some(CommandOutcome::Terminated),
-            // Ended on its own despite the stop (Alibaba one-time invocations, alibaba.md §2.3):
+            // Ended on its own despite the stop (Alibaba one-time invocations, docs/vendors/alibaba.md, §2.3):
             // reported as it is, never as terminated.
             s if s.is_terminal() => Some(CommandOutcome::StopRequested),
             _ => None,

@@ -1,7 +1,7 @@
 //! StopInstances: read, decide, stop, isolate, (wait), report — one result per instance.
 //!
 //! 1. Read every instance's state in describe-sized chunks (this yields `previous_state`, finds
-//!    unknown ids, and makes the stop idempotent: DESIGN.md rule 2).
+//!    unknown ids, and makes the stop idempotent: docs/design.md rule 2).
 //! 2. Stop the running ones in stop-sized chunks, chunks in parallel up to the configured
 //!    concurrency, each call paced and retried by the [`Caller`].
 //! 3. Isolate failures (rule 3): Alibaba answers per instance (`SuccessFirst`); Tencent answers
@@ -43,7 +43,7 @@ pub(crate) struct Run<'a> {
     /// Stops accepted that must be watched.
     tracked: Mutex<Vec<Tracked>>,
     /// Stops accepted on Alibaba with an explicit billing request: read once to report the mode
-    /// that took effect (Alibaba silently falls back, alibaba.md §7 item 13).
+    /// that took effect (Alibaba silently falls back, docs/vendors/alibaba.md, §7 item 13).
     billing_check: Mutex<Vec<(Observed, Option<String>)>>,
 }
 
@@ -83,7 +83,7 @@ impl<'a> Run<'a> {
     }
 
     /// Whether accepted stops must be watched: asked to wait, or Alibaba's emulated
-    /// graceful-then-force (DESIGN.md rule 5).
+    /// graceful-then-force (docs/design.md rule 5).
     fn emulates_force(&self) -> bool {
         self.req.mode == StopMode::GracefulThenForce && !self.caps.native_graceful_then_force
     }
@@ -266,7 +266,7 @@ impl<'a> Run<'a> {
                     self.already_stopped(o, request_id.clone()).await
                 }
                 Some(o) if o.state == InstanceState::Stopping && self.req.dry_run => {
-                    // A real stop would accept it (DESIGN.md rule 2).
+                    // A real stop would accept it (docs/design.md rule 2).
                     self.dry_run_passed(o, request_id.clone()).await
                 }
                 Some(o) if o.state == InstanceState::Stopping => {
@@ -288,7 +288,7 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Tencent has no dry run (tencent.md §6 item 15): predict from what the read showed.
+    /// Tencent has no dry run (docs/vendors/tencent.md, §6 item 15): predict from what the read showed.
     async fn local_dry_run(&self, candidates: &[Observed]) {
         for o in candidates {
             if let Some(lock) = &o.lock {
@@ -553,7 +553,7 @@ impl<'a> Run<'a> {
     }
 
     /// A state error may mean the instance stopped since it was read: read it again and report
-    /// the truth (DESIGN.md rule 2).
+    /// the truth (docs/design.md rule 2).
     async fn recheck(&self, items: Vec<(Observed, StopError)>) {
         if items.is_empty() {
             return;
@@ -582,7 +582,7 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// All-or-nothing: check everything first, then one call (DESIGN.md rule 3, last sentence).
+    /// All-or-nothing: check everything first, then one call (docs/design.md rule 3, last sentence).
     async fn all_or_nothing(&self) {
         let ids = &self.req.ids;
         let (seen, request_id) = match self.describe(ids).await {

@@ -1,4 +1,4 @@
-//! Watching accepted stops (DESIGN.md rule 7): batched describes at a jittered interval, a
+//! Watching accepted stops (docs/design.md rule 7): batched describes at a jittered interval, a
 //! progress event per observed transition, one result per instance when it is terminal or when
 //! the timeout passes. Also drives Alibaba's emulated graceful-then-force (rule 5): an instance
 //! whose graceful stop failed (Running again) or that is still stopping after
@@ -117,7 +117,7 @@ fn stop_failed(run: &Watch<'_>, t: &Tracked, why: String) -> InstanceResult {
 }
 
 /// Tencent: the instance's last StopInstances FAILED, and it is ours (an older failure on the
-/// same instance does not count: tencent.md §6 item 7, match `LatestOperationRequestId`).
+/// same instance does not count: docs/vendors/tencent.md, §6 item 7, match `LatestOperationRequestId`).
 fn this_stop_failed(t: &Tracked) -> bool {
     t.last.stop_failed.is_some()
         && match (&t.last.operation_request_id, &t.request_id) {
@@ -146,7 +146,7 @@ fn decide(run: &Watch<'_>, t: &Tracked, waiting: bool) -> Step {
             )))
         }
         // Alibaba refuses to force an instance that is still stopping ("expected status is in
-        // (Running)", alibaba.md §2.1), so the emulated force waits for the graceful stop to
+        // (Running)", docs/vendors/alibaba.md, §2.1), so the emulated force waits for the graceful stop to
         // fail (running again).
         InstanceState::Running if t.may_force && !t.forced => Step::Force,
         InstanceState::Running

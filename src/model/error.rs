@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::Provider;
 
-/// What went wrong, in stopgate's vocabulary (DESIGN.md "Normalized model"). Maps one-to-one
+/// What went wrong, in stopgate's vocabulary (docs/design.md "Normalized model"). Maps one-to-one
 /// onto a gRPC status code in the api layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
@@ -45,7 +45,7 @@ pub enum RetryClass {
 
 /// Whether a vendor error is about the whole request or about one instance in it. Tencent
 /// answers one code for a whole batch; an instance-scoped code lets the engine bisect the batch
-/// to find the instance (DESIGN.md rule 3).
+/// to find the instance (docs/design.md rule 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorScope {
     Request,
@@ -197,7 +197,7 @@ impl StopError {
         self.reason == reason.as_str()
     }
 
-    /// Whether this is the vendor throttling us (not a quota: DESIGN.md rule 9).
+    /// Whether this is the vendor throttling us (not a quota: docs/design.md rule 9).
     pub fn is_throttling(&self) -> bool {
         self.is(Reason::Throttled)
     }

@@ -1,4 +1,4 @@
-//! Normalized states, outcomes and options (DESIGN.md "Normalized model").
+//! Normalized states, outcomes and options (docs/design.md "Normalized model").
 
 /// An instance's state on either cloud.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -18,8 +18,8 @@ pub enum InstanceState {
 }
 
 impl InstanceState {
-    /// Normalizes Alibaba's `Status` (alibaba.md §2.4) and Tencent's `InstanceState`
-    /// (tencent.md §2.4); anything else is `Unknown`.
+    /// Normalizes Alibaba's `Status` (docs/vendors/alibaba.md, §2.4) and Tencent's `InstanceState`
+    /// (docs/vendors/tencent.md, §2.4); anything else is `Unknown`.
     pub fn from_vendor(raw: &str) -> InstanceState {
         match raw.to_ascii_uppercase().as_str() {
             "PENDING" => InstanceState::Pending,
@@ -62,7 +62,7 @@ pub enum Billing {
     Unknown,
 }
 
-/// What happened to one instance (DESIGN.md rule 1).
+/// What happened to one instance (docs/design.md rule 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum InstanceOutcome {
     StopAccepted,
@@ -101,8 +101,8 @@ pub enum TaskState {
 }
 
 impl TaskState {
-    /// Normalizes Alibaba's per-instance `InvocationStatus` (alibaba.md §2.8) and Tencent's
-    /// `TaskStatus` (tencent.md §1.3).
+    /// Normalizes Alibaba's per-instance `InvocationStatus` (docs/vendors/alibaba.md, §2.8) and Tencent's
+    /// `TaskStatus` (docs/vendors/tencent.md, §1.3).
     pub fn from_vendor(raw: &str) -> TaskState {
         match raw.to_ascii_uppercase().as_str() {
             "PENDING" | "SCHEDULED" => TaskState::Pending,
@@ -133,7 +133,7 @@ impl TaskState {
     }
 }
 
-/// What happened to one instance's task (DESIGN.md rule 8).
+/// What happened to one instance's task (docs/design.md rule 8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CommandOutcome {
     Cancelled,

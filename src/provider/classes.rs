@@ -47,7 +47,7 @@ pub const EXECUTION_NOT_FOUND: CodeClass = CodeClass::new(
 );
 pub const RESOURCE_NOT_FOUND: CodeClass =
     CodeClass::new(NotFound, Permanent, Request, "RESOURCE_NOT_FOUND");
-/// The engine special-cases the dry-run success codes before classification (DESIGN.md rule 6);
+/// The engine special-cases the dry-run success codes before classification (docs/design.md rule 6);
 /// this class only keeps a stray one from ever reading as a real stop.
 pub const DRY_RUN_PASSED: CodeClass =
     CodeClass::new(Aborted, Permanent, Request, Reason::DryRunPassed.as_str());

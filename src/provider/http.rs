@@ -16,7 +16,7 @@ pub const MAX_BODY_BYTES: usize = 4 << 20;
 
 /// A client with the timeouts the official SDKs use (connect 5 s; the whole call 30 s).
 pub fn client() -> reqwest::Client {
-    // reqwest is built without a default crypto provider (STACK.md); install ring once.
+    // reqwest is built without a default crypto provider; install ring once.
     CRYPTO.call_once(|| {
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
@@ -31,7 +31,7 @@ pub fn client() -> reqwest::Client {
         .expect("an HTTP client with static settings builds")
 }
 
-/// Replaces every credential value in `text` (DESIGN.md: secrets never reach an error).
+/// Replaces every credential value in `text` (docs/design.md: secrets never reach an error).
 pub fn redact(text: &str, credentials: &Credentials) -> String {
     let mut out = text.to_string();
     for secret in credentials.secret_values() {

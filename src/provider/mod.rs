@@ -42,7 +42,7 @@ pub struct Observed {
     pub operation_request_id: Option<String>,
 }
 
-/// The answer of one describe call: unknown ids are simply absent (alibaba.md §7 item 18).
+/// The answer of one describe call: unknown ids are simply absent (docs/vendors/alibaba.md, §7 item 18).
 #[derive(Debug, Clone, Default)]
 pub struct Described {
     pub instances: Vec<Observed>,
@@ -76,7 +76,7 @@ pub enum StopAnswer {
     DryRunPassed { request_id: Option<String> },
 }
 
-/// What a vendor can do, and its limits (DESIGN.md table; vendors/*.md).
+/// What a vendor can do, and its limits (docs/design.md table; docs/vendors/*.md).
 #[derive(Debug, Clone, Copy)]
 pub struct Capabilities {
     /// Instances per stop call.

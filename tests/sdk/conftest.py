@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-# Tencent SDK proxy gotcha (tencent.md 5.4): it passes HTTP(S)_PROXY explicitly to requests,
+# Tencent SDK proxy gotcha (docs/vendors/tencent.md 5.4): it passes HTTP(S)_PROXY explicitly to requests,
 # bypassing NO_PROXY. Remove every proxy variable before any client is built.
 for _var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
     os.environ.pop(_var, None)
@@ -175,7 +175,7 @@ def ali_v2(ali_client_factory):
 
 
 class CoreClient:
-    """AcsClient wrapper that aims every request at the simulator (alibaba.md 6)."""
+    """AcsClient wrapper that aims every request at the simulator (docs/vendors/alibaba.md 6)."""
 
     def __init__(self, acs, addr):
         self.acs = acs

@@ -1,5 +1,5 @@
 """Alibaba Cloud Assistant through the Tea SDK (V3): RunCommand, StopInvocation,
-DescribeInvocations, DescribeInvocationResults (docs/simulator.md "Commands", alibaba.md 2.3,
+DescribeInvocations, DescribeInvocationResults (docs/simulator.md "Commands", docs/vendors/alibaba.md 2.3,
 2.6-2.8)."""
 
 import pytest
@@ -286,7 +286,7 @@ def test_stop_periodic_invocation_stops_scheduling(admin, ali):
 
 
 def test_run_command_on_stopped_instance_is_aborted(admin, ali):
-    # alibaba.md 2.8: Aborted = failed to send (instance must be Running), ErrorCode InstanceNotRunning;
+    # docs/vendors/alibaba.md 2.8: Aborted = failed to send (instance must be Running), ErrorCode InstanceNotRunning;
     # overall Failed when every instance failed
     stopped = admin.add_instance("alibaba", ALI_REGION, state="Stopped")
     invoke_id = run_command(ali, [stopped]).body.invoke_id

@@ -1,7 +1,7 @@
 """Alibaba ECS instance actions through the Tea SDK (alibabacloud-ecs20140526, V3 signature).
 
 Covers StopInstance, StopInstances, StartInstances, DescribeInstanceStatus, DescribeInstances
-and the behaviours listed in docs/simulator.md "Actions" (checked against alibaba.md 2.x).
+and the behaviours listed in docs/simulator.md "Actions" (checked against docs/vendors/alibaba.md 2.x).
 """
 
 import pytest
@@ -48,7 +48,7 @@ def test_stop_instance_force_uses_force_stop_ms(admin, ali):
 
 def test_stop_instance_needs_no_region_id(admin, ali_client_factory):
     # the instance lives in cn-shanghai; the client is configured for cn-hangzhou and the Tea
-    # SDK sends no RegionId for StopInstance (alibaba.md 2.1).
+    # SDK sends no RegionId for StopInstance (docs/vendors/alibaba.md 2.1).
     iid = seed(admin, region="cn-shanghai")
     client = ali_client_factory(region_id="cn-hangzhou")
     client.stop_instance(m.StopInstanceRequest(instance_id=iid))
@@ -357,7 +357,7 @@ def test_describe_instances_fields(admin, ali):
     reasons = [lr.lock_reason for lr in got[locked].operation_locks.lock_reason]
     assert reasons == ["security"]
     assert not (p.operation_locks and p.operation_locks.lock_reason)
-    assert p.stopped_mode == "Not-applicable"  # alibaba.md 2.5: only meaningful once stopped
+    assert p.stopped_mode == "Not-applicable"  # docs/vendors/alibaba.md 2.5: only meaningful once stopped
 
 
 def test_describe_instances_status_filter(admin, ali):
@@ -382,7 +382,7 @@ def test_describe_instances_next_token_paging(admin, ali):
 
 
 def test_describe_instances_max_results_below_10_means_10(admin, ali):
-    # alibaba.md 2.5: MaxResults <10 or unset -> 10
+    # docs/vendors/alibaba.md 2.5: MaxResults <10 or unset -> 10
     admin.add_instances("alibaba", ALI_REGION, [{} for _ in range(12)])
     resp = ali.describe_instances(m.DescribeInstancesRequest(region_id=ALI_REGION, max_results=5))
     assert len(resp.body.instances.instance) == 10
@@ -392,7 +392,7 @@ def test_describe_instances_max_results_below_10_means_10(admin, ali):
 
 
 def test_describe_instances_max_results_above_100_is_clamped(admin, ali):
-    # alibaba.md 2.5: MaxResults >100 -> 100 (clamped, not an error)
+    # docs/vendors/alibaba.md 2.5: MaxResults >100 -> 100 (clamped, not an error)
     admin.add_instances("alibaba", ALI_REGION, [{} for _ in range(101)])
     resp = ali.describe_instances(m.DescribeInstancesRequest(region_id=ALI_REGION, max_results=101))
     assert len(resp.body.instances.instance) == 100

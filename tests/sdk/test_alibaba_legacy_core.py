@@ -201,7 +201,7 @@ def test_core_stop_invocation_unknown(core):
 
 def test_core_wrong_secret_is_rewritten_to_invalid_access_key_secret(core_factory):
     # aliyunsdkcore compares the server's "...string to sign is:<sts>" with its own and rewrites
-    # SignatureDoesNotMatch to InvalidAccessKeySecret when they agree (alibaba.md 5.3): this
+    # SignatureDoesNotMatch to InvalidAccessKeySecret when they agree (docs/vendors/alibaba.md 5.3): this
     # proves the sim's StringToSign is byte-identical to the SDK's.
     core = core_factory(secret="wrong-secret")
     req = DescribeInstanceStatusRequest()

@@ -45,3 +45,13 @@ def test_compose_wires_the_gateway_to_the_simulator_and_the_collector():
     assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4317"
     collector = yaml.safe_load((ROOT / "deploy/otel-collector.yaml").read_text())
     assert collector["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"].endswith(":4317")
+
+
+def test_the_production_image_has_no_simulator_and_compose_builds_one_that_has():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    build = next(line for line in dockerfile.splitlines() if line.startswith("RUN cargo build"))
+    assert "--no-default-features" in build, "the gateway image leaves the simulator out"
+    assert 'ARG FEATURES=""' in dockerfile, "nothing is added back by default"
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    assert compose["sim"]["build"]["args"]["FEATURES"] == "sim"
+    assert compose["gateway"]["build"] == ".", "the gateway is the production image"

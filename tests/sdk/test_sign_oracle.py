@@ -1,4 +1,4 @@
-"""The signature oracle reproduces the worked examples of shared/vendors/*.md.
+"""The signature oracle reproduces the worked examples of docs/vendors/*.md.
 
 Runs sign_oracle.py as a subprocess (the way other tests / the Rust side use it) on the
 published vectors; does not need the simulator.

@@ -1,5 +1,5 @@
 """Tencent CVM 2017-03-12 through tencentcloud-sdk-python (TC3): StopInstances,
-StartInstances, DescribeInstancesStatus, DescribeInstances (docs/simulator.md, tencent.md 2.x)."""
+StartInstances, DescribeInstancesStatus, DescribeInstances (docs/simulator.md, docs/vendors/tencent.md 2.x)."""
 
 import json
 
@@ -169,7 +169,7 @@ def test_stop_force_with_stop_type(admin, cvm):
 
 
 def test_stop_force_stop_alone_forces_after_failed_soft_stop(admin, cvm):
-    # ForceStop (deprecated): "force shut down after a normal shutdown fails" (tencent.md 2.1)
+    # ForceStop (deprecated): "force shut down after a normal shutdown fails" (docs/vendors/tencent.md 2.1)
     iid = seed(admin, ignores_shutdown=True)
     with pytest.warns(DeprecationWarning):
         resp = stop(cvm, [iid], ForceStop=True)

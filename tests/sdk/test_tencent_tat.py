@@ -1,5 +1,5 @@
 """Tencent TAT 2020-10-28 through tencentcloud-sdk-python: RunCommand, CancelInvocation,
-DescribeInvocations, DescribeInvocationTasks (docs/simulator.md "Commands", tencent.md 1.x)."""
+DescribeInvocations, DescribeInvocationTasks (docs/simulator.md "Commands", docs/vendors/tencent.md 1.x)."""
 
 import base64
 

@@ -1,6 +1,6 @@
 //! The Alibaba adapter's command half (Cloud Assistant): `DescribeInvocations` for the
 //! invocation, `DescribeInvocationResults` (paged with `NextToken`) for its per-instance tasks,
-//! `StopInvocation` (≤ 50 instances) to stop it (alibaba.md §2.3, §2.6, §2.7).
+//! `StopInvocation` (≤ 50 instances) to stop it (docs/vendors/alibaba.md, §2.3, §2.6, §2.7).
 
 use serde_json::Value;
 
@@ -128,7 +128,7 @@ mod tests {
         assert!(!is_invocation_id("t-short"));
     }
 
-    // alibaba.md §2.7: results carry InvocationStatus and ExitCode.
+    // docs/vendors/alibaba.md, §2.7: results carry InvocationStatus and ExitCode.
     #[test]
     fn results_read_state_and_exit_code_only_when_finished() {
         let finished =

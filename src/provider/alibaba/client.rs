@@ -1,5 +1,5 @@
 //! Signed calls to Alibaba Cloud ECS (RPC style, V3 ACS3-HMAC-SHA256, parameters in the query,
-//! empty body), and the parsing of its answers and error envelopes (alibaba.md §1).
+//! empty body), and the parsing of its answers and error envelopes (docs/vendors/alibaba.md, §1).
 
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -21,7 +21,7 @@ pub struct AlibabaClient {
     endpoint: Option<reqwest::Url>,
 }
 
-/// The public endpoint of a region (alibaba.md §1.1: cn-hangzhou is the exception).
+/// The public endpoint of a region (docs/vendors/alibaba.md, §1.1: cn-hangzhou is the exception).
 pub fn regional_endpoint(region: &str) -> String {
     match region {
         "cn-hangzhou" => "https://ecs-cn-hangzhou.aliyuncs.com/".to_string(),
@@ -92,7 +92,7 @@ impl AlibabaClient {
             ("accept".into(), "application/json".into()),
         ];
         if let Some(token) = &creds.token {
-            // STS: both headers are signed (alibaba.md §3.2).
+            // STS: both headers are signed (docs/vendors/alibaba.md, §3.2).
             headers.push((
                 "x-acs-accesskey-id".into(),
                 creds.access_key_id.expose().into(),

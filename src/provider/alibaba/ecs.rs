@@ -1,5 +1,5 @@
 //! The Alibaba adapter's instance half: `DescribeInstances` to observe, `StopInstances` with
-//! `BatchOptimization=SuccessFirst` for per-instance results (alibaba.md §2.2, §2.5).
+//! `BatchOptimization=SuccessFirst` for per-instance results (docs/vendors/alibaba.md, §2.2, §2.5).
 
 use serde_json::Value;
 
@@ -96,7 +96,7 @@ fn observed(instance: &Value) -> Observed {
         raw_state,
         billing,
         lock,
-        // Alibaba silently keeps charging when it cannot stop charging (alibaba.md §7 item 13),
+        // Alibaba silently keeps charging when it cannot stop charging (docs/vendors/alibaba.md, §7 item 13),
         // so whether it can is only known afterwards, from StoppedMode.
         can_stop_charging: None,
         stop_failed: None,
@@ -104,7 +104,7 @@ fn observed(instance: &Value) -> Observed {
     }
 }
 
-/// `Code` is `"200"` or `200` on success (alibaba.md §2.2: accept both).
+/// `Code` is `"200"` or `200` on success (docs/vendors/alibaba.md, §2.2: accept both).
 fn is_ok_code(code: &Value) -> bool {
     code.as_str().is_some_and(|c| c == "200") || code.as_u64() == Some(200)
 }
@@ -133,7 +133,7 @@ impl Adapter for AlibabaClient {
     }
 
     fn published_rate(&self, _action: &str) -> Option<f64> {
-        // Alibaba publishes per-account figures only in its console (alibaba.md §8).
+        // Alibaba publishes per-account figures only in its console (docs/vendors/alibaba.md, §8).
         None
     }
 
@@ -213,7 +213,7 @@ impl Adapter for AlibabaClient {
             if call.confirm_local_disk {
                 params.push(("ConfirmStop".into(), "true".into()));
             }
-            // A dry run with SuccessFirst only ever says DRYRUN.SUCCESS (alibaba.md §7 item 10),
+            // A dry run with SuccessFirst only ever says DRYRUN.SUCCESS (docs/vendors/alibaba.md, §7 item 10),
             // so dry runs, like all-or-nothing, use AllTogether.
             let all_together = call.all_or_nothing || call.dry_run;
             params.push((
@@ -281,7 +281,7 @@ impl Adapter for AlibabaClient {
             describe_execution: "DescribeInvocations",
             describe_tasks: "DescribeInvocationResults",
             stop_batch: 50,
-            // alibaba.md §2.3: "omit to stop on all instances of the invocation".
+            // docs/vendors/alibaba.md, §2.3: "omit to stop on all instances of the invocation".
             stop_all_documented: true,
             probe_instance: "i-stopgateprobe000000000",
         }
@@ -338,7 +338,7 @@ mod tests {
         assert!(!is_region("cn--x"));
     }
 
-    // alibaba.md §2.5: the DescribeInstances shape, with a security lock and StoppedMode.
+    // docs/vendors/alibaba.md, §2.5: the DescribeInstances shape, with a security lock and StoppedMode.
     #[test]
     fn describe_entries_read_state_billing_and_locks() {
         let entry = json!({"InstanceId": "i-a", "Status": "Stopped", "StoppedMode": "StopCharging",

@@ -1,14 +1,14 @@
 //! Alibaba Cloud error classification: every ECS and Cloud Assistant error `Code` that
-//! `shared/vendors/alibaba.md` documents for the actions stopgate calls (StopInstance,
+//! `docs/vendors/alibaba.md` documents for the actions stopgate calls (StopInstance,
 //! StopInstances, StopInvocation, DescribeInstanceStatus, DescribeInstances, DescribeInvocations,
 //! DescribeInvocationResults; §2.1–2.7) and the common codes (§4), mapped onto the normalized
-//! [`CodeClass`] (`DESIGN.md` "Normalized model").
+//! [`CodeClass`] (`docs/design.md` "Normalized model").
 //!
 //! Lookup order: the one documented message quirk, then the exact table `CODES`, then the
 //! documented code families (`family`), then `UNKNOWN`. Only the `Code` decides: the same code
-//! has different HTTP statuses across Alibaba's docs (alibaba.md §4, §7.20), so the status is not
+//! has different HTTP statuses across Alibaba's docs (docs/vendors/alibaba.md, §4, §7.20), so the status is not
 //! an input. The same table serves request-level errors and the per-instance `Code` of a
-//! `BatchOptimization=SuccessFirst` StopInstances answer (alibaba.md §7.11); `"200"` there is a
+//! `BatchOptimization=SuccessFirst` StopInstances answer (docs/vendors/alibaba.md, §7.11); `"200"` there is a
 //! success and never reaches [`classify`].
 
 use crate::model::CodeClass;
@@ -65,20 +65,20 @@ const CODES: &[(&str, CodeClass)] = &[
     (HTTP_5XX, VENDOR_UNAVAILABLE),
     (NETWORK, VENDOR_UNAVAILABLE),
     (MALFORMED_RESPONSE, VENDOR_UNAVAILABLE),
-    // alibaba.md §2.1, §2.2, §7.10: a passed DryRun comes back as an error, `DryRunOperation`
+    // docs/vendors/alibaba.md, §2.1, §2.2, §7.10: a passed DryRun comes back as an error, `DryRunOperation`
     // from StopInstance/DescribeInstances and `DRYRUN.SUCCESS` from StopInstances.
     ("DryRunOperation", DRY_RUN_PASSED),
     ("DRYRUN.SUCCESS", DRY_RUN_PASSED),
     // --- instance state, locks, options (§2.1, §2.2) ---
-    // alibaba.md §7.12: an already Stopped instance answers `IncorrectInstanceStatus`; the
-    // adapter reads the state and reports ALREADY_STOPPED (DESIGN.md rule 2).
+    // docs/vendors/alibaba.md, §7.12: an already Stopped instance answers `IncorrectInstanceStatus`; the
+    // adapter reads the state and reports ALREADY_STOPPED (docs/design.md rule 2).
     ("IncorrectInstanceStatus", INSTANCE_STATE),
     ("InstanceNotReady", INSTANCE_STATE),
-    // alibaba.md §2.1 and §7.15: the docs disagree on whether a security lock blocks a stop;
+    // docs/vendors/alibaba.md, §2.1 and §7.15: the docs disagree on whether a security lock blocks a stop;
     // when Alibaba says it does, it is this code.
     ("InstanceLockedForSecurity", INSTANCE_LOCKED),
     ("InstanceExpiredOrInArrears", INSTANCE_IN_ARREARS),
-    // alibaba.md §2.1, §7.14: ConfirmStop must be true for the i1 local-disk family.
+    // docs/vendors/alibaba.md, §2.1, §7.14: ConfirmStop must be true for the i1 local-disk family.
     (
         "InstanceType.ParameterMismatch",
         LOCAL_DISK_CONFIRMATION_REQUIRED,
@@ -94,7 +94,7 @@ const CODES: &[(&str, CodeClass)] = &[
         HIBERNATION,
     ),
     ("HibernationConfigured.NotEnabled", HIBERNATION),
-    // alibaba.md §2.1: "IncorrectDiskStatus", listed as 400 now and 403 in 2021.
+    // docs/vendors/alibaba.md, §2.1: "IncorrectDiskStatus", listed as 400 now and 403 in 2021.
     ("DiskError", DISK_STATE),
     // --- KMS (encrypted disks; §2.1, §2.2) ---
     ("InvalidParameter.Encrypted.KmsNotEnable", KMS_ERROR),
@@ -104,7 +104,7 @@ const CODES: &[(&str, CodeClass)] = &[
     ("InvalidOperation.KMSKeyIdNotFound", KMS_ERROR),
     ("InvalidOperation.KMSServiceNotOpen", KMS_ERROR),
     // --- ids and batch limits (§2.2, §2.3) ---
-    // alibaba.md §2.2: also 403 "InstanceId should not be null" for an empty id; the engine
+    // docs/vendors/alibaba.md, §2.2: also 403 "InstanceId should not be null" for an empty id; the engine
     // never sends one, and the code is what counts.
     ("InvalidInstanceId.NotFound", INSTANCE_NOT_FOUND),
     ("InvalidInstanceIds.NotFound", INSTANCE_NOT_FOUND),
@@ -112,7 +112,7 @@ const CODES: &[(&str, CodeClass)] = &[
     // Batch limits are our chunking's job: exceeding one is a bad request, not a quota.
     ("InvalidParameter.TooManyInstanceIds", INVALID_PARAMETER),
     ("InstanceIds.ExceedLimit", INVALID_PARAMETER),
-    // Not in alibaba.md: what our simulator answers for more than 100 DescribeInstances ids.
+    // Not in docs/vendors/alibaba.md: what our simulator answers for more than 100 DescribeInstances ids.
     ("InvalidInstanceIds.ValueNotSupported", INVALID_PARAMETER),
     ("InsufficientBalance", INSUFFICIENT_BALANCE),
     ("InvalidOperation.Conflict", OPERATION_IN_PROGRESS),
@@ -145,7 +145,7 @@ const CODES: &[(&str, CodeClass)] = &[
     ("ServiceUnavailable.RegionMaintaining", VENDOR_UNAVAILABLE),
     ("InternalError", VENDOR_INTERNAL_ERROR),
     ("InternalError.Dispatch", VENDOR_INTERNAL_ERROR),
-    // alibaba.md §4: documented as 400, but it is the vendor failing; aliyunsdkcore retries it.
+    // docs/vendors/alibaba.md, §4: documented as 400, but it is the vendor failing; aliyunsdkcore retries it.
     ("UnknownError", VENDOR_INTERNAL_ERROR),
     // --- throttling (§4, §5.4) ---
     ("Throttling", THROTTLED),
@@ -153,13 +153,13 @@ const CODES: &[(&str, CodeClass)] = &[
     ("Throttling.Api", THROTTLED),
     ("Rejected.Throttling", THROTTLED),
     // --- credentials and signatures (§4 "Suggested normalisation": Auth) ---
-    // alibaba.md §4: 404 in practice, 400 in the old table; a missing key, not a resource.
+    // docs/vendors/alibaba.md, §4: 404 in practice, 400 in the old table; a missing key, not a resource.
     ("InvalidAccessKeyId.NotFound", AUTH_FAILED),
     ("InvalidAccessKeyId.Inactive", AUTH_FAILED),
     ("Forbidden.AccessKeyDisabled", AUTH_FAILED),
     ("SignatureDoesNotMatch", SIGNATURE_MISMATCH),
     ("IncompleteSignature", SIGNATURE_MISMATCH),
-    // alibaba.md §1.2: the clock differs from Alibaba's by more than 15 minutes.
+    // docs/vendors/alibaba.md, §1.2: the clock differs from Alibaba's by more than 15 minutes.
     ("InvalidTimeStamp.Expired", CLOCK_SKEW),
     ("InvalidTimeStamp.Format", AUTH_FAILED),
     ("IllegalTimestamp", AUTH_FAILED),
@@ -178,7 +178,7 @@ const CODES: &[(&str, CodeClass)] = &[
     ("InvalidRegionId.NotFound", REGION_NOT_FOUND),
     ("InvalidRegionId.MalFormed", REGION_MALFORMED),
     ("RegionId.ApiNotSupported", REGION_UNSUPPORTED),
-    // alibaba.md §4 (faascmd FAQ): the endpoint serves no ECS; not a missing resource.
+    // docs/vendors/alibaba.md, §4 (faascmd FAQ): the endpoint serves no ECS; not a missing resource.
     ("InvalidProduct.NotFound", ACTION_UNSUPPORTED),
     ("InvalidAction", ACTION_UNSUPPORTED),
     ("UnsupportedHTTPMethod", ACTION_UNSUPPORTED),
@@ -189,7 +189,7 @@ const CODES: &[(&str, CodeClass)] = &[
 /// Classifies an Alibaba error `Code`. `message` is read only for the one documented case where
 /// the code alone is wrong (an expired STS token reported as `InvalidParameter`).
 pub fn classify(code: &str, message: &str) -> CodeClass {
-    // alibaba.md §4: an expired STS token has been seen as `InvalidParameter` with message
+    // docs/vendors/alibaba.md, §4: an expired STS token has been seen as `InvalidParameter` with message
     // `The specified parameter "SecurityToken.Expired" is not valid.`
     if code == "InvalidParameter" && message.contains("SecurityToken.Expired") {
         return CREDENTIALS_EXPIRED;
@@ -202,10 +202,10 @@ pub fn classify(code: &str, message: &str) -> CodeClass {
         .unwrap_or(UNKNOWN)
 }
 
-/// The code families of alibaba.md §4 "Suggested normalisation", for codes the table lacks.
+/// The code families of docs/vendors/alibaba.md, §4 "Suggested normalisation", for codes the table lacks.
 fn family(code: &str) -> Option<CodeClass> {
     let class = if code.starts_with("Throttling") || code.ends_with(".Throttling") {
-        // alibaba.md §4: Terraform retries any Code matching `Throttling`.
+        // docs/vendors/alibaba.md, §4: Terraform retries any Code matching `Throttling`.
         THROTTLED
     } else if code.starts_with("InternalError") {
         VENDOR_INTERNAL_ERROR
@@ -262,7 +262,7 @@ mod tests {
 
     #[test]
     fn stop_instance_documented_codes_map_to_the_normalized_kinds() {
-        // alibaba.md §2.1
+        // docs/vendors/alibaba.md, §2.1
         check(&[
             (
                 "InvalidParameter.Encrypted.KmsNotEnable",
@@ -395,7 +395,7 @@ mod tests {
 
     #[test]
     fn stop_instances_documented_codes_map_to_the_normalized_kinds() {
-        // alibaba.md §2.2 (the KMS codes are shared with §2.1 and checked there)
+        // docs/vendors/alibaba.md, §2.2 (the KMS codes are shared with §2.1 and checked there)
         check(&[
             (
                 "DRYRUN.SUCCESS",
@@ -500,7 +500,7 @@ mod tests {
 
     #[test]
     fn stop_invocation_documented_codes_map_to_the_normalized_kinds() {
-        // alibaba.md §2.3, including the MissingParameter.* of older revisions
+        // docs/vendors/alibaba.md, §2.3, including the MissingParameter.* of older revisions
         check(&[
             (
                 "RegionId.ApiNotSupported",
@@ -570,7 +570,7 @@ mod tests {
 
     #[test]
     fn describe_instances_filter_errors_are_bad_parameters_not_missing_resources() {
-        // alibaba.md §2.5: these `*.NotFound` codes name a filter value, not a resource.
+        // docs/vendors/alibaba.md, §2.5: these `*.NotFound` codes name a filter value, not a resource.
         let invalid = |code| {
             (
                 code,
@@ -603,7 +603,7 @@ mod tests {
 
     #[test]
     fn describe_invocations_and_results_documented_codes_map_to_the_normalized_kinds() {
-        // alibaba.md §2.6 and §2.7 (DescribeInstanceStatus, §2.4, has only the common codes)
+        // docs/vendors/alibaba.md, §2.6 and §2.7 (DescribeInstanceStatus, §2.4, has only the common codes)
         let invalid = |code| {
             (
                 code,
@@ -670,7 +670,7 @@ mod tests {
 
     #[test]
     fn common_codes_map_to_the_normalized_kinds() {
-        // alibaba.md §4
+        // docs/vendors/alibaba.md, §4
         let auth = |code| (code, Unauthenticated, Permanent, Request, "AUTH_FAILED");
         let denied = |code| {
             (
@@ -833,7 +833,7 @@ mod tests {
 
     #[test]
     fn throttling_is_temporary_and_never_a_quota() {
-        // DESIGN.md rule 9; alibaba.md §4 "Suggested normalisation".
+        // docs/design.md rule 9; docs/vendors/alibaba.md, §4 "Suggested normalisation".
         let throttled = |code| (code, ResourceExhausted, Temporary, Request, "THROTTLED");
         check(&[
             throttled("Throttling"),
@@ -880,7 +880,7 @@ mod tests {
 
     #[test]
     fn expired_sts_token_reported_as_invalid_parameter_is_unauthenticated() {
-        // alibaba.md §4 (kubevela/terraform-controller#52)
+        // docs/vendors/alibaba.md, §4 (kubevela/terraform-controller#52)
         let expired = CodeClass::new(Unauthenticated, Permanent, Request, "CREDENTIALS_EXPIRED");
         assert_eq!(
             classify(
@@ -910,7 +910,7 @@ mod tests {
 
     #[test]
     fn same_code_maps_the_same_way_whatever_http_status_the_docs_give() {
-        // alibaba.md §4 and §7.20: the HTTP status (and message) of a code varies between docs;
+        // docs/vendors/alibaba.md, §4 and §7.20: the HTTP status (and message) of a code varies between docs;
         // classify takes neither status nor (outside the STS quirk) message into account.
         let variants: &[(&str, &[&str], CodeClass)] = &[
             (
@@ -985,7 +985,7 @@ mod tests {
 
     #[test]
     fn undocumented_members_of_documented_families_follow_their_family() {
-        // alibaba.md §4 "Suggested normalisation"
+        // docs/vendors/alibaba.md, §4 "Suggested normalisation"
         check(&[
             (
                 "InternalError.Database",

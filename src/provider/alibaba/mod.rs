@@ -4,6 +4,6 @@ mod assistant;
 mod client;
 mod ecs;
 pub mod errors;
-pub mod sign;
+pub use stopgate_vendor::alibaba::sign;
 
 pub use client::AlibabaClient;

@@ -1,5 +1,5 @@
 //! Signed calls to Tencent Cloud API 3.0 (JSON POST, TC3-HMAC-SHA256), and the parsing of its
-//! envelopes: errors come inside HTTP 200 as `Response.Error` (tencent.md §3).
+//! envelopes: errors come inside HTTP 200 as `Response.Error` (docs/vendors/tencent.md, §3).
 
 use serde_json::Value;
 
@@ -29,7 +29,7 @@ pub const TAT: Product = Product {
 };
 
 /// The public endpoint of a product in a region: the nearest-region host, except finance
-/// zones, which must use their own host (tencent.md §2).
+/// zones, which must use their own host (docs/vendors/tencent.md, §2).
 pub fn public_endpoint(service: &str, region: &str) -> String {
     if region.ends_with("-fsi") {
         format!("https://{service}.{region}.tencentcloudapi.com/")
@@ -113,7 +113,7 @@ impl TencentClient {
             .header("x-tc-version", product.version)
             .header("x-tc-timestamp", timestamp.to_string())
             .header("x-tc-region", scope.region)
-            // English messages: the SDKs default to Chinese (tencent.md §6 item 11).
+            // English messages: the SDKs default to Chinese (docs/vendors/tencent.md, §6 item 11).
             .header("x-tc-language", "en-US");
         if let Some(token) = &creds.token {
             builder = builder.header("x-tc-token", token.expose());
@@ -128,7 +128,7 @@ impl TencentClient {
         if status != 200 {
             http::record_answer(status, None, None);
         }
-        // Anything but 200 is a transport failure, never a vendor code (tencent.md §3.3).
+        // Anything but 200 is a transport failure, never a vendor code (docs/vendors/tencent.md, §3.3).
         if status != 200 {
             return Err(http::unreadable_answer(P, action, status, &text, creds));
         }

@@ -1,5 +1,5 @@
 //! The Tencent adapter's instance half: `DescribeInstances` to observe (state, LatestOperation,
-//! restrictions, charge type), `StopInstances` with `StopType` (tencent.md §2.1, §2.3).
+//! restrictions, charge type), `StopInstances` with `StopType` (docs/vendors/tencent.md, §2.1, §2.3).
 
 use serde_json::{Value, json};
 
@@ -38,7 +38,7 @@ pub const KNOWN_REGIONS: &[&str] = &[
     "ap-beijing-fsi",
 ];
 
-/// `ins-` + 8 lowercase letters or digits (tencent.md §2.1).
+/// `ins-` + 8 lowercase letters or digits (docs/vendors/tencent.md, §2.1).
 pub fn is_instance_id(id: &str) -> bool {
     id.strip_prefix("ins-").is_some_and(|rest| {
         rest.len() == 8
@@ -92,7 +92,7 @@ fn observed(instance: &Value) -> Observed {
         raw_state,
         billing,
         lock: (!restrict.is_empty() && restrict != "NORMAL").then_some(restrict),
-        // STOP_CHARGING applies to pay-as-you-go instances only (tencent.md §6 item 3).
+        // STOP_CHARGING applies to pay-as-you-go instances only (docs/vendors/tencent.md, §6 item 3).
         can_stop_charging: Some(text(instance, "InstanceChargeType") == "POSTPAID_BY_HOUR"),
         stop_failed,
         operation_request_id: Some(text(instance, "LatestOperationRequestId"))
@@ -124,7 +124,7 @@ impl Adapter for TencentClient {
     }
 
     fn published_rate(&self, action: &str) -> Option<f64> {
-        // tencent.md §2.1–2.3 and §1.0.
+        // docs/vendors/tencent.md, §2.1–2.3 and §1.0.
         match action {
             "StopInstances" | "StartInstances" => Some(10.0),
             "DescribeInstances" | "DescribeInstancesStatus" => Some(40.0),
@@ -153,7 +153,7 @@ impl Adapter for TencentClient {
     }
 
     fn valid_command_target(&self, id: &str) -> bool {
-        // TAT also targets Lighthouse instances (`lhins-…`, tencent.md §1.0).
+        // TAT also targets Lighthouse instances (`lhins-…`, docs/vendors/tencent.md, §1.0).
         is_instance_id(id)
             || id.strip_prefix("lhins-").is_some_and(|rest| {
                 rest.len() == 8
@@ -190,7 +190,7 @@ impl Adapter for TencentClient {
     ) -> BoxFuture<'a, Result<StopAnswer, StopError>> {
         Box::pin(async move {
             if call.dry_run {
-                // Tencent has no dry run (tencent.md §6 item 15); the engine never asks.
+                // Tencent has no dry run (docs/vendors/tencent.md, §6 item 15); the engine never asks.
                 return Err(StopError::local(
                     crate::model::ErrorKind::Internal,
                     "UNSUPPORTED_OPERATION",
@@ -219,7 +219,7 @@ impl Adapter for TencentClient {
             describe_execution: "DescribeInvocations",
             describe_tasks: "DescribeInvocationTasks",
             stop_batch: 100,
-            // tencent.md §1.1: what an omitted InstanceIds does is not documented.
+            // docs/vendors/tencent.md, §1.1: what an omitted InstanceIds does is not documented.
             stop_all_documented: false,
             probe_instance: "ins-00000000",
         }
@@ -264,7 +264,7 @@ impl Adapter for TencentClient {
 mod tests {
     use super::*;
 
-    // tencent.md §2.3: LatestOperation bookkeeping tells a failed soft stop.
+    // docs/vendors/tencent.md, §2.3: LatestOperation bookkeeping tells a failed soft stop.
     #[test]
     fn describe_entries_read_latest_operation_failures_and_restrictions() {
         let entry = json!({"InstanceId": "ins-a", "InstanceState": "RUNNING", "LatestOperation": "StopInstances",

@@ -1,16 +1,16 @@
 //! Tencent Cloud error classification: every API 3.0 error `Code` that
-//! `shared/vendors/tencent.md` documents for the actions stopgate calls (CVM StopInstances,
+//! `docs/vendors/tencent.md` documents for the actions stopgate calls (CVM StopInstances,
 //! DescribeInstancesStatus, DescribeInstances, §2.1–2.3; TAT CancelInvocation,
 //! DescribeInvocations, DescribeInvocationTasks and the RunCommand codes, §1.1–1.4) and the common
-//! codes (§3.4), mapped onto the normalized [`CodeClass`] (`DESIGN.md` "Normalized model").
+//! codes (§3.4), mapped onto the normalized [`CodeClass`] (`docs/design.md` "Normalized model").
 //!
 //! Lookup order: the exact table `CODES`, then the code families (`family`), then `UNKNOWN`.
-//! Only the `Code` decides: Tencent answers every API error inside HTTP 200 (tencent.md §3.3) and
-//! its messages default to Chinese (tencent.md §6.11), so [`classify`] never reads the message.
+//! Only the `Code` decides: Tencent answers every API error inside HTTP 200 (docs/vendors/tencent.md, §3.3) and
+//! its messages default to Chinese (docs/vendors/tencent.md, §6.11), so [`classify`] never reads the message.
 //!
 //! Scope matters most here: StopInstances and CancelInvocation answer one code for a whole batch
-//! (tencent.md §1.1, §2.1), and an [`Instance`]-scoped code is what lets the engine bisect the
-//! batch to isolate the instance (DESIGN.md rule 3).
+//! (docs/vendors/tencent.md, §1.1, §2.1), and an [`Instance`]-scoped code is what lets the engine bisect the
+//! batch to isolate the instance (docs/design.md rule 3).
 
 use crate::model::CodeClass;
 use crate::model::ErrorKind::{
@@ -77,20 +77,20 @@ const CODES: &[(&str, CodeClass)] = &[
     (MALFORMED_RESPONSE, VENDOR_UNAVAILABLE),
     ("DryRunOperation", DRY_RUN_PASSED),
     // --- CVM StopInstances (§2.1) ---
-    // tencent.md §3.4: CVM spells it InternalServerError, TAT InternalError.
+    // docs/vendors/tencent.md, §3.4: CVM spells it InternalServerError, TAT InternalError.
     ("InternalServerError", VENDOR_INTERNAL_ERROR),
-    // tencent.md §2.4: also what a LAUNCH_FAILED instance presumably gets.
+    // docs/vendors/tencent.md, §2.4: also what a LAUNCH_FAILED instance presumably gets.
     ("InvalidInstance.NotSupported", INSTANCE_UNSUPPORTED),
-    // tencent.md §6.6: StopInstances lists two malformed-id codes; both name one instance.
+    // docs/vendors/tencent.md, §6.6: StopInstances lists two malformed-id codes; both name one instance.
     ("InvalidInstanceId.Malformed", INVALID_INSTANCE_ID),
     (
         "InvalidParameterValue.InstanceIdMalformed",
         INVALID_INSTANCE_ID,
     ),
     ("InvalidInstanceId.NotFound", INSTANCE_NOT_FOUND),
-    // tencent.md §6.4: ForceStop together with StopType.
+    // docs/vendors/tencent.md, §6.4: ForceStop together with StopType.
     ("InvalidParameterCombination", INVALID_PARAMETER),
-    // tencent.md §6.5: more than 100 ids, which our chunking prevents. A bad request, not a
+    // docs/vendors/tencent.md, §6.5: more than 100 ids, which our chunking prevents. A bad request, not a
     // quota and not throttling.
     ("InvalidParameterValue.LimitExceeded", INVALID_PARAMETER),
     // A zone that cannot take the operation is a property of the instances in it.
@@ -98,7 +98,7 @@ const CODES: &[(&str, CodeClass)] = &[
         "InvalidParameterValue.ZoneNotSupported",
         INSTANCE_UNSUPPORTED,
     ),
-    // tencent.md §6.2: transient; Terraform retries the second.
+    // docs/vendors/tencent.md, §6.2: transient; Terraform retries the second.
     ("MutexOperation.TaskRunning", OPERATION_IN_PROGRESS),
     (
         "OperationDenied.InstanceOperationInProgress",
@@ -115,15 +115,15 @@ const CODES: &[(&str, CodeClass)] = &[
         INSTANCE_STATE,
     ),
     // Every other `UnsupportedOperation.InstanceState*` is a plain state (family below),
-    // including tencent.md §6.1: `…Stopped`/`…Stopping` for an instance already stopped or
-    // stopping, which the adapter turns into ALREADY_STOPPED / accepted (DESIGN.md rule 2).
+    // including docs/vendors/tencent.md, §6.1: `…Stopped`/`…Stopping` for an instance already stopped or
+    // stopping, which the adapter turns into ALREADY_STOPPED / accepted (docs/design.md rule 2).
     // These two are locks rather than states.
     ("UnsupportedOperation.InstanceStateBanning", INSTANCE_LOCKED),
     (
         "UnsupportedOperation.InstanceStateFreezing",
         INSTANCE_LOCKED,
     ),
-    // tencent.md §6.3: STOP_CHARGING works only on some pay-as-you-go cloud-disk instances.
+    // docs/vendors/tencent.md, §6.3: STOP_CHARGING works only on some pay-as-you-go cloud-disk instances.
     (
         "UnsupportedOperation.StoppedModeStopCharging",
         STOP_CHARGING_UNSUPPORTED,
@@ -157,7 +157,7 @@ const CODES: &[(&str, CodeClass)] = &[
     ("InvalidParameterValue.InvalidFilter", INVALID_PARAMETER),
     ("InvalidParameterValue.TooLong", INVALID_PARAMETER),
     ("InvalidParameter.ConflictParameter", INVALID_PARAMETER),
-    // tencent.md §1.2: "Too many Filter values", under the quota family's name.
+    // docs/vendors/tencent.md, §1.2: "Too many Filter values", under the quota family's name.
     ("LimitExceeded.FilterValueExceeded", INVALID_PARAMETER),
     ("ResourceNotFound.InvocationNotFound", EXECUTION_NOT_FOUND),
     ("UnauthorizedOperation.CamAuthFailed", PERMISSION_DENIED),
@@ -184,7 +184,7 @@ const CODES: &[(&str, CodeClass)] = &[
     // MFA is a permission question, as for UnauthorizedOperation.MFA* above.
     ("AuthFailure.MFAFailure", MFA_REQUIRED),
     ("AuthFailure.SecretIdNotFound", AUTH_FAILED),
-    // tencent.md §6.12: X-TC-Timestamp more than 5 minutes off the server's clock.
+    // docs/vendors/tencent.md, §6.12: X-TC-Timestamp more than 5 minutes off the server's clock.
     ("AuthFailure.SignatureExpire", CLOCK_SKEW),
     ("AuthFailure.SignatureFailure", SIGNATURE_MISMATCH),
     ("AuthFailure.TokenFailure", AUTH_FAILED),
@@ -198,7 +198,7 @@ const CODES: &[(&str, CodeClass)] = &[
     ("InvalidRequest", INVALID_PARAMETER),
     ("IpInBlacklist", PERMISSION_DENIED),
     ("IpNotInWhitelist", PERMISSION_DENIED),
-    // tencent.md §3.4: "Quota limit exceeded", not the request rate (DESIGN.md rule 9).
+    // docs/vendors/tencent.md, §3.4: "Quota limit exceeded", not the request rate (docs/design.md rule 9).
     ("LimitExceeded", QUOTA_EXCEEDED),
     ("MissingParameter", INVALID_PARAMETER),
     ("NoSuchProduct", ACTION_UNSUPPORTED),
@@ -208,11 +208,11 @@ const CODES: &[(&str, CodeClass)] = &[
         "RequestLimitExceeded.GlobalRegionUinLimitExceeded",
         THROTTLED,
     ),
-    // tencent.md §5.1: the Python SDK does not retry this one; it is still a rate, so we do.
+    // docs/vendors/tencent.md, §5.1: the Python SDK does not retry this one; it is still a rate, so we do.
     ("RequestLimitExceeded.IPLimitExceeded", THROTTLED),
     ("RequestLimitExceeded.UinLimitExceeded", THROTTLED),
     ("RequestSizeLimitExceeded", INVALID_PARAMETER),
-    // tencent.md §2.1 (Terraform's retryable codes): in use and unavailable are transient.
+    // docs/vendors/tencent.md, §2.1 (Terraform's retryable codes): in use and unavailable are transient.
     ("ResourceInUse", OPERATION_IN_PROGRESS),
     ("ResourceInsufficient", RESOURCE_INSUFFICIENT),
     ("ResourceNotFound", RESOURCE_NOT_FOUND),
@@ -227,7 +227,7 @@ const CODES: &[(&str, CodeClass)] = &[
 ];
 
 /// Classifies a Tencent error `Code`. The message is accepted for symmetry with the Alibaba
-/// adapter and deliberately ignored (tencent.md §6.11: messages default to Chinese).
+/// adapter and deliberately ignored (docs/vendors/tencent.md, §6.11: messages default to Chinese).
 pub fn classify(code: &str, _message: &str) -> CodeClass {
     lookup(code).or_else(|| family(code)).unwrap_or(UNKNOWN)
 }
@@ -241,8 +241,8 @@ fn lookup(code: &str) -> Option<CodeClass> {
 
 /// The code families, for codes the table lacks.
 fn family(code: &str) -> Option<CodeClass> {
-    // Throttling before quota: `RequestLimitExceeded*` is the rate (tencent.md §6.8),
-    // `LimitExceeded*` a quota (§3.4); DESIGN.md rule 9.
+    // Throttling before quota: `RequestLimitExceeded*` is the rate (docs/vendors/tencent.md, §6.8),
+    // `LimitExceeded*` a quota (§3.4); docs/design.md rule 9.
     if code.starts_with("RequestLimitExceeded") {
         return Some(THROTTLED);
     }
@@ -255,7 +255,7 @@ fn family(code: &str) -> Option<CodeClass> {
     if code.starts_with("UnauthorizedOperation") {
         return Some(PERMISSION_DENIED);
     }
-    // tencent.md §2.4, §6.2: each state an instance cannot be stopped from has its own code.
+    // docs/vendors/tencent.md, §2.4, §6.2: each state an instance cannot be stopped from has its own code.
     if code.starts_with("UnsupportedOperation.InstanceState") {
         return Some(INSTANCE_STATE);
     }
@@ -360,7 +360,7 @@ mod tests {
 
     #[test]
     fn stop_instances_documented_codes_map_to_the_normalized_kinds() {
-        // tencent.md §2.1 (the InstanceState* codes have their own test)
+        // docs/vendors/tencent.md, §2.1 (the InstanceState* codes have their own test)
         check(&[
             internal("InternalServerError"),
             (
@@ -444,7 +444,7 @@ mod tests {
 
     #[test]
     fn instance_state_codes_are_instance_scoped_failed_preconditions() {
-        // tencent.md §2.1 and the §2.4 state table; §6.1 for Stopped/Stopping.
+        // docs/vendors/tencent.md, §2.1 and the §2.4 state table; §6.1 for Stopped/Stopping.
         let state = |code| {
             (
                 code,
@@ -491,7 +491,7 @@ mod tests {
     #[test]
     fn describe_instances_status_and_describe_instances_documented_codes_map_to_the_normalized_kinds()
      {
-        // tencent.md §2.2 and §2.3
+        // docs/vendors/tencent.md, §2.2 and §2.3
         check(&[
             internal("InternalServerError"),
             invalid("InvalidFilter"),
@@ -521,7 +521,7 @@ mod tests {
 
     #[test]
     fn cancel_invocation_documented_codes_map_to_the_normalized_kinds() {
-        // tencent.md §1.1
+        // docs/vendors/tencent.md, §1.1
         let mut cases = vec![
             internal("InternalError"),
             invalid("InvalidParameter"),
@@ -560,7 +560,7 @@ mod tests {
 
     #[test]
     fn describe_invocations_documented_codes_map_to_the_normalized_kinds() {
-        // tencent.md §1.2
+        // docs/vendors/tencent.md, §1.2
         let mut cases = vec![
             internal("InternalError"),
             invalid("InvalidParameter"),
@@ -577,7 +577,7 @@ mod tests {
 
     #[test]
     fn describe_invocation_tasks_documented_codes_map_to_the_normalized_kinds() {
-        // tencent.md §1.3
+        // docs/vendors/tencent.md, §1.3
         let mut cases = vec![
             internal("InternalError"),
             invalid("InvalidParameter"),
@@ -602,7 +602,7 @@ mod tests {
 
     #[test]
     fn run_command_agent_and_state_codes_are_permanent_per_instance_preconditions() {
-        // tencent.md §1.4: unlike the generic ResourceUnavailable, these do not pass with time.
+        // docs/vendors/tencent.md, §1.4: unlike the generic ResourceUnavailable, these do not pass with time.
         check(&[
             (
                 "ResourceUnavailable.AgentNotInstalled",
@@ -647,7 +647,7 @@ mod tests {
 
     #[test]
     fn common_codes_map_to_the_normalized_kinds() {
-        // tencent.md §3.4
+        // docs/vendors/tencent.md, §3.4
         let auth = |code| (code, Unauthenticated, Permanent, Request, "AUTH_FAILED");
         let denied = |code| {
             (
@@ -790,7 +790,7 @@ mod tests {
 
     #[test]
     fn throttling_is_not_quota() {
-        // DESIGN.md rule 9: only RequestLimitExceeded* is the request rate.
+        // docs/design.md rule 9: only RequestLimitExceeded* is the request rate.
         let throttled = |code| (code, ResourceExhausted, Temporary, Request, "THROTTLED");
         let quota = |code| {
             (
@@ -904,7 +904,7 @@ mod tests {
 
     #[test]
     fn messages_never_change_the_classification() {
-        // tencent.md §6.11: messages default to Chinese; §2.1 shows one for a stopped instance.
+        // docs/vendors/tencent.md, §6.11: messages default to Chinese; §2.1 shows one for a stopped instance.
         let stopped = "UnsupportedOperation.InstanceStateStopped";
         let expected = classify(stopped, "");
         for message in [

@@ -3,7 +3,7 @@
 mod client;
 mod cvm;
 pub mod errors;
-pub mod sign;
+pub use stopgate_vendor::tencent::sign;
 mod tat;
 
 pub use client::TencentClient;

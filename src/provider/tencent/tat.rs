@@ -1,6 +1,6 @@
 //! The Tencent adapter's command half (TAT): `DescribeInvocations` for the invocation,
 //! `DescribeInvocationTasks` filtered by `invocation-id` (paged, status filtered client side:
-//! there is no `task-status` filter, tencent.md §1.3) and `CancelInvocation` (≤ 100 instances).
+//! there is no `task-status` filter, docs/vendors/tencent.md, §1.3) and `CancelInvocation` (≤ 100 instances).
 
 use serde_json::{Value, json};
 
@@ -8,7 +8,7 @@ use super::client::{TAT, TencentClient};
 use crate::model::{StopError, TaskState};
 use crate::provider::{ExecutionAnswer, ExecutionInfo, ObservedTask, Scope, TaskPage};
 
-/// `inv-` + 8 lowercase letters or digits (tencent.md §1.0).
+/// `inv-` + 8 lowercase letters or digits (docs/vendors/tencent.md, §1.0).
 pub fn is_invocation_id(id: &str) -> bool {
     id.strip_prefix("inv-").is_some_and(|rest| {
         rest.len() == 8
@@ -128,7 +128,7 @@ mod tests {
         assert!(!is_invocation_id("t-7d2a745b412b4601b2d47f6a768d0000"));
     }
 
-    // tencent.md §1.3: TaskStatus values and TaskResult.ExitCode.
+    // docs/vendors/tencent.md, §1.3: TaskStatus values and TaskResult.ExitCode.
     #[test]
     fn tasks_read_state_and_exit_code_only_when_finished() {
         let done = task(

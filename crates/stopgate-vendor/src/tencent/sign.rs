@@ -1,7 +1,7 @@
 //! Tencent Cloud API 3.0 signatures: TC3-HMAC-SHA256 (what the gateway sends and the simulator
 //! verifies) and the legacy v1 `HmacSHA1`/`HmacSHA256` string signature.
 //!
-//! Rules and worked examples: `shared/vendors/tencent.md` §4. The credential scope's date is the
+//! Rules and worked examples: `docs/vendors/tencent.md` §4. The credential scope's date is the
 //! UTC date of the timestamp (§4.1 step 2), never local time.
 
 use base64::Engine;
@@ -48,7 +48,7 @@ pub struct Tc3Request<'a> {
     pub service: &'a str,
 }
 
-/// Returns `(canonical_request, signed_headers)` (tencent.md §4.1 step 1).
+/// Returns `(canonical_request, signed_headers)` (docs/vendors/tencent.md, §4.1 step 1).
 pub fn tc3_canonical_request(req: &Tc3Request<'_>) -> (String, String) {
     let mut headers: Vec<(String, String)> = req
         .headers
@@ -210,12 +210,12 @@ mod tests {
 
     #[test]
     fn credential_date_is_the_utc_date_not_local_time() {
-        // tencent.md §4.1: 1551113065 is 2019-02-26 in UTC+8 but 2019-02-25 in UTC.
+        // docs/vendors/tencent.md, §4.1: 1551113065 is 2019-02-26 in UTC+8 but 2019-02-25 in UTC.
         assert_eq!(utc_date(1551113065), "2019-02-25");
         assert_eq!(utc_date(1700000000), "2023-11-14");
     }
 
-    // tencent.md §4.3 (a): the official doc example, and the newer x-tc-action variant.
+    // docs/vendors/tencent.md, §4.3 (a): the official doc example, and the newer x-tc-action variant.
     #[test]
     fn tc3_reproduces_the_official_doc_example() {
         let body = br#"{"Limit": 1, "Filters": [{"Values": ["\u672a\u547d\u540d"], "Name": "instance-name"}]}"#;
@@ -265,7 +265,7 @@ mod tests {
         );
     }
 
-    // tencent.md §4.3 (b): StopInstances exactly as the Python SDK builds it.
+    // docs/vendors/tencent.md, §4.3 (b): StopInstances exactly as the Python SDK builds it.
     #[test]
     fn tc3_reproduces_the_sdk_stop_instances_example() {
         let body = br#"{"InstanceIds": ["ins-r8hr2upy", "ins-5d8a23rs"], "StopType": "SOFT_FIRST", "StoppedMode": "STOP_CHARGING"}"#;
@@ -302,7 +302,7 @@ mod tests {
         );
     }
 
-    // tencent.md §4.3 (c): TAT CancelInvocation.
+    // docs/vendors/tencent.md, §4.3 (c): TAT CancelInvocation.
     #[test]
     fn tc3_reproduces_the_tat_cancel_invocation_example() {
         let body = br#"{"InvocationId": "inv-ib2lld37", "InstanceIds": ["ins-zcewfho0"]}"#;
@@ -334,7 +334,7 @@ mod tests {
         );
     }
 
-    // tencent.md §4.3 (d): a local endpoint signs the host with its port.
+    // docs/vendors/tencent.md, §4.3 (d): a local endpoint signs the host with its port.
     #[test]
     fn tc3_signs_the_host_with_its_port() {
         let body = br#"{"InstanceIds": ["ins-r8hr2upy", "ins-5d8a23rs"], "StopType": "SOFT_FIRST", "StoppedMode": "STOP_CHARGING"}"#;
@@ -363,7 +363,7 @@ mod tests {
         );
     }
 
-    // tencent.md §4.4: the v1 doc example and the SDK's StopInstances in v1.
+    // docs/vendors/tencent.md, §4.4: the v1 doc example and the SDK's StopInstances in v1.
     #[test]
     fn v1_reproduces_the_doc_and_sdk_examples() {
         let doc = pairs(&[

@@ -1,5 +1,5 @@
 //! JSON → XML as Alibaba renders RPC responses for `Format=XML` (and V2 requests with no
-//! `Format`, alibaba.md §1.2): the root is `<ActionResponse>`, a list is repeated elements.
+//! `Format`, docs/vendors/alibaba.md, §1.2): the root is `<ActionResponse>`, a list is repeated elements.
 
 use serde_json::Value;
 

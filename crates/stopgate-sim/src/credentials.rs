@@ -4,7 +4,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use crate::model::Provider;
+use stopgate_vendor::Provider;
 
 /// Default Alibaba access key id.
 pub const ALIBABA_ACCESS_KEY_ID: &str = "LTAI5tStopgateSimulator01";
@@ -146,7 +146,7 @@ impl Credentials {
     }
 }
 
-/// Nonces seen in the last 15 minutes (alibaba.md §4 `SignatureNonceUsed`), oldest first, so
+/// Nonces seen in the last 15 minutes (docs/vendors/alibaba.md, §4 `SignatureNonceUsed`), oldest first, so
 /// that forgetting expired ones costs nothing per request.
 #[derive(Debug, Default)]
 pub struct NonceCache {

@@ -1,13 +1,13 @@
 //! Verifies Tencent TC3-HMAC-SHA256 requests over whatever headers the client signed
-//! (tencent.md §4.1), with the vendor's AuthFailure codes (§3.4).
+//! (docs/vendors/tencent.md, §4.1), with the vendor's AuthFailure codes (§3.4).
 
 use super::body::TcError;
-use crate::model::Provider;
-use crate::provider::tencent::sign;
-use crate::sim::SimState;
-use crate::sim::server::HttpRequest;
+use crate::SimState;
+use crate::server::HttpRequest;
+use stopgate_vendor::Provider;
+use stopgate_vendor::tencent::sign;
 
-/// How far `X-TC-Timestamp` may be from now (tencent.md §3.1).
+/// How far `X-TC-Timestamp` may be from now (docs/vendors/tencent.md, §3.1).
 const MAX_SKEW_SECONDS: i64 = 5 * 60;
 
 /// Verifies the request for `service` (`cvm`, `tat`); returns the account.

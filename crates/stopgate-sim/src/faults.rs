@@ -5,7 +5,7 @@
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::model::Provider;
+use stopgate_vendor::Provider;
 
 /// What a fault does to the request.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -8,9 +8,9 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::timings::{Timings, wall_clock_at};
-use crate::model::Provider;
+use stopgate_vendor::Provider;
 
-/// Every per-instance task state either vendor reports (alibaba.md §2.8, tencent.md §1.3).
+/// Every per-instance task state either vendor reports (docs/vendors/alibaba.md, §2.8, docs/vendors/tencent.md, §1.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum TaskPhase {
     Pending,
@@ -172,7 +172,7 @@ pub struct Invocation {
     /// Base64 of the command text.
     pub command_content: String,
     pub repeat_mode: RepeatMode,
-    /// A stop kills running executions (false: they run to completion, alibaba.md §2.3).
+    /// A stop kills running executions (false: they run to completion, docs/vendors/alibaba.md, §2.3).
     pub interrupt_running: bool,
     /// A periodic invocation that was stopped runs no further periods.
     pub stopped: bool,
@@ -311,7 +311,7 @@ impl Task {
         }
     }
 
-    /// Applies a stop to this task (alibaba.md §2.3, tencent.md §1.1): not started → cancelled,
+    /// Applies a stop to this task (docs/vendors/alibaba.md, §2.3, docs/vendors/tencent.md, §1.1): not started → cancelled,
     /// running → stopping then terminated (or left to finish when `interrupt` is false).
     pub fn stop(&mut self, interrupt: bool, timings: &Timings, now: Instant) {
         let wall = OffsetDateTime::now_utc();
@@ -389,7 +389,7 @@ impl Invocation {
         }
     }
 
-    /// Alibaba's overall `InvocationStatus` from its aggregation rules (alibaba.md §2.8).
+    /// Alibaba's overall `InvocationStatus` from its aggregation rules (docs/vendors/alibaba.md, §2.8).
     pub fn alibaba_status(&self) -> &'static str {
         let any = |p: TaskPhase| self.tasks.iter().any(|t| t.phase == p);
         if any(TaskPhase::Pending) || any(TaskPhase::Delivering) {
@@ -432,7 +432,7 @@ impl Invocation {
         }
     }
 
-    /// Tencent's overall `InvocationStatus` (tencent.md §1.2).
+    /// Tencent's overall `InvocationStatus` (docs/vendors/tencent.md, §1.2).
     pub fn tencent_status(&self) -> &'static str {
         let any = |f: &dyn Fn(TaskPhase) -> bool| self.tasks.iter().any(|t| f(t.phase));
         if any(&|p| p.is_not_started()) {

@@ -8,7 +8,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::timings::{Timings, wall_clock_at};
-use crate::model::Provider;
+use stopgate_vendor::Provider;
 
 /// Every instance state either vendor reports (Alibaba uses the first five).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -70,7 +70,7 @@ impl Phase {
             .unwrap_or("Running")
     }
 
-    /// Parses a vendor's state word (alibaba.md §2.4, tencent.md §2.4).
+    /// Parses a vendor's state word (docs/vendors/alibaba.md, §2.4, docs/vendors/tencent.md, §2.4).
     pub fn from_vendor(provider: Provider, raw: &str) -> Option<Phase> {
         let table: &[(Phase, &str)] = match provider {
             Provider::Alibaba => &ALIBABA_NAMES,
@@ -131,7 +131,7 @@ impl OperationState {
     }
 }
 
-/// Tencent's `LatestOperation*` bookkeeping (tencent.md §2.1).
+/// Tencent's `LatestOperation*` bookkeeping (docs/vendors/tencent.md, §2.1).
 #[derive(Debug, Clone, Serialize)]
 pub struct LatestOperation {
     /// The action, e.g. `StopInstances`.
@@ -221,8 +221,8 @@ impl Instance {
         }
     }
 
-    /// Whether this instance can stop charging when stopped (alibaba.md §2.1 `StoppedMode`,
-    /// tencent.md §6.3): not with local disks, prepaid billing or the classic network.
+    /// Whether this instance can stop charging when stopped (docs/vendors/alibaba.md, §2.1 `StoppedMode`,
+    /// docs/vendors/tencent.md, §6.3): not with local disks, prepaid billing or the classic network.
     pub fn supports_stop_charging(&self) -> bool {
         let prepaid = matches!(self.charge_type.as_str(), "PrePaid" | "PREPAID");
         !self.local_disk && !prepaid && self.network != "classic"

@@ -18,8 +18,8 @@ use super::server::{HttpRequest, Reply};
 use super::timings::Timings;
 use super::world::{World, known_regions};
 use super::{Call, Gate, SimState, new_request_id};
-use crate::model::Provider;
 use params::{AliError, Params};
+use stopgate_vendor::Provider;
 
 /// The only API version served.
 pub const VERSION: &str = "2014-05-26";
@@ -48,7 +48,7 @@ pub const ACTIONS: [&str; 9] = [
 ];
 
 fn handler(action: &str) -> Option<(Handler, bool)> {
-    // (handler, whether RegionId is required: StopInstance has none, alibaba.md §2.1)
+    // (handler, whether RegionId is required: StopInstance has none, docs/vendors/alibaba.md, §2.1)
     Some(match action {
         "StopInstance" => (ecs::stop_instance as Handler, false),
         "StopInstances" => (ecs::stop_instances, true),
@@ -134,7 +134,7 @@ pub async fn handle(state: &Arc<SimState>, request: HttpRequest) -> Reply {
             .map(|(_, v)| v.clone())
     };
     // V3 carries the action in a header; a V3-shaped request without a usable Authorization
-    // is an incomplete V3 signature, not a V2 request (alibaba.md §1.3).
+    // is an incomplete V3 signature, not a V2 request (docs/vendors/alibaba.md, §1.3).
     let v3 = request
         .header("authorization")
         .is_some_and(|a| a.starts_with("ACS3-"))
@@ -147,7 +147,7 @@ pub async fn handle(state: &Arc<SimState>, request: HttpRequest) -> Reply {
     } else {
         (get("Action"), get("Version"))
     };
-    // V2 answers in XML unless it asks for JSON (alibaba.md §1.2 Format default xml).
+    // V2 answers in XML unless it asks for JSON (docs/vendors/alibaba.md, §1.2 Format default xml).
     let format = match (v3, get("Format")) {
         (true, _) => Format::Json,
         (false, Some(f)) if f.eq_ignore_ascii_case("json") => Format::Json,

@@ -1,17 +1,17 @@
 //! Simulated CVM actions: StopInstances, StartInstances, DescribeInstancesStatus,
-//! DescribeInstances (tencent.md §2). One error code for the whole request, nothing changed.
+//! DescribeInstances (docs/vendors/tencent.md, §2). One error code for the whole request, nothing changed.
 
 use serde_json::{Value, json};
 
 use super::body::{Body, TcError};
 use super::{Ctx, time_text};
-use crate::model::Provider;
-use crate::sim::instance::{Instance, Phase, StopKind, StoppedMode};
-use crate::sim::world::{RegionState, World};
+use crate::instance::{Instance, Phase, StopKind, StoppedMode};
+use crate::world::{RegionState, World};
+use stopgate_vendor::Provider;
 
 const P: Provider = Provider::Tencent;
 
-/// `ins-` + 8 lowercase letters or digits (tencent.md §2.1 `InvalidParameterValue.InstanceIdMalformed`).
+/// `ins-` + 8 lowercase letters or digits (docs/vendors/tencent.md, §2.1 `InvalidParameterValue.InstanceIdMalformed`).
 pub fn is_instance_id(id: &str) -> bool {
     id.strip_prefix("ins-").is_some_and(|rest| {
         rest.len() == 8
@@ -77,7 +77,7 @@ fn check_exist(region: &RegionState, ids: &[String]) -> Result<(), TcError> {
     }
 }
 
-/// The state and lock checks of a stop or start (tencent.md §2.4 table).
+/// The state and lock checks of a stop or start (docs/vendors/tencent.md, §2.4 table).
 fn check_state(instance: &Instance, expected: Phase) -> Result<(), TcError> {
     if let Some(lock) = &instance.lock {
         return Err(TcError::new(
@@ -106,7 +106,7 @@ fn check_state(instance: &Instance, expected: Phase) -> Result<(), TcError> {
     ))
 }
 
-/// `StopInstances` (tencent.md §2.1, §6 items 1–5).
+/// `StopInstances` (docs/vendors/tencent.md, §2.1, §6 items 1–5).
 pub fn stop_instances(world: &mut World, ctx: &Ctx<'_>, body: &Body) -> Result<Value, TcError> {
     body.only(&["InstanceIds", "ForceStop", "StopType", "StoppedMode"])?;
     let ids = instance_ids(body, true)?;
@@ -204,7 +204,7 @@ fn selected<'a>(
     }
 }
 
-/// `DescribeInstancesStatus`: unknown ids are left out (tencent.md §2.2).
+/// `DescribeInstancesStatus`: unknown ids are left out (docs/vendors/tencent.md, §2.2).
 pub fn describe_instances_status(
     world: &mut World,
     ctx: &Ctx<'_>,

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::model::Provider;
+use stopgate_vendor::Provider;
 
 /// One received vendor call.
 #[derive(Debug, Clone, Serialize)]

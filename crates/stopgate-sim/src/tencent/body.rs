@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-/// A Tencent error: always HTTP 200 with `Response.Error` (tencent.md §3.3).
+/// A Tencent error: always HTTP 200 with `Response.Error` (docs/vendors/tencent.md, §3.3).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TcError {
     pub code: String,

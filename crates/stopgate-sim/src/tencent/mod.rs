@@ -1,6 +1,6 @@
 //! The simulated Tencent Cloud API 3.0 endpoint: CVM 2017-03-12 and TAT 2020-10-28, chosen by
 //! `X-TC-Version`. Every answer is HTTP 200 with `Content-Type: application/json` exactly
-//! (tencent.md §3.3: the Python SDK ignores errors under any other content type).
+//! (docs/vendors/tencent.md, §3.3: the Python SDK ignores errors under any other content type).
 
 mod auth;
 pub mod body;
@@ -19,8 +19,8 @@ use super::server::{HttpRequest, Reply};
 use super::timings::Timings;
 use super::world::{World, known_regions};
 use super::{Call, Gate, SimState, json_mentions, new_request_id};
-use crate::model::Provider;
 use body::{Body, TcError};
+use stopgate_vendor::Provider;
 
 /// What an action handler gets besides the world and its body.
 pub(crate) struct Ctx<'a> {

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use super::instance::Instance;
 use super::invocation::Invocation;
-use crate::model::Provider;
+use stopgate_vendor::Provider;
 
 /// Regions each simulated vendor knows (docs/simulator.md "Regions").
 pub fn known_regions(provider: Provider) -> &'static [&'static str] {

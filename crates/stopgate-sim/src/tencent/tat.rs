@@ -1,5 +1,5 @@
 //! Simulated TAT actions: RunCommand, CancelInvocation, DescribeInvocations,
-//! DescribeInvocationTasks (tencent.md §1).
+//! DescribeInvocationTasks (docs/vendors/tencent.md, §1).
 
 use base64::Engine;
 use serde_json::{Value, json};
@@ -8,11 +8,11 @@ use time::OffsetDateTime;
 use super::body::{Body, TcError};
 use super::cvm::is_instance_id;
 use super::{Ctx, time_text};
-use crate::model::Provider;
-use crate::sim::ids::{new_command_id, new_invocation_id, new_task_id};
-use crate::sim::instance::Phase;
-use crate::sim::invocation::{Invocation, RepeatMode, Task, TaskPhase};
-use crate::sim::world::World;
+use crate::ids::{new_command_id, new_invocation_id, new_task_id};
+use crate::instance::Phase;
+use crate::invocation::{Invocation, RepeatMode, Task, TaskPhase};
+use crate::world::World;
+use stopgate_vendor::Provider;
 
 const P: Provider = Provider::Tencent;
 
@@ -127,7 +127,7 @@ pub fn run_command(world: &mut World, ctx: &Ctx<'_>, body: &Body) -> Result<Valu
 }
 
 /// `CancelInvocation`: not yet delivered → CANCELLED, RUNNING → CANCELLING → TERMINATED; an
-/// instance outside the invocation fails the whole call (tencent.md §1.1).
+/// instance outside the invocation fails the whole call (docs/vendors/tencent.md, §1.1).
 pub fn cancel_invocation(world: &mut World, ctx: &Ctx<'_>, body: &Body) -> Result<Value, TcError> {
     body.only(&["InvocationId", "InstanceIds"])?;
     let id = body
@@ -195,7 +195,7 @@ fn invocation_json(inv: &Invocation) -> Value {
     })
 }
 
-/// `DescribeInvocations`: `InvocationIds` or `Filters`, not both (tencent.md §1.2).
+/// `DescribeInvocations`: `InvocationIds` or `Filters`, not both (docs/vendors/tencent.md, §1.2).
 pub fn describe_invocations(
     world: &mut World,
     ctx: &Ctx<'_>,
@@ -300,7 +300,7 @@ fn task_json(inv: &Invocation, task: &Task, hide_output: bool) -> Value {
 }
 
 /// `DescribeInvocationTasks`: filters `invocation-id`, `invocation-task-id`, `instance-id`,
-/// `command-id` only; output hidden unless `HideOutput=false` (tencent.md §1.3).
+/// `command-id` only; output hidden unless `HideOutput=false` (docs/vendors/tencent.md, §1.3).
 pub fn describe_invocation_tasks(
     world: &mut World,
     ctx: &Ctx<'_>,

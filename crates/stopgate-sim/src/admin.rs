@@ -15,7 +15,7 @@ use super::seed::{InstanceSpec, InvocationSpec};
 use super::server::{HttpRequest, Reply};
 use super::timings::Timings;
 use super::world::{MAX_REGIONS, World, known_regions};
-use crate::model::Provider;
+use stopgate_vendor::Provider;
 
 fn bad_request(message: impl Into<String>) -> Reply {
     Reply::json(400, &json!({ "error": message.into() }))

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-/// An Alibaba error answer: HTTP status, `Code`, `Message` (alibaba.md §1.4).
+/// An Alibaba error answer: HTTP status, `Code`, `Message` (docs/vendors/alibaba.md, §1.4).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AliError {
     pub status: u16,
@@ -24,7 +24,7 @@ impl AliError {
         }
     }
 
-    /// `MissingParameter.X` (alibaba.md §4).
+    /// `MissingParameter.X` (docs/vendors/alibaba.md, §4).
     pub fn missing(name: &str) -> AliError {
         AliError::new(
             400,
@@ -45,7 +45,7 @@ impl AliError {
     }
 }
 
-/// Parameters that belong to the protocol, not the action (alibaba.md §1.2).
+/// Parameters that belong to the protocol, not the action (docs/vendors/alibaba.md, §1.2).
 const COMMON: [&str; 11] = [
     "AccessKeyId",
     "Action",
@@ -106,7 +106,7 @@ impl Params {
         self.get(name).ok_or_else(|| AliError::missing(name))
     }
 
-    /// A boolean; the Python SDKs send `True`/`False` (alibaba.md §2 "Booleans").
+    /// A boolean; the Python SDKs send `True`/`False` (docs/vendors/alibaba.md, §2 "Booleans").
     pub fn bool(&self, name: &str) -> Result<Option<bool>, AliError> {
         match self.get(name) {
             None => Ok(None),
@@ -123,7 +123,7 @@ impl Params {
             .transpose()
     }
 
-    /// A RepeatList `Name.1`, `Name.2`, … in index order (alibaba.md §2 "Array encodings").
+    /// A RepeatList `Name.1`, `Name.2`, … in index order (docs/vendors/alibaba.md, §2 "Array encodings").
     /// An index above [`MAX_REPEAT_INDEX`] is refused as an invalid parameter.
     pub fn repeat_list(&self, name: &str) -> Result<Vec<String>, AliError> {
         let prefix = format!("{name}.");
@@ -166,9 +166,9 @@ impl Params {
 }
 
 /// A page of results and the paging fields to answer with. Handles both `PageNumber`/`PageSize`
-/// and `MaxResults`/`NextToken` (alibaba.md §2.5–2.7).
+/// and `MaxResults`/`NextToken` (docs/vendors/alibaba.md, §2.5–2.7).
 /// With `clamp_max_results`, `MaxResults` below 10 means 10 and above the maximum means the
-/// maximum, as DescribeInstances documents (alibaba.md §2.5); otherwise it is refused.
+/// maximum, as DescribeInstances documents (docs/vendors/alibaba.md, §2.5); otherwise it is refused.
 pub fn paginate<T>(
     items: Vec<T>,
     params: &Params,

@@ -1,11 +1,11 @@
 //! The vendors' published rate limits, as token buckets per account × region × action
-//! (tencent.md §2.1/§1.0: StopInstances 10/s, Describe* 40/s, TAT 20/s; Alibaba publishes no
-//! figure, alibaba.md §5.4, so it is a setting).
+//! (docs/vendors/tencent.md, §2.1/§1.0: StopInstances 10/s, Describe* 40/s, TAT 20/s; Alibaba publishes no
+//! figure, docs/vendors/alibaba.md, §5.4, so it is a setting).
 
 use std::collections::HashMap;
 use std::time::Instant;
 
-use crate::model::Provider;
+use stopgate_vendor::Provider;
 
 /// Buckets kept before the full ones are forgotten. Calls reach a bucket only once
 /// authenticated, for a known region and action, so this is a second line of defence.

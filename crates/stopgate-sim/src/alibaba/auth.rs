@@ -1,4 +1,4 @@
-//! Verifies Alibaba signatures the way the vendor does (alibaba.md §3.4): V2 HMAC-SHA1 over the
+//! Verifies Alibaba signatures the way the vendor does (docs/vendors/alibaba.md, §3.4): V2 HMAC-SHA1 over the
 //! decoded parameters, V3 ACS3-HMAC-SHA256 over exactly the headers the client listed.
 
 use std::time::Instant;
@@ -8,12 +8,12 @@ use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 
 use super::params::AliError;
-use crate::model::Provider;
-use crate::provider::alibaba::sign;
-use crate::sim::SimState;
-use crate::sim::server::HttpRequest;
+use crate::SimState;
+use crate::server::HttpRequest;
+use stopgate_vendor::Provider;
+use stopgate_vendor::alibaba::sign;
 
-/// How far a request's timestamp may be from now (alibaba.md §1.2).
+/// How far a request's timestamp may be from now (docs/vendors/alibaba.md, §1.2).
 const MAX_SKEW_SECONDS: i64 = 15 * 60;
 
 fn parse_timestamp(raw: &str) -> Option<OffsetDateTime> {
@@ -121,7 +121,7 @@ pub fn verify_v2(
         .collect();
     let string_to_sign = sign::rpc_string_to_sign(method, &signed);
     if sign::rpc_signature(&string_to_sign, &credential.secret) != signature {
-        // aliyun-python-sdk-core splits this message on ':' (alibaba.md §7 item 7).
+        // aliyun-python-sdk-core splits this message on ':' (docs/vendors/alibaba.md, §7 item 7).
         return Err(AliError::new(
             400,
             "SignatureDoesNotMatch",
@@ -135,7 +135,7 @@ pub fn verify_v2(
     Ok(credential.account)
 }
 
-/// Headers that must be signed whenever they are present (alibaba.md §1.3).
+/// Headers that must be signed whenever they are present (docs/vendors/alibaba.md, §1.3).
 const MUST_SIGN: [&str; 7] = [
     "host",
     "x-acs-action",

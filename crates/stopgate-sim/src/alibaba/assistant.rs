@@ -1,5 +1,5 @@
 //! Simulated Cloud Assistant actions: RunCommand, StopInvocation, DescribeInvocations,
-//! DescribeInvocationResults (alibaba.md §2.3, §2.6–2.8).
+//! DescribeInvocationResults (docs/vendors/alibaba.md, §2.3, §2.6–2.8).
 
 use base64::Engine;
 use serde_json::{Value, json};
@@ -8,11 +8,11 @@ use time::macros::format_description;
 
 use super::Ctx;
 use super::params::{AliError, Params, page_of, paginate};
-use crate::model::Provider;
-use crate::sim::ids::{new_command_id, new_invocation_id, new_task_id};
-use crate::sim::instance::Phase;
-use crate::sim::invocation::{Invocation, RepeatMode, Task, TaskPhase};
-use crate::sim::world::World;
+use crate::ids::{new_command_id, new_invocation_id, new_task_id};
+use crate::instance::Phase;
+use crate::invocation::{Invocation, RepeatMode, Task, TaskPhase};
+use crate::world::World;
+use stopgate_vendor::Provider;
 
 const P: Provider = Provider::Alibaba;
 
@@ -112,7 +112,7 @@ pub fn run_command(world: &mut World, ctx: &Ctx<'_>, params: &Params) -> Result<
 }
 
 /// `StopInvocation`: ≤ 50 instances; not-started tasks are cancelled, running ones stopped,
-/// finished ones untouched; a periodic invocation runs no further periods (alibaba.md §2.3).
+/// finished ones untouched; a periodic invocation runs no further periods (docs/vendors/alibaba.md, §2.3).
 pub fn stop_invocation(
     world: &mut World,
     ctx: &Ctx<'_>,
@@ -235,7 +235,7 @@ pub fn describe_invocations(
 }
 
 /// `DescribeInvocationResults`: one record per instance per invocation, nested under
-/// `Invocation`, with `FinishedTime` (not `FinishTime`) (alibaba.md §2.7, §7 item 17).
+/// `Invocation`, with `FinishedTime` (not `FinishTime`) (docs/vendors/alibaba.md, §2.7, §7 item 17).
 pub fn describe_invocation_results(
     world: &mut World,
     ctx: &Ctx<'_>,

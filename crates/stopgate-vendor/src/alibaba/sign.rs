@@ -3,7 +3,7 @@
 //!
 //! One implementation serves both directions: the gateway's client builds the canonical form of
 //! what it is about to send, the simulator rebuilds it from what it received. Rules and worked
-//! examples: `shared/vendors/alibaba.md` §3.
+//! examples: `docs/vendors/alibaba.md` §3.
 
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
@@ -18,7 +18,7 @@ pub const EMPTY_PAYLOAD_SHA256: &str =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /// RFC 3986 encoding as Alibaba signs it: `A-Z a-z 0-9 - _ . ~` stay, everything else is `%XY`
-/// with uppercase hex, one per UTF-8 byte (space is `%20`, `*` is `%2A`; alibaba.md §3.1 step 3).
+/// with uppercase hex, one per UTF-8 byte (space is `%20`, `*` is `%2A`; docs/vendors/alibaba.md, §3.1 step 3).
 pub fn percent_encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len() * 3);
     for byte in value.bytes() {
@@ -91,7 +91,7 @@ pub struct Acs3Request<'a> {
     pub payload_sha256: &'a str,
 }
 
-/// Returns `(canonical_request, signed_headers)` (alibaba.md §3.2 steps 1–6). Query keys are not
+/// Returns `(canonical_request, signed_headers)` (docs/vendors/alibaba.md, §3.2 steps 1–6). Query keys are not
 /// encoded, values are RFC 3986-encoded, as the Tea SDK's `get_canonical_query_string` does.
 pub fn acs3_canonical_request(req: &Acs3Request<'_>) -> (String, String) {
     let mut query: Vec<&(String, String)> = req.query.iter().collect();
@@ -205,7 +205,7 @@ mod tests {
         assert_eq!(percent_encode("A-z_0.9~"), "A-z_0.9~");
     }
 
-    // alibaba.md §3.1 A1: the official doc vector.
+    // docs/vendors/alibaba.md, §3.1 A1: the official doc vector.
     #[test]
     fn v2_reproduces_the_official_doc_vector_a1() {
         let params = pairs(&[
@@ -229,7 +229,7 @@ mod tests {
         );
     }
 
-    // alibaba.md §3.1 A2.
+    // docs/vendors/alibaba.md, §3.1 A2.
     #[test]
     fn v2_reproduces_vector_a2() {
         let params = pairs(&[
@@ -269,7 +269,7 @@ mod tests {
         ])
     }
 
-    // alibaba.md §3.1 A3: StopInstances over POST and GET, and with the core SDK's SignatureType=.
+    // docs/vendors/alibaba.md, §3.1 A3: StopInstances over POST and GET, and with the core SDK's SignatureType=.
     #[test]
     fn v2_reproduces_vector_a3_stop_instances() {
         let params = a3_params();
@@ -297,7 +297,7 @@ mod tests {
         );
     }
 
-    // alibaba.md §3.1 A3, last paragraph: what the Tea client itself sends in V2 mode.
+    // docs/vendors/alibaba.md, §3.1 A3, last paragraph: what the Tea client itself sends in V2 mode.
     #[test]
     fn v2_reproduces_the_tea_client_wire_signature() {
         let mut params = a3_params();
@@ -315,7 +315,7 @@ mod tests {
         );
     }
 
-    // alibaba.md §3.1 A4: encoding edge cases inside a value.
+    // docs/vendors/alibaba.md, §3.1 A4: encoding edge cases inside a value.
     #[test]
     fn v2_reproduces_vector_a4_encoding_edge_cases() {
         let params = pairs(&[
@@ -351,7 +351,7 @@ mod tests {
         ])
     }
 
-    // alibaba.md §3.2 B1: the official V3 doc vector.
+    // docs/vendors/alibaba.md, §3.2 B1: the official V3 doc vector.
     #[test]
     fn v3_reproduces_the_official_doc_vector_b1() {
         let query = pairs(&[
@@ -380,7 +380,7 @@ mod tests {
         );
     }
 
-    // alibaba.md §3.2 B2.
+    // docs/vendors/alibaba.md, §3.2 B2.
     #[test]
     fn v3_reproduces_vector_b2() {
         let query = pairs(&[
@@ -426,7 +426,7 @@ mod tests {
         ])
     }
 
-    // alibaba.md §3.2 B3: StopInstances, with and without STS.
+    // docs/vendors/alibaba.md, §3.2 B3: StopInstances, with and without STS.
     #[test]
     fn v3_reproduces_vector_b3_stop_instances() {
         let (query, headers) = (b3_query(), b3_headers());

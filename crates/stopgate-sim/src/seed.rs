@@ -10,7 +10,7 @@ use super::instance::{Instance, Phase};
 use super::invocation::{Invocation, RepeatMode, Task, TaskPhase};
 use super::timings::Timings;
 use super::world::World;
-use crate::model::Provider;
+use stopgate_vendor::Provider;
 
 /// An instance to add through the admin API (docs/simulator.md "InstanceSpec").
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -64,7 +64,7 @@ impl InstanceSpec {
             instance.name = v;
         }
         if let Some(v) = self.instance_type {
-            // The i1 family has local disks (alibaba.md §2.1 ConfirmStop).
+            // The i1 family has local disks (docs/vendors/alibaba.md, §2.1 ConfirmStop).
             instance.local_disk = v.starts_with("ecs.i1.");
             instance.instance_type = v;
         }

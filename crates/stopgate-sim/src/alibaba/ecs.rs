@@ -1,14 +1,14 @@
 //! Simulated ECS instance actions: StopInstance, StopInstances, StartInstances,
-//! DescribeInstanceStatus, DescribeInstances (alibaba.md §2.1, §2.2, §2.4, §2.5).
+//! DescribeInstanceStatus, DescribeInstances (docs/vendors/alibaba.md, §2.1, §2.2, §2.4, §2.5).
 
 use serde_json::{Value, json};
 use time::macros::format_description;
 
 use super::Ctx;
 use super::params::{AliError, Params, paginate};
-use crate::model::Provider;
-use crate::sim::instance::{Instance, Phase, StopKind, StoppedMode};
-use crate::sim::world::{RegionState, World};
+use crate::instance::{Instance, Phase, StopKind, StoppedMode};
+use crate::world::{RegionState, World};
+use stopgate_vendor::Provider;
 
 const P: Provider = Provider::Alibaba;
 
@@ -76,7 +76,7 @@ fn check_instance(
         None => {}
     }
     if instance.phase != expected {
-        // The observed real message (alibaba.md §2.1, cb-spider #461).
+        // The observed real message (docs/vendors/alibaba.md, §2.1, cb-spider #461).
         return Err(AliError::new(
             403,
             "IncorrectInstanceStatus",
@@ -87,7 +87,7 @@ fn check_instance(
             ),
         ));
     }
-    // ConfirmStop is required for the i1 local-disk family (alibaba.md §2.1, §7 item 14).
+    // ConfirmStop is required for the i1 local-disk family (docs/vendors/alibaba.md, §2.1, §7 item 14).
     if expected == Phase::Running && instance.instance_type.starts_with("ecs.i1.") && !confirm_stop
     {
         return Err(AliError::new(
@@ -179,7 +179,7 @@ fn instance_response(
 }
 
 /// Runs a batch stop or start: AllTogether checks everything and changes nothing on any error;
-/// SuccessFirst answers each instance on its own (alibaba.md §2.2, §7 item 11).
+/// SuccessFirst answers each instance on its own (docs/vendors/alibaba.md, §2.2, §7 item 11).
 fn run_batch(
     world: &mut World,
     ctx: &Ctx<'_>,
@@ -200,7 +200,7 @@ fn run_batch(
         )
     };
     if dry_run && success_first {
-        // With SuccessFirst, a dry run only ever answers DRYRUN.SUCCESS (alibaba.md §7 item 10).
+        // With SuccessFirst, a dry run only ever answers DRYRUN.SUCCESS (docs/vendors/alibaba.md, §7 item 10).
         return Err(dry_run_success());
     }
     let region = world.region(P, ctx.account, ctx.region);
@@ -232,7 +232,7 @@ fn run_batch(
     Ok(json!({"InstanceResponses": {"InstanceResponse": responses}}))
 }
 
-/// `StopInstances` (alibaba.md §2.2).
+/// `StopInstances` (docs/vendors/alibaba.md, §2.2).
 pub fn stop_instances(
     world: &mut World,
     ctx: &Ctx<'_>,
@@ -266,7 +266,7 @@ fn selected<'a>(
     }
 }
 
-/// `DescribeInstanceStatus`: unknown ids are silently left out; PageSize ≤ 50 (alibaba.md §2.4).
+/// `DescribeInstanceStatus`: unknown ids are silently left out; PageSize ≤ 50 (docs/vendors/alibaba.md, §2.4).
 pub fn describe_instance_status(
     world: &mut World,
     ctx: &Ctx<'_>,
@@ -339,7 +339,7 @@ fn describe(instance: &Instance, region: &str) -> Value {
 }
 
 /// `DescribeInstances`: `InstanceIds` is a JSON array string, unknown ids are left out, DryRun
-/// success is `DryRunOperation` (alibaba.md §2.5).
+/// success is `DryRunOperation` (docs/vendors/alibaba.md, §2.5).
 pub fn describe_instances(
     world: &mut World,
     ctx: &Ctx<'_>,

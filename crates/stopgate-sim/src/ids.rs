@@ -2,7 +2,7 @@
 
 use rand::Rng;
 
-use crate::model::Provider;
+use stopgate_vendor::Provider;
 
 fn random_chars(len: usize, alphabet: &[u8]) -> String {
     let mut rng = rand::rng();

@@ -26,12 +26,12 @@ use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
 
-use crate::model::Provider;
 use calllog::{CallLog, CallRecord};
 use credentials::{Credentials, NonceCache};
 use faults::{FaultKind, FaultPhase, Faults};
 use ratelimit::{Admission, RateLimits};
 use server::{HttpRequest, Reply};
+use stopgate_vendor::Provider;
 use timings::Timings;
 use world::World;
 
