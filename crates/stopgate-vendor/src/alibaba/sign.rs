@@ -20,26 +20,15 @@ pub const EMPTY_PAYLOAD_SHA256: &str =
 /// RFC 3986 encoding as Alibaba signs it: `A-Z a-z 0-9 - _ . ~` stay, everything else is `%XY`
 /// with uppercase hex, one per UTF-8 byte (space is `%20`, `*` is `%2A`; docs/vendors/alibaba.md, §3.1 step 3).
 pub fn percent_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() * 3);
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(byte as char);
-        } else {
-            out.push('%');
-            out.push(
-                char::from_digit(u32::from(byte >> 4), 16)
-                    .unwrap()
-                    .to_ascii_uppercase(),
-            );
-            out.push(
-                char::from_digit(u32::from(byte & 0xf), 16)
-                    .unwrap()
-                    .to_ascii_uppercase(),
-            );
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(value, UNRESERVED).to_string()
 }
+
+/// Every byte but RFC 3986's unreserved characters is encoded.
+const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// Lowercase hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
