@@ -224,7 +224,8 @@ pub fn rpc_span(
     span
 }
 
-/// The instruments stopgate records.
+/// The instruments stopgate records. Cloning shares them; the engine is handed one.
+#[derive(Clone)]
 pub struct Metrics {
     pub rpc_requests: Counter<u64>,
     pub rpc_duration: Histogram<f64>,
@@ -235,11 +236,15 @@ pub struct Metrics {
     pub results: Counter<u64>,
 }
 
-/// The instruments, created on first use from the global meter provider.
+/// The instruments of the global meter provider (the one OTLP exports), created on first use.
 pub fn metrics() -> &'static Metrics {
     static METRICS: OnceLock<Metrics> = OnceLock::new();
-    METRICS.get_or_init(|| {
-        let meter = global::meter("stopgate");
+    METRICS.get_or_init(|| Metrics::new(&global::meter("stopgate")))
+}
+
+impl Metrics {
+    /// The instruments of `meter`.
+    pub fn new(meter: &opentelemetry::metrics::Meter) -> Metrics {
         Metrics {
             rpc_requests: meter
                 .u64_counter("stopgate.rpc.requests")
@@ -272,7 +277,7 @@ pub fn metrics() -> &'static Metrics {
                 .with_description("Per-instance results by operation, provider and outcome")
                 .build(),
         }
-    })
+    }
 }
 
 /// Records one finished RPC.

@@ -77,8 +77,11 @@ pub fn serve<O: Operation>(
     let (valid, deadline, permit) = prepared.map_err(|status: Status| rpc.refused(status))?;
     let (events_tx, events_rx) = mpsc::channel(EVENT_BUFFER);
     let (provider, ids, requested) = O::ids(&valid);
-    let ledger =
-        Arc::new(Ledger::new(ids.to_vec(), requested, events_tx).labelled(O::METHOD, provider));
+    let ledger = Arc::new(Ledger::new(ids.to_vec(), requested, events_tx).labelled(
+        O::METHOD,
+        provider,
+        engine.metrics().clone(),
+    ));
     let work = O::run(engine.clone(), valid, ledger, deadline);
     Ok(Response::new(spawn(
         rpc,

@@ -22,6 +22,7 @@ use tracing::Instrument;
 use super::deadline::Deadline;
 use super::pace::Pacer;
 use crate::model::{ErrorKind, RetryClass, StopError};
+use crate::telemetry::Metrics;
 
 /// The retry budget's settings (`[retry_budget]` in the configuration).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]
@@ -165,6 +166,8 @@ pub struct Caller {
     target: Target,
     rate: Arc<dyn Fn(&str) -> f64 + Send + Sync>,
     pub stats: Arc<Stats>,
+    /// Where vendor calls, retries and throttles are counted.
+    metrics: Metrics,
     policy: RetryPolicy,
     /// Retries left for the whole request.
     budget: Arc<RetryBudget>,
@@ -213,9 +216,11 @@ impl Caller {
         policy: RetryPolicy,
         budget: BudgetSettings,
         deadline: Deadline,
+        metrics: Metrics,
     ) -> Caller {
         Caller {
             pacer,
+            metrics,
             key: format!("{}/{}/{}", target.account, target.provider, target.region),
             target,
             rate,
@@ -322,7 +327,7 @@ impl Caller {
 
     fn count_retry(&self, action: &str) {
         self.stats.retries.fetch_add(1, Ordering::Relaxed);
-        crate::telemetry::metrics().vendor_retries.add(
+        self.metrics.vendor_retries.add(
             1,
             &[
                 opentelemetry::KeyValue::new("stopgate.provider", self.target.provider.as_str()),
@@ -440,7 +445,7 @@ impl Caller {
                 opentelemetry::KeyValue::new("stopgate.vendor.action", action.to_string()),
                 opentelemetry::KeyValue::new("stopgate.outcome", outcome),
             ];
-            let metrics = crate::telemetry::metrics();
+            let metrics = &self.metrics;
             metrics.vendor_calls.add(1, &labels);
             metrics
                 .vendor_duration
@@ -571,6 +576,7 @@ mod tests {
             RetryPolicy::default(),
             BudgetSettings::default(),
             Deadline::new(Some(at), Arc::new(|| 0)),
+            crate::telemetry::metrics().clone(),
         );
         let call = || async { Ok::<(), StopError>(()) };
         assert!(caller.run("StopInstances", call).await.is_ok());

@@ -59,6 +59,8 @@ pub struct Ledger<P, R> {
     started: Instant,
     /// Operation and provider, for the results metric.
     labels: Vec<opentelemetry::KeyValue>,
+    /// Where results are counted; none until [`Ledger::labelled`].
+    metrics: Option<crate::telemetry::Metrics>,
     tx: mpsc::Sender<Event<P, R>>,
     state: Mutex<State>,
 }
@@ -69,6 +71,7 @@ impl<P: Send + 'static, R: Record> Ledger<P, R> {
         Ledger {
             started: Instant::now(),
             labels: Vec::new(),
+            metrics: None,
             tx,
             state: Mutex::new(State {
                 ids,
@@ -81,8 +84,14 @@ impl<P: Send + 'static, R: Record> Ledger<P, R> {
         }
     }
 
-    /// Names the operation and provider on the results metric.
-    pub fn labelled(mut self, operation: &'static str, provider: crate::model::Provider) -> Self {
+    /// Counts results in `metrics`, labelled with the operation and provider.
+    pub fn labelled(
+        mut self,
+        operation: &'static str,
+        provider: crate::model::Provider,
+        metrics: crate::telemetry::Metrics,
+    ) -> Self {
+        self.metrics = Some(metrics);
         self.labels = vec![
             opentelemetry::KeyValue::new("rpc.method", operation),
             opentelemetry::KeyValue::new("stopgate.provider", provider.as_str()),
@@ -147,12 +156,14 @@ impl<P: Send + 'static, R: Record> Ledger<P, R> {
                 .entry(record.outcome_name().to_string())
                 .or_default() += 1;
         }
-        let mut labels = self.labels.clone();
-        labels.push(opentelemetry::KeyValue::new(
-            "stopgate.outcome",
-            record.outcome_name(),
-        ));
-        crate::telemetry::metrics().results.add(1, &labels);
+        if let Some(metrics) = &self.metrics {
+            let mut labels = self.labels.clone();
+            labels.push(opentelemetry::KeyValue::new(
+                "stopgate.outcome",
+                record.outcome_name(),
+            ));
+            metrics.results.add(1, &labels);
+        }
         if let Ok(permit) = permit {
             permit.send(Event::Result(record));
         }

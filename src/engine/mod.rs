@@ -24,6 +24,7 @@ use crate::model::{ErrorKind, Provider, StopError};
 use crate::provider::alibaba::AlibabaClient;
 use crate::provider::tencent::TencentClient;
 use crate::provider::{Adapter, Scope};
+use crate::telemetry::Metrics;
 use call::{Caller, RetryPolicy};
 use deadline::Deadline;
 use ledger::{Ledger, Record};
@@ -101,6 +102,8 @@ pub struct Engine {
     config: Arc<Config>,
     adapters: BTreeMap<Provider, Arc<dyn Adapter>>,
     pacer: Arc<Pacer>,
+    /// Where vendor calls and results are counted.
+    metrics: Metrics,
 }
 
 impl Engine {
@@ -120,6 +123,7 @@ impl Engine {
             config: Arc::new(config),
             adapters,
             pacer: Arc::new(Pacer::default()),
+            metrics: crate::telemetry::metrics().clone(),
         })
     }
 
@@ -132,7 +136,19 @@ impl Engine {
             config: Arc::new(config),
             adapters,
             pacer: Arc::new(Pacer::default()),
+            metrics: crate::telemetry::metrics().clone(),
         }
+    }
+
+    /// Counts into `metrics` instead of the global meter provider's instruments.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Engine {
+        self.metrics = metrics;
+        self
+    }
+
+    /// The instruments this engine counts into.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     pub fn config(&self) -> &Config {
@@ -247,6 +263,7 @@ impl Engine {
             policy,
             self.config.retry_budget,
             deadline,
+            self.metrics.clone(),
         )
     }
 

@@ -4,6 +4,7 @@
 mod commands;
 mod fake;
 mod instances;
+mod metrics;
 mod waits;
 
 use std::collections::HashMap;
