@@ -54,31 +54,6 @@ async fn clear_faults(h: &Harness) {
     h.admin("DELETE", "/_sim/faults", Value::Null).await;
 }
 
-/// The simulator's raw state of every instance in the vendor's region.
-async fn instance_states(h: &Harness, vendor: Vendor) -> HashMap<String, String> {
-    let v = h
-        .admin(
-            "GET",
-            &format!(
-                "/_sim/instances?provider={}&region={}",
-                vendor.name, vendor.region
-            ),
-            Value::Null,
-        )
-        .await;
-    v["instances"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| {
-            (
-                i["id"].as_str().unwrap().to_string(),
-                i["state"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
-
 /// The simulator's raw state of every task of one invocation.
 async fn task_states(h: &Harness, vendor: Vendor, invocation: &str) -> HashMap<String, String> {
     let v = h
@@ -129,7 +104,7 @@ async fn instances_keep_the_promise(vendor: Vendor) {
 
     let stream = h.stop(vendor.request(&ids)).await;
     clear_faults(&h).await;
-    let states = instance_states(&h, vendor).await;
+    let states = h.states(vendor).await;
     assert!(
         applied_but_lost(&h, vendor, "StopInstances").await > 0,
         "some stops were applied and their answers lost"

@@ -228,6 +228,11 @@ impl Harness {
 
     /// The simulator's current raw state of an instance.
     pub async fn state(&self, vendor: Vendor, id: &str) -> String {
+        self.states(vendor).await.remove(id).unwrap_or_default()
+    }
+
+    /// The simulator's current raw state of every instance in the vendor's region, by id.
+    pub async fn states(&self, vendor: Vendor) -> std::collections::HashMap<String, String> {
         let v = self
             .admin(
                 "GET",
@@ -242,9 +247,13 @@ impl Harness {
             .as_array()
             .unwrap()
             .iter()
-            .find(|i| i["id"] == id)
-            .map(|i| i["state"].as_str().unwrap().to_string())
-            .unwrap_or_default()
+            .map(|i| {
+                (
+                    i["id"].as_str().unwrap().to_string(),
+                    i["state"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
     }
 
     pub async fn fault(&self, spec: Value) {
