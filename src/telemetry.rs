@@ -14,17 +14,18 @@
 //! and counts, never a credential: adapters redact vendor text, and no header is recorded.
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use opentelemetry::metrics::{Counter, Histogram};
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
-use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::trace::{TraceId, TracerProvider as _};
 use opentelemetry::{KeyValue, global};
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator, SdkTracerProvider};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
@@ -74,15 +75,17 @@ impl TelemetryConfig {
 
 /// Keeps the providers alive; [`Telemetry::shutdown`] flushes them.
 pub struct Telemetry {
-    tracer_provider: SdkTracerProvider,
+    tracer_provider: Option<SdkTracerProvider>,
     meter_provider: Option<SdkMeterProvider>,
 }
 
 impl Telemetry {
     /// Flushes and stops the exporters.
     pub fn shutdown(self) {
-        let _ = self.tracer_provider.force_flush();
-        let _ = self.tracer_provider.shutdown();
+        if let Some(traces) = self.tracer_provider {
+            let _ = traces.force_flush();
+            let _ = traces.shutdown();
+        }
         if let Some(meters) = self.meter_provider {
             let _ = meters.force_flush();
             let _ = meters.shutdown();
@@ -100,20 +103,25 @@ where
         .with_service_name(config.service_name.clone())
         .build();
 
-    // Always a real tracer, so that trace ids exist (and reach the logs) even when nothing
-    // is exported.
-    let mut traces = SdkTracerProvider::builder().with_resource(resource.clone());
-    if let Some(endpoint) = &config.traces_endpoint {
-        let exporter = opentelemetry_otlp::SpanExporter::builder()
-            .with_tonic()
-            .with_endpoint(endpoint.clone())
-            .build()
-            .map_err(|e| format!("OTLP trace exporter for {endpoint}: {e}"))?;
-        traces = traces.with_batch_exporter(exporter);
-    }
-    let tracer_provider = traces.build();
-    let tracer = tracer_provider.tracer("stopgate");
-    global::set_tracer_provider(tracer_provider.clone());
+    // Without an exporter no OpenTelemetry span is built: it would be dropped unseen, and
+    // building one per span was a tenth of the gateway's CPU per call. The logs still carry
+    // trace ids: `rpc_span` takes the caller's or makes one.
+    let tracer_provider = match &config.traces_endpoint {
+        Some(endpoint) => {
+            let exporter = opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(endpoint.clone())
+                .build()
+                .map_err(|e| format!("OTLP trace exporter for {endpoint}: {e}"))?;
+            let provider = SdkTracerProvider::builder()
+                .with_resource(resource.clone())
+                .with_batch_exporter(exporter)
+                .build();
+            global::set_tracer_provider(provider.clone());
+            Some(provider)
+        }
+        None => None,
+    };
 
     let meter_provider = match &config.metrics_endpoint {
         Some(endpoint) => {
@@ -142,10 +150,14 @@ where
             .map_err(|e| format!("log filter {base:?}: {e}"))
     };
     let log_filter = filter(config.log_filter.as_deref().unwrap_or("info"))?;
-    let span_filter = filter("stopgate=trace")?;
-    let otel = tracing_opentelemetry::layer()
-        .with_tracer(tracer)
-        .with_filter(span_filter);
+    let otel = match &tracer_provider {
+        Some(provider) => Some(
+            tracing_opentelemetry::layer()
+                .with_tracer(provider.tracer("stopgate"))
+                .with_filter(filter("stopgate=trace")?),
+        ),
+        None => None,
+    };
     let registry = tracing_subscriber::registry().with(otel);
     let result = if config.json_logs {
         let fmt = tracing_subscriber::fmt::layer()
@@ -165,6 +177,7 @@ where
         registry.with(fmt).try_init()
     };
     result.map_err(|e| format!("installing the log subscriber: {e}"))?;
+    EXPORTING_TRACES.store(tracer_provider.is_some(), Ordering::Relaxed);
     Ok(Telemetry {
         tracer_provider,
         meter_provider,
@@ -197,6 +210,21 @@ pub fn remote_context(metadata: &tonic::metadata::MetadataMap) -> opentelemetry:
     TraceContextPropagator::new().extract(&MetadataExtractor(metadata))
 }
 
+/// Whether spans go to an exporter (the OpenTelemetry layer is installed).
+static EXPORTING_TRACES: AtomicBool = AtomicBool::new(false);
+
+/// The trace an RPC belongs to when no span is exported: the caller's, or a new one.
+fn trace_id_without_export(metadata: &tonic::metadata::MetadataMap) -> TraceId {
+    use opentelemetry::trace::TraceContextExt;
+    let remote = remote_context(metadata);
+    let caller = remote.span().span_context().trace_id();
+    if caller != TraceId::INVALID {
+        caller
+    } else {
+        RandomIdGenerator::default().new_trace_id()
+    }
+}
+
 /// The span of one RPC, child of the caller's trace, with its trace id recorded so that every
 /// log line inside it shows it.
 pub fn rpc_span(
@@ -217,9 +245,16 @@ pub fn rpc_span(
         rpc.grpc.status_code = tracing::field::Empty,
         trace_id = tracing::field::Empty,
     );
-    // The parent must be set before the span is entered.
-    let _ = span.set_parent(remote_context(metadata));
-    let trace_id = span.context().span().span_context().trace_id();
+    if span.is_disabled() {
+        return span;
+    }
+    let trace_id = if EXPORTING_TRACES.load(Ordering::Relaxed) {
+        // The parent must be set before the span is entered.
+        let _ = span.set_parent(remote_context(metadata));
+        span.context().span().span_context().trace_id()
+    } else {
+        trace_id_without_export(metadata)
+    };
     span.record("trace_id", tracing::field::display(trace_id));
     span
 }

@@ -7,6 +7,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use tokio::sync::mpsc;
@@ -77,6 +78,7 @@ pub fn serve<O: Operation>(
     let (valid, deadline, permit) = prepared.map_err(|status: Status| rpc.refused(status))?;
     let (events_tx, events_rx) = mpsc::channel(EVENT_BUFFER);
     let (provider, ids, requested) = O::ids(&valid);
+    let completion = events_tx.clone();
     let ledger = Arc::new(Ledger::new(ids.to_vec(), requested, events_tx).labelled(
         O::METHOD,
         provider,
@@ -86,7 +88,7 @@ pub fn serve<O: Operation>(
     Ok(Response::new(spawn(
         rpc,
         permit,
-        events_rx,
+        (events_rx, completion),
         work,
         O::convert,
     )))
@@ -136,6 +138,9 @@ pub struct CallStream<E, M> {
     events: mpsc::Receiver<E>,
     convert: fn(E) -> Result<M, Status>,
     work: tokio::task::JoinHandle<()>,
+    /// Set by the work when it returns, before the events end: the stream can then end with
+    /// its last message rather than wait for the task to be reaped (a separate HTTP/2 write).
+    returned: Arc<AtomicBool>,
     rpc: Rpc,
     _permit: Permit,
     code: Code,
@@ -145,11 +150,12 @@ pub struct CallStream<E, M> {
 }
 
 /// Runs `work` as a task and streams each event of `events` converted by `convert`; the
-/// call's admission `permit` is given back when the stream ends.
+/// call's admission `permit` is given back when the stream ends. `completion`, a sender of
+/// `events` that only this task holds, keeps the events open until the work has returned.
 fn spawn<E, M>(
     rpc: Rpc,
     permit: Permit,
-    events: mpsc::Receiver<E>,
+    (events, completion): (mpsc::Receiver<E>, mpsc::Sender<E>),
     work: impl Future<Output = ()> + Send + 'static,
     convert: fn(E) -> Result<M, Status>,
 ) -> CallStream<E, M>
@@ -157,11 +163,23 @@ where
     E: Send + 'static,
     M: Send + 'static,
 {
-    let work = tokio::spawn(work.instrument(rpc.span.clone()));
+    let returned = Arc::new(AtomicBool::new(false));
+    let set = returned.clone();
+    let work = tokio::spawn(
+        async move {
+            work.await;
+            // Ordered before the events end: the stream reads the flag after it sees their
+            // end. A panic unwinds past this and drops the sender unset.
+            set.store(true, Ordering::Release);
+            drop(completion);
+        }
+        .instrument(rpc.span.clone()),
+    );
     CallStream {
         events,
         convert,
         work,
+        returned,
         rpc,
         _permit: permit,
         code: Code::Ok,
@@ -202,8 +220,14 @@ impl<E, M> futures::Stream for CallStream<E, M> {
                     }
                     return Poll::Ready(Some(message));
                 }
-                // The work owns the only event sender: the events end when it does.
-                Poll::Ready(None) => this.events_ended = true,
+                // The work owns the event senders: the events end when it does.
+                Poll::Ready(None) => {
+                    this.events_ended = true;
+                    if this.returned.load(Ordering::Acquire) {
+                        this.finish(Code::Ok);
+                        return Poll::Ready(None);
+                    }
+                }
                 Poll::Pending => return Poll::Pending,
             }
         }
@@ -237,5 +261,55 @@ impl<E, M> Drop for CallStream<E, M> {
             self.work.abort();
             self.finish(Code::Cancelled);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::StreamExt;
+
+    use super::*;
+    use crate::config::Limits;
+
+    /// A stream over `work`, which gets the only other sender of the events.
+    fn stream_of(
+        work: impl FnOnce(mpsc::Sender<u32>) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
+    ) -> CallStream<u32, u32> {
+        let rpc = Rpc::start(
+            "test.Service",
+            "Method",
+            &tonic::metadata::MetadataMap::new(),
+        );
+        let permit = Admission::new(&Limits::default()).call().unwrap();
+        let (tx, rx) = mpsc::channel(EVENT_BUFFER);
+        let completion = tx.clone();
+        spawn(rpc, permit, (rx, completion), work(tx), Ok)
+    }
+
+    #[tokio::test]
+    async fn work_that_returns_ends_the_stream_after_its_events() {
+        let stream = stream_of(|tx| {
+            Box::pin(async move {
+                tx.send(1).await.unwrap();
+                tx.send(2).await.unwrap();
+            })
+        });
+        let items: Vec<u32> = stream.map(|m| m.unwrap()).collect().await;
+        assert_eq!(items, [1, 2]);
+    }
+
+    #[tokio::test]
+    async fn work_that_panics_after_an_event_ends_the_stream_with_internal() {
+        let mut stream = stream_of(|tx| {
+            Box::pin(async move {
+                tx.send(1).await.unwrap();
+                drop(tx);
+                panic!("a bug in the work");
+            })
+        });
+        assert_eq!(stream.next().await.unwrap().unwrap(), 1);
+        let status = stream.next().await.unwrap().unwrap_err();
+        assert_eq!(status.code(), Code::Internal);
+        assert!(stream.next().await.is_none());
     }
 }
