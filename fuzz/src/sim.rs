@@ -17,6 +17,7 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use stopgate::provider::alibaba::sign as ali_sign;
 use stopgate::provider::tencent::sign as tc_sign;
+use stopgate::sim::alibaba::params::COMMON;
 use stopgate::sim::credentials as keys;
 use stopgate::sim::server::{HttpRequest, Reply};
 use stopgate::sim::{SimConfig, SimState};
@@ -140,21 +141,6 @@ fn header_map(headers: &[(String, String)]) -> Option<http::HeaderMap> {
 
 // === Alibaba ===
 
-/// Parameters that belong to the RPC protocol (a signed call sets them itself).
-const ALIBABA_PROTOCOL: [&str; 11] = [
-    "AccessKeyId",
-    "Action",
-    "Format",
-    "SecurityToken",
-    "Signature",
-    "SignatureMethod",
-    "SignatureNonce",
-    "SignatureType",
-    "SignatureVersion",
-    "Timestamp",
-    "Version",
-];
-
 /// The actions the simulator serves, and ids it knows (its demo world), to steer inputs.
 pub const ALIBABA_ACTIONS: [&str; 9] = [
     "StopInstance",
@@ -248,7 +234,7 @@ pub fn alibaba_request(call: &AliCall, nonce: &str) -> Option<HttpRequest> {
     let business: Vec<(String, String)> = call
         .params
         .iter()
-        .filter(|(k, _)| !ALIBABA_PROTOCOL.contains(&k.as_str()))
+        .filter(|(k, _)| !COMMON.contains(&k.as_str()))
         .cloned()
         .collect();
     let encode = |pairs: &[(String, String)]| {

@@ -208,61 +208,22 @@ mod tests {
                 spec(Some("StopInstances"), None, Some(2), kind.clone()),
             )
             .unwrap();
-        let never = |_: &str| false;
-        assert_eq!(
+        let mut planned = |provider, action| {
             faults
-                .plan(
-                    FaultPhase::Before,
-                    Provider::Tencent,
-                    "StopInstances",
-                    &never
-                )
-                .outcome,
+                .plan(FaultPhase::Before, provider, action, &|_: &str| false)
+                .outcome
+        };
+        assert_eq!(
+            planned(Provider::Tencent, "StopInstances"),
             Some(kind.clone())
         );
+        assert_eq!(planned(Provider::Tencent, "DescribeInstances"), None);
+        assert_eq!(planned(Provider::Alibaba, "StopInstances"), None);
+        assert_eq!(planned(Provider::Tencent, "StopInstances"), Some(kind));
         assert_eq!(
-            faults
-                .plan(
-                    FaultPhase::Before,
-                    Provider::Tencent,
-                    "DescribeInstances",
-                    &never
-                )
-                .outcome,
-            None
-        );
-        assert_eq!(
-            faults
-                .plan(
-                    FaultPhase::Before,
-                    Provider::Alibaba,
-                    "StopInstances",
-                    &never
-                )
-                .outcome,
-            None
-        );
-        assert_eq!(
-            faults
-                .plan(
-                    FaultPhase::Before,
-                    Provider::Tencent,
-                    "StopInstances",
-                    &never
-                )
-                .outcome,
-            Some(kind)
-        );
-        assert_eq!(
-            faults
-                .plan(
-                    FaultPhase::Before,
-                    Provider::Tencent,
-                    "StopInstances",
-                    &never
-                )
-                .outcome,
-            None
+            planned(Provider::Tencent, "StopInstances"),
+            None,
+            "two times, then no more"
         );
     }
 

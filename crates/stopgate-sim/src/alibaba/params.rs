@@ -46,7 +46,7 @@ impl AliError {
 }
 
 /// Parameters that belong to the protocol, not the action (docs/vendors/alibaba.md, §1.2).
-const COMMON: [&str; 11] = [
+pub const COMMON: [&str; 11] = [
     "AccessKeyId",
     "Action",
     "Format",
