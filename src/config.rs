@@ -151,6 +151,81 @@ impl Default for Limits {
     }
 }
 
+/// What to do when the shared pacing store cannot be reached.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum OnUnavailable {
+    /// Pace in this process at the rate divided by `replicas`, and keep trying Redis.
+    #[default]
+    Local,
+    /// Send no vendor call: the instances fail with the reason, and the caller retries.
+    Fail,
+}
+
+/// Pacing shared by several replicas through Redis (`[cluster]`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterSettings {
+    /// A single Redis, self-run or managed: `redis://[:password@]host:6379[/db]`. Also
+    /// `STOPGATE_REDIS_URL`.
+    pub redis_url: Option<Secret>,
+    /// Seed nodes of a Redis Cluster, instead of `redis_url`.
+    pub redis_cluster_urls: Vec<Secret>,
+    /// What to do while Redis cannot be reached (default `local`).
+    pub on_unavailable: OnUnavailable,
+    /// How many replicas share the vendor quota: while Redis is unreachable each paces at the
+    /// rate divided by this (default 1).
+    pub replicas: u32,
+    /// How long one Redis operation may take before Redis counts as unavailable, in
+    /// milliseconds (default 250).
+    pub timeout_ms: u64,
+}
+
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        ClusterSettings {
+            redis_url: None,
+            redis_cluster_urls: Vec::new(),
+            on_unavailable: OnUnavailable::Local,
+            replicas: 1,
+            timeout_ms: 250,
+        }
+    }
+}
+
+impl ClusterSettings {
+    /// Whether a Redis is configured.
+    pub fn enabled(&self) -> bool {
+        self.redis_url.is_some() || !self.redis_cluster_urls.is_empty()
+    }
+
+    /// The time one Redis operation may take.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms.max(1))
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.redis_url.is_some() && !self.redis_cluster_urls.is_empty() {
+            return Err("[cluster] sets both redis_url and redis_cluster_urls: keep redis_url for a single Redis, or redis_cluster_urls for Redis Cluster".into());
+        }
+        if self.replicas == 0 {
+            return Err("[cluster] replicas must be at least 1 (the number of gateway replicas sharing the vendor quota)".into());
+        }
+        if self.timeout_ms == 0 {
+            return Err("[cluster] timeout_ms must be at least 1".into());
+        }
+        for url in self.redis_url.iter().chain(&self.redis_cluster_urls) {
+            let scheme = url.expose().split("://").next().unwrap_or_default();
+            match scheme {
+                "redis" | "redis+unix" | "unix" => {}
+                "rediss" => return Err("[cluster] a rediss:// (TLS) URL: this build of stopgate speaks plain Redis only; reach Redis over a private network, or through a local TLS tunnel (stunnel) at a redis:// address".into()),
+                _ => return Err("[cluster] a Redis URL must start with redis:// (e.g. redis://:password@10.0.0.5:6379/0)".into()),
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Everything the gateway is configured with.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -175,6 +250,8 @@ pub struct Config {
     pub callers: Vec<CallerToken>,
     /// Admission control and HTTP/2 settings.
     pub limits: Limits,
+    /// Pacing shared by replicas through Redis; in-process pacing when absent.
+    pub cluster: ClusterSettings,
 }
 
 impl Default for Config {
@@ -191,6 +268,7 @@ impl Default for Config {
             tls: None,
             callers: Vec::new(),
             limits: Limits::default(),
+            cluster: ClusterSettings::default(),
         }
     }
 }
@@ -246,6 +324,11 @@ impl Config {
         if self.tencent.endpoint.is_none() {
             self.tencent.endpoint = get("STOPGATE_TENCENT_ENDPOINT").filter(|v| !v.is_empty());
         }
+        if !self.cluster.enabled() {
+            self.cluster.redis_url = get("STOPGATE_REDIS_URL")
+                .filter(|v| !v.is_empty())
+                .map(Secret::new);
+        }
     }
 
     /// Settings of one provider.
@@ -291,6 +374,7 @@ impl Config {
         }
         self.validate_limits()?;
         self.retry_budget.validate()?;
+        self.cluster.validate()?;
         let mut tokens = std::collections::HashSet::new();
         for caller in &self.callers {
             let token = caller.token.expose();

@@ -14,9 +14,12 @@
 //!   (`deadline`).
 //! - [`engine`]: provider-neutral execution: validation (`request`), StopInstances
 //!   (`stop_instances`, its results in `instance_result`, `wait`), StopCommandExecution
-//!   (`stop_command`), pacing (`pace`), the one retry path and its budget (`call`), the one
+//!   (`stop_command`), poll pauses (`pace`), the one retry path and its budget (`call`), the one
 //!   deadline margin (`deadline`), one result per instance (`ledger`); unit tests on a
 //!   scripted vendor in `engine/tests`.
+//! - [`pacing`]: when each vendor call may start: the fair front (`Pacer`), the schedule rules
+//!   (`rules`), and the stores behind it: in process (`local`) or shared by replicas in Redis
+//!   (`redis`, with its Lua script and local fallback).
 //! - [`provider`]: the [`provider::Adapter`] trait and one adapter per vendor, each with
 //!   `sign` (from `stopgate-vendor`), `client`, `errors` and its actions (Alibaba
 //!   `ecs`/`assistant`, Tencent `cvm`/`tat`); the error classes both share (`classes`) and the
@@ -37,6 +40,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod model;
+pub mod pacing;
 pub mod provider;
 #[cfg(feature = "sim")]
 pub mod sandbox;

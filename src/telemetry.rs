@@ -268,6 +268,7 @@ pub struct Metrics {
     pub vendor_duration: Histogram<f64>,
     pub vendor_throttled: Counter<u64>,
     pub vendor_retries: Counter<u64>,
+    pub pacing_fallbacks: Counter<u64>,
     pub results: Counter<u64>,
 }
 
@@ -306,6 +307,12 @@ impl Metrics {
             vendor_retries: meter
                 .u64_counter("stopgate.vendor.retries")
                 .with_description("Vendor calls that were retries")
+                .build(),
+            pacing_fallbacks: meter
+                .u64_counter("stopgate.pacing.fallbacks")
+                .with_description(
+                    "Vendor calls paced in this process because the shared Redis was unavailable",
+                )
                 .build(),
             results: meter
                 .u64_counter("stopgate.results")

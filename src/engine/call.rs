@@ -20,8 +20,8 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::deadline::Deadline;
-use super::pace::Pacer;
 use crate::model::{ErrorKind, RetryClass, StopError};
+use crate::pacing::{Pacer, Turns, Unavailable};
 use crate::telemetry::Metrics;
 
 /// The retry budget's settings (`[retry_budget]` in the configuration).
@@ -133,7 +133,9 @@ impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
             max_retries: 16,
-            base: Duration::from_millis(200),
+            // Short: a retry still waits for its pacing slot, and throttling waits at least
+            // one second whatever this says.
+            base: Duration::from_millis(100),
             max: Duration::from_secs(20),
         }
     }
@@ -160,6 +162,8 @@ enum Resend {
 #[derive(Clone)]
 pub struct Caller {
     pacer: Arc<Pacer>,
+    /// This request's place in the pacing queues.
+    turns: Arc<Turns>,
     /// `account/provider/region`: the pacing key without the action.
     key: String,
     /// Who and where, for spans and metrics.
@@ -220,6 +224,7 @@ impl Caller {
     ) -> Caller {
         Caller {
             pacer,
+            turns: Arc::new(Turns::default()),
             metrics,
             key: format!("{}/{}/{}", target.account, target.provider, target.region),
             target,
@@ -391,20 +396,27 @@ impl Caller {
         let mut attempt = first_attempt;
         let mut last: Option<StopError> = None;
         loop {
-            let Some(slot) = self
+            match self
                 .pacer
-                .reserve_before(&key, rate, self.deadline.cutoff())
-            else {
+                .acquire(&self.turns, &key, rate, self.deadline.cutoff())
+                .await
+            {
+                Ok(true) => {}
                 // Report the vendor's own error when there was one, not the lack of time.
-                return Err(match last {
-                    Some(error) => self.give_up(error, attempt),
-                    None => self.out_of_time(action),
-                });
-            };
-            // tokio rounds a timer up to its next millisecond tick: sleeping until a slot that
-            // has already begun added about a millisecond to every vendor call.
-            if slot > tokio::time::Instant::now() {
-                tokio::time::sleep_until(slot).await;
+                Ok(false) => {
+                    return Err(match last {
+                        Some(error) => self.give_up(error, attempt),
+                        None => self.out_of_time(action),
+                    });
+                }
+                // Nothing was sent, so nothing is ambiguous; the caller chose to fail.
+                Err(Unavailable(message)) => {
+                    return Err(StopError::local(
+                        ErrorKind::Unavailable,
+                        "PACING_UNAVAILABLE",
+                        message,
+                    ));
+                }
             }
             self.stats.vendor_calls.fetch_add(1, Ordering::Relaxed);
             // One client span per attempt; the adapter's HTTP client fills in what it learns
@@ -459,9 +471,9 @@ impl Caller {
             };
             if error.is_throttling() {
                 metrics.vendor_throttled.add(1, &labels[..2]);
-            }
-            if error.is_throttling() {
                 self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+                // Someone else spends this quota too: every caller of the key slows down.
+                self.pacer.throttled(&key, error.retry_after).await;
             }
             attempt += 1;
             // An instance-scoped error goes back to the engine at once (still temporary): it
@@ -585,10 +597,14 @@ mod tests {
         assert_eq!(late.kind, ErrorKind::DeadlineExceeded);
         assert_eq!(caller.stats.vendor_calls.load(Ordering::Relaxed), 2);
         // The refused slot (2 s) was not taken from the requests that share the schedule.
-        assert_eq!(
-            pacer.reserve("a/tencent/r/StopInstances", 1.0),
-            at + Duration::from_millis(500)
+        let other = crate::pacing::Turns::default();
+        assert!(
+            pacer
+                .acquire(&other, "a/tencent/r/StopInstances", 1.0, None)
+                .await
+                .unwrap()
         );
+        assert_eq!(Instant::now(), at + Duration::from_millis(500));
     }
 
     #[test]

@@ -21,6 +21,8 @@ use tokio::time::Instant;
 
 use crate::config::Config;
 use crate::model::{ErrorKind, Provider, StopError};
+use crate::pacing::Pacer;
+use crate::pacing::redis::RedisStore;
 use crate::provider::alibaba::AlibabaClient;
 use crate::provider::tencent::TencentClient;
 use crate::provider::{Adapter, Scope};
@@ -28,7 +30,6 @@ use crate::telemetry::Metrics;
 use call::{Caller, RetryPolicy};
 use deadline::Deadline;
 use ledger::{Ledger, Record};
-use pace::Pacer;
 use request::{
     InvalidRequest, StopCommandRequest, StopInstancesRequest, ValidCommandStop, ValidStop,
 };
@@ -102,6 +103,8 @@ pub struct Engine {
     config: Arc<Config>,
     adapters: BTreeMap<Provider, Arc<dyn Adapter>>,
     pacer: Arc<Pacer>,
+    /// The Redis that paces with the other replicas, when configured.
+    cluster: Option<Arc<RedisStore>>,
     /// Where vendor calls and results are counted.
     metrics: Metrics,
 }
@@ -119,11 +122,25 @@ impl Engine {
             Provider::Tencent,
             Arc::new(TencentClient::new(config.tencent.endpoint.as_deref())?),
         );
+        let metrics = crate::telemetry::metrics().clone();
+        let cluster = if config.cluster.enabled() {
+            Some(RedisStore::new(
+                &config.cluster,
+                metrics.pacing_fallbacks.clone(),
+            )?)
+        } else {
+            None
+        };
+        let pacer = match &cluster {
+            Some(store) => Pacer::new(store.clone()),
+            None => Pacer::default(),
+        };
         Ok(Engine {
             config: Arc::new(config),
             adapters,
-            pacer: Arc::new(Pacer::default()),
-            metrics: crate::telemetry::metrics().clone(),
+            pacer: Arc::new(pacer),
+            cluster,
+            metrics,
         })
     }
 
@@ -136,8 +153,14 @@ impl Engine {
             config: Arc::new(config),
             adapters,
             pacer: Arc::new(Pacer::default()),
+            cluster: None,
             metrics: crate::telemetry::metrics().clone(),
         }
+    }
+
+    /// The Redis shared with the other replicas, when `[cluster]` names one.
+    pub fn cluster(&self) -> Option<&Arc<RedisStore>> {
+        self.cluster.as_ref()
     }
 
     /// Counts into `metrics` instead of the global meter provider's instruments.
