@@ -27,6 +27,9 @@ pub fn provider_health_name(provider: Provider) -> String {
 pub const INSTANCE_SERVICE: &str = "stopgate.v1.InstanceService";
 /// The health service name of stopgate's command service.
 pub const COMMAND_SERVICE: &str = "stopgate.v1.CommandService";
+/// The health service name of shared pacing: SERVING while the `[cluster]` Redis answers,
+/// NOT_SERVING while this replica paces on its own. Registered only when a Redis is configured.
+pub const CLUSTER_SERVICE: &str = "stopgate.cluster";
 
 /// Binds `addr`, with an error that says which flag picks another address.
 pub async fn bind(
@@ -69,6 +72,26 @@ pub async fn serve(
         reporter
             .set_service_status(provider_health_name(provider), status)
             .await;
+    }
+    if let Some(cluster) = engine.cluster().cloned() {
+        // Before listening, so the first calls are paced with the other replicas; a Redis that
+        // does not answer now is retried in the background and pacing stays local meanwhile.
+        cluster.connect().await;
+        let mut shared = cluster.health();
+        let reporter = reporter.clone();
+        tokio::spawn(async move {
+            loop {
+                let status = if *shared.borrow_and_update() {
+                    ServingStatus::Serving
+                } else {
+                    ServingStatus::NotServing
+                };
+                reporter.set_service_status(CLUSTER_SERVICE, status).await;
+                if shared.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
     }
     let reflection = || {
         tonic_reflection::server::Builder::configure()

@@ -13,6 +13,8 @@ use stopgate::engine::Engine;
 use stopgate::sim::{SimConfig, Simulator};
 use tonic::transport::Channel;
 
+pub mod cluster;
+
 /// Runs each behaviour `fn name(v: Vendor)` against both clouds, as `name::alibaba` and
 /// `name::tencent`.
 #[macro_export]
@@ -133,10 +135,10 @@ pub fn error_info(result: &pb::InstanceResult) -> tonic_types::pb::ErrorInfo {
 
 pub struct Harness {
     pub sim: SocketAddr,
+    pub simulator: Sim,
     pub gateway: SocketAddr,
     pub client: InstanceServiceClient<Channel>,
     pub channel: Channel,
-    http: reqwest::Client,
 }
 
 impl Harness {
@@ -146,13 +148,8 @@ impl Harness {
     }
 
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Harness {
-        let sim = Simulator::new(&SimConfig {
-            seed_demo: false,
-            ..SimConfig::default()
-        })
-        .spawn("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+        let simulator = Sim::start().await;
+        let sim = simulator.addr;
         let mut config = stopgate::sandbox::config(sim);
         config.poll_interval_ms = 50;
         adjust(&mut config);
@@ -170,10 +167,10 @@ impl Harness {
             .connect_lazy();
         let harness = Harness {
             sim,
+            simulator,
             gateway,
             client: InstanceServiceClient::new(channel.clone()),
             channel,
-            http: reqwest::Client::builder().no_proxy().build().unwrap(),
         };
         harness
             .admin("POST", "/_sim/timings", json!({"stop_ms": 150, "force_stop_ms": 50, "start_ms": 150, "graceful_timeout_ms": 300, "deliver_ms": 50, "cancel_ms": 150}))
@@ -182,7 +179,120 @@ impl Harness {
     }
 
     pub async fn admin(&self, method: &str, path: &str, body: Value) -> Value {
-        let url = format!("http://{}{path}", self.sim);
+        self.simulator.admin(method, path, body).await
+    }
+
+    /// Seeds instances; each spec is an InstanceSpec (docs/simulator.md).
+    pub async fn seed(&self, vendor: Vendor, instances: Vec<Value>) {
+        self.simulator.seed(vendor, instances).await
+    }
+
+    /// Seeds running instances with these ids.
+    pub async fn seed_running(&self, vendor: Vendor, ids: &[String]) {
+        self.simulator.seed_running(vendor, ids).await
+    }
+
+    /// The vendor calls the simulator received for an action.
+    pub async fn calls(&self, vendor: Vendor, action: &str) -> Vec<Value> {
+        self.simulator.calls(vendor, action).await
+    }
+
+    /// The simulator's current raw state of an instance.
+    pub async fn state(&self, vendor: Vendor, id: &str) -> String {
+        self.simulator.state(vendor, id).await
+    }
+
+    /// The simulator's current raw state of every instance in the vendor's region, by id.
+    pub async fn states(&self, vendor: Vendor) -> std::collections::HashMap<String, String> {
+        self.simulator.states(vendor).await
+    }
+
+    pub async fn fault(&self, spec: Value) {
+        self.simulator.fault(spec).await
+    }
+
+    /// Runs a StopInstances call to the end of its stream.
+    pub async fn stop(&self, request: pb::StopInstancesRequest) -> Stream {
+        self.stop_with(tonic::Request::new(request))
+            .await
+            .expect("the call succeeds")
+    }
+
+    /// Runs a StopCommandExecution call to the end of its stream.
+    pub async fn stop_command(
+        &self,
+        request: pb::StopCommandExecutionRequest,
+    ) -> Result<CommandStream, tonic::Status> {
+        let mut client =
+            pb::command_service_client::CommandServiceClient::new(self.channel.clone());
+        let mut inbound = client.stop_command_execution(request).await?.into_inner();
+        let mut stream = CommandStream::default();
+        while let Some(message) = inbound.message().await? {
+            assert!(stream.summary.is_none(), "nothing may follow the summary");
+            match message.event.expect("an event") {
+                pb::stop_command_execution_response::Event::Result(r) => stream.results.push(r),
+                pb::stop_command_execution_response::Event::Progress(p) => stream.progress.push(p),
+                pb::stop_command_execution_response::Event::Summary(s) => stream.summary = Some(s),
+            }
+        }
+        assert!(stream.summary.is_some(), "the stream ends with a summary");
+        Ok(stream)
+    }
+
+    pub async fn stop_with(
+        &self,
+        request: tonic::Request<pb::StopInstancesRequest>,
+    ) -> Result<Stream, tonic::Status> {
+        collect_stop(&self.client, request).await
+    }
+}
+
+/// Runs a StopInstances call on `client` to the end of its stream.
+pub async fn collect_stop(
+    client: &InstanceServiceClient<Channel>,
+    request: tonic::Request<pb::StopInstancesRequest>,
+) -> Result<Stream, tonic::Status> {
+    let mut client = client.clone();
+    let mut inbound = client.stop_instances(request).await?.into_inner();
+    let mut stream = Stream::default();
+    while let Some(message) = inbound.message().await? {
+        assert!(stream.summary.is_none(), "nothing may follow the summary");
+        match message.event.expect("an event") {
+            pb::stop_instances_response::Event::Result(r) => stream.results.push(r),
+            pb::stop_instances_response::Event::Progress(p) => stream.progress.push(p),
+            pb::stop_instances_response::Event::Summary(s) => stream.summary = Some(s),
+        }
+    }
+    assert!(stream.summary.is_some(), "the stream ends with a summary");
+    Ok(stream)
+}
+
+/// A simulator's admin API.
+#[derive(Clone)]
+pub struct Sim {
+    pub addr: SocketAddr,
+    http: reqwest::Client,
+}
+
+impl Sim {
+    /// An empty simulator in this process.
+    pub async fn start() -> Sim {
+        let addr = Simulator::new(&SimConfig {
+            seed_demo: false,
+            ..SimConfig::default()
+        })
+        .spawn("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Sim {
+            addr,
+            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+        }
+    }
+
+    pub async fn admin(&self, method: &str, path: &str, body: Value) -> Value {
+        let url = format!("http://{}{path}", self.addr);
         let request = match method {
             "GET" => self.http.get(url),
             "DELETE" => self.http.delete(url),
@@ -258,53 +368,6 @@ impl Harness {
 
     pub async fn fault(&self, spec: Value) {
         self.admin("POST", "/_sim/faults", spec).await;
-    }
-
-    /// Runs a StopInstances call to the end of its stream.
-    pub async fn stop(&self, request: pb::StopInstancesRequest) -> Stream {
-        self.stop_with(tonic::Request::new(request))
-            .await
-            .expect("the call succeeds")
-    }
-
-    /// Runs a StopCommandExecution call to the end of its stream.
-    pub async fn stop_command(
-        &self,
-        request: pb::StopCommandExecutionRequest,
-    ) -> Result<CommandStream, tonic::Status> {
-        let mut client =
-            pb::command_service_client::CommandServiceClient::new(self.channel.clone());
-        let mut inbound = client.stop_command_execution(request).await?.into_inner();
-        let mut stream = CommandStream::default();
-        while let Some(message) = inbound.message().await? {
-            assert!(stream.summary.is_none(), "nothing may follow the summary");
-            match message.event.expect("an event") {
-                pb::stop_command_execution_response::Event::Result(r) => stream.results.push(r),
-                pb::stop_command_execution_response::Event::Progress(p) => stream.progress.push(p),
-                pb::stop_command_execution_response::Event::Summary(s) => stream.summary = Some(s),
-            }
-        }
-        assert!(stream.summary.is_some(), "the stream ends with a summary");
-        Ok(stream)
-    }
-
-    pub async fn stop_with(
-        &self,
-        request: tonic::Request<pb::StopInstancesRequest>,
-    ) -> Result<Stream, tonic::Status> {
-        let mut client = self.client.clone();
-        let mut inbound = client.stop_instances(request).await?.into_inner();
-        let mut stream = Stream::default();
-        while let Some(message) = inbound.message().await? {
-            assert!(stream.summary.is_none(), "nothing may follow the summary");
-            match message.event.expect("an event") {
-                pb::stop_instances_response::Event::Result(r) => stream.results.push(r),
-                pb::stop_instances_response::Event::Progress(p) => stream.progress.push(p),
-                pb::stop_instances_response::Event::Summary(s) => stream.summary = Some(s),
-            }
-        }
-        assert!(stream.summary.is_some(), "the stream ends with a summary");
-        Ok(stream)
     }
 }
 

@@ -1,0 +1,184 @@
+//! Processes for the multi-replica tests: a Redis server of the test's own (Debian's
+//! `redis-server`, no persistence, a free loopback port) and gateway replicas run as real
+//! `stopgate serve` processes.
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::time::Duration;
+
+use stopgate::api::pb::instance_service_client::InstanceServiceClient;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tonic::transport::Channel;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A Redis server this test started; killed when dropped.
+pub struct Redis {
+    child: Option<Child>,
+    pub port: u16,
+}
+
+impl Redis {
+    pub async fn start() -> Redis {
+        Redis::start_on(free_port()).await
+    }
+
+    /// Starts Redis on `port` (again, after [`Redis::kill`]) and waits until it answers.
+    pub async fn start_on(port: u16) -> Redis {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect(
+                "redis-server runs (apt-get install redis-server; `bash scripts/test` installs it)",
+            );
+        let redis = Redis {
+            child: Some(child),
+            port,
+        };
+        let client = redis::Client::open(redis.url()).unwrap();
+        for _ in 0..500 {
+            if let Ok(mut c) = client.get_multiplexed_async_connection().await
+                && redis::cmd("PING")
+                    .query_async::<String>(&mut c)
+                    .await
+                    .is_ok()
+            {
+                return redis;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("redis-server did not answer on port {port}");
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server (SIGKILL: no goodbye to its clients).
+    pub async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await.unwrap();
+        }
+    }
+
+    /// Runs one command against this Redis.
+    pub async fn query<T: redis::FromRedisValue>(&self, command: &mut redis::Cmd) -> T {
+        let client = redis::Client::open(self.url()).unwrap();
+        let mut c = client.get_multiplexed_async_connection().await.unwrap();
+        command.query_async(&mut c).await.unwrap()
+    }
+}
+
+/// A `stopgate serve` process on a free port, pointed at `sim`.
+pub struct Replica {
+    _child: Child,
+    pub addr: SocketAddr,
+    pub client: InstanceServiceClient<Channel>,
+    pub channel: Channel,
+    _config: TempFile,
+}
+
+struct TempFile(std::path::PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+impl Replica {
+    /// Starts a replica with this TOML configuration (credentials and endpoints of `sim` come
+    /// from the environment, as an operator would set them).
+    pub async fn start(sim: SocketAddr, config: &str) -> Replica {
+        let path = std::env::temp_dir().join(format!(
+            "stopgate-replica-{}-{}.toml",
+            std::process::id(),
+            free_port()
+        ));
+        std::fs::write(&path, config).unwrap();
+        let sim_url = format!("http://{sim}");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_stopgate"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(&path)
+            .env("STOPGATE_ALIBABA_ENDPOINT", &sim_url)
+            .env("STOPGATE_TENCENT_ENDPOINT", &sim_url)
+            .env(
+                "ALIBABA_CLOUD_ACCESS_KEY_ID",
+                stopgate::sim::credentials::ALIBABA_ACCESS_KEY_ID,
+            )
+            .env(
+                "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+                stopgate::sim::credentials::ALIBABA_ACCESS_KEY_SECRET,
+            )
+            .env(
+                "TENCENTCLOUD_SECRET_ID",
+                stopgate::sim::credentials::TENCENT_SECRET_ID,
+            )
+            .env(
+                "TENCENTCLOUD_SECRET_KEY",
+                stopgate::sim::credentials::TENCENT_SECRET_KEY,
+            )
+            .env_remove("STOPGATE_REDIS_URL")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let addr = loop {
+            let line = lines
+                .next_line()
+                .await
+                .unwrap()
+                .expect("the replica prints where it listens");
+            if let Some(addr) = line.strip_prefix("stopgate listening on ") {
+                break addr.trim().parse().unwrap();
+            }
+        };
+        // Keep reading its output so that it never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let channel = Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect_lazy();
+        Replica {
+            _child: child,
+            addr,
+            client: InstanceServiceClient::new(channel.clone()),
+            channel,
+            _config: TempFile(path),
+        }
+    }
+
+    /// Waits until the health of `service` is `status` (watching it, not polling).
+    pub async fn wait_health(&self, service: &str, status: ServingStatus) {
+        let mut health = HealthClient::new(self.channel.clone());
+        let mut watch = health
+            .watch(tonic_health::pb::HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        while let Some(answer) = watch.message().await.unwrap() {
+            if answer.status == status as i32 {
+                return;
+            }
+        }
+        panic!("the health watch of {service} ended before {status:?}");
+    }
+}
