@@ -311,7 +311,7 @@ impl Metrics {
             pacing_fallbacks: meter
                 .u64_counter("stopgate.pacing.fallbacks")
                 .with_description(
-                    "Vendor calls paced in this process because the shared Redis was unavailable",
+                    "Pacing slots taken in this process because the shared Redis was unavailable",
                 )
                 .build(),
             results: meter

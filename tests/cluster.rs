@@ -273,3 +273,76 @@ async fn throttling_slows_the_shared_schedule_down() {
         .await;
     assert!(factor < 1.0, "the shared schedule runs slower: {factor}");
 }
+
+/// With `on_unavailable = "fail"` and no Redis, nothing reaches the vendor and every instance
+/// fails with the reason and what to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_on_unavailable_fail_and_no_redis_nothing_is_sent_and_each_instance_says_why() {
+    let nowhere = format!("redis://127.0.0.1:{}", common::cluster::free_port());
+    let h = common::Harness::start_with(|c| {
+        c.cluster.redis_url = Some(stopgate::config::Secret::new(nowhere));
+        c.cluster.on_unavailable = stopgate::config::OnUnavailable::Fail;
+    })
+    .await;
+    let v = TENCENT;
+    let ids = v.ids(0..3);
+    h.seed_running(v, &ids).await;
+    let s = h.stop(v.request(&ids)).await;
+    for id in &ids {
+        assert_eq!(s.outcome(id), pb::InstanceOutcome::Failed);
+        assert_eq!(s.reason(id), "PACING_UNAVAILABLE");
+        let error = s.result(id).error.as_ref().unwrap();
+        assert_eq!(error.code, tonic::Code::Unavailable as i32);
+        assert!(
+            error.message.contains("on_unavailable"),
+            "{}",
+            error.message
+        );
+    }
+    let calls = h
+        .admin("GET", "/_sim/calls?provider=tencent", Value::Null)
+        .await;
+    assert_eq!(calls["calls"].as_array().unwrap().len(), 0, "{calls}");
+    for id in &ids {
+        assert_eq!(h.state(v, id).await, v.running);
+    }
+}
+
+/// A gateway started while its Redis is down serves at once on local pacing, says so in its
+/// health, and shares pacing as soon as Redis comes up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_started_without_its_redis_serves_locally_and_joins_when_redis_comes_up() {
+    let port = common::cluster::free_port();
+    let sim = Sim::start().await;
+    let replica = Replica::start(
+        sim.addr,
+        &cluster_config(&format!("redis://127.0.0.1:{port}"), 2),
+    )
+    .await;
+    replica
+        .wait_health("stopgate.cluster", ServingStatus::NotServing)
+        .await;
+    let v = TENCENT;
+    let ids = v.ids(0..10);
+    sim.seed_running(v, &ids).await;
+    let stream = collect_stop(&replica.client, tonic::Request::new(v.request(&ids)))
+        .await
+        .unwrap();
+    all_stopped(&stream, &ids);
+
+    let redis = Redis::start_on(port).await;
+    replica
+        .wait_health("stopgate.cluster", ServingStatus::Serving)
+        .await;
+    let ids = v.ids(10..20);
+    sim.seed_running(v, &ids).await;
+    let stream = collect_stop(&replica.client, tonic::Request::new(v.request(&ids)))
+        .await
+        .unwrap();
+    all_stopped(&stream, &ids);
+    let keys: Vec<String> = redis.query(redis::cmd("KEYS").arg("stopgate:pace:*")).await;
+    assert!(
+        !keys.is_empty(),
+        "pacing went through Redis once it came up"
+    );
+}

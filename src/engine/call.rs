@@ -409,13 +409,13 @@ impl Caller {
                         None => self.out_of_time(action),
                     });
                 }
-                // Nothing was sent, so nothing is ambiguous; the caller chose to fail.
+                // Nothing was sent, so nothing is ambiguous; the operator chose to fail rather
+                // than pace alone, and the caller may retry once Redis is back.
                 Err(Unavailable(message)) => {
-                    return Err(StopError::local(
-                        ErrorKind::Unavailable,
-                        "PACING_UNAVAILABLE",
-                        message,
-                    ));
+                    let mut e =
+                        StopError::local(ErrorKind::Unavailable, "PACING_UNAVAILABLE", message);
+                    e.retry = RetryClass::Temporary;
+                    return Err(e);
                 }
             }
             self.stats.vendor_calls.fetch_add(1, Ordering::Relaxed);

@@ -133,7 +133,10 @@ impl Engine {
         };
         let pacer = match &cluster {
             Some(store) => Pacer::new(store.clone()),
-            None => Pacer::default(),
+            // Replicas without Redis can still split the quota between them.
+            None => Pacer::new(Arc::new(crate::pacing::local::LocalStore::shared_by(
+                config.cluster.replicas,
+            ))),
         };
         Ok(Engine {
             config: Arc::new(config),

@@ -17,19 +17,28 @@ const MAX_KEYS: usize = 4096;
 #[derive(Debug)]
 pub struct LocalStore {
     epoch: Instant,
+    /// How many replicas spend the same quota, each pacing on its own: each takes this share.
+    replicas: u32,
     schedules: Mutex<HashMap<String, Schedule>>,
 }
 
 impl Default for LocalStore {
     fn default() -> Self {
-        LocalStore {
-            epoch: Instant::now(),
-            schedules: Mutex::new(HashMap::new()),
-        }
+        LocalStore::shared_by(1)
     }
 }
 
 impl LocalStore {
+    /// A store for one of `replicas` replicas that pace on their own: each paces at the
+    /// rate divided by `replicas`.
+    pub fn shared_by(replicas: u32) -> LocalStore {
+        LocalStore {
+            epoch: Instant::now(),
+            replicas: replicas.max(1),
+            schedules: Mutex::new(HashMap::new()),
+        }
+    }
+
     fn now(&self) -> u64 {
         self.epoch.elapsed().as_micros() as u64
     }
@@ -47,8 +56,9 @@ impl LocalStore {
         f(schedule, now)
     }
 
-    /// See [`Schedule::take`].
+    /// See [`Schedule::take`]; `interval` is the configured rate's, before the replicas' share.
     pub fn take(&self, key: &str, interval: Duration, cutoff: Option<Duration>) -> Take {
+        let interval = interval * self.replicas;
         self.with(key, |s, now| {
             s.take(
                 now,

@@ -22,7 +22,7 @@ use super::rules::{self, Take};
 use super::{BoxFuture, SlotStore, Unavailable};
 use crate::config::{ClusterSettings, OnUnavailable};
 
-/// How often a Redis that stopped answering is tried again.
+/// How often Redis is pinged (and, when it stopped answering, tried again).
 const PROBE_EVERY: Duration = Duration::from_secs(1);
 /// How long an idle key's schedule stays in Redis (a schedule holds nothing older than this).
 const KEY_TTL: Duration = Duration::from_secs(600);
@@ -56,7 +56,7 @@ pub struct RedisStore {
     on_unavailable: OnUnavailable,
     timeout: Duration,
     healthy: watch::Sender<bool>,
-    probing: AtomicBool,
+    monitoring: AtomicBool,
     fallbacks: Counter<u64>,
 }
 
@@ -100,12 +100,12 @@ impl RedisStore {
             address,
             connection: RwLock::new(None),
             script: redis::Script::new(include_str!("pace.lua")),
-            local: LocalStore::default(),
+            local: LocalStore::shared_by(settings.replicas),
             replicas: settings.replicas.max(1),
             on_unavailable: settings.on_unavailable,
             timeout: settings.timeout(),
             healthy,
-            probing: AtomicBool::new(false),
+            monitoring: AtomicBool::new(false),
             fallbacks,
         }))
     }
@@ -147,17 +147,19 @@ impl RedisStore {
     /// Connects and checks Redis answers; on failure, paces locally and keeps trying in the
     /// background. Returns whether shared pacing is in force.
     pub async fn connect(&self) -> bool {
-        match self.ping().await {
+        let connected = match self.ping().await {
             Ok(()) => {
                 tracing::info!(redis = %self.address, "pacing shared through Redis");
                 self.healthy.send_replace(true);
                 true
             }
             Err(error) => {
-                self.unavailable(&error);
+                tracing::warn!(redis = %self.address, error, replicas = self.replicas, "Redis is unavailable at start; pacing locally at the rate divided by [cluster] replicas until it answers");
                 false
             }
-        }
+        };
+        self.monitor();
+        connected
     }
 
     async fn ping(&self) -> Result<(), String> {
@@ -190,29 +192,32 @@ impl RedisStore {
             .clone()
     }
 
-    /// Redis failed: pace locally until a probe finds it again.
+    /// Redis failed: pace locally until the monitor finds it again.
     fn unavailable(&self, error: &str) {
-        let was_healthy = self.healthy.send_replace(false);
-        if was_healthy {
+        if self.healthy.send_replace(false) {
             tracing::warn!(redis = %self.address, error, replicas = self.replicas, "Redis is unavailable; pacing locally at the rate divided by [cluster] replicas until it answers again");
         }
-        if self.probing.swap(true, Ordering::AcqRel) {
+    }
+
+    /// Pings Redis every [`PROBE_EVERY`] for as long as the store lives, so that health
+    /// follows Redis even while no call needs a slot, and pacing is shared again as soon as
+    /// Redis answers.
+    fn monitor(&self) {
+        if self.monitoring.swap(true, Ordering::AcqRel) {
             return;
         }
-        let Some(me) = self.me.upgrade() else { return };
+        let me = self.me.clone();
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(PROBE_EVERY).await;
-                match me.ping().await {
+                let Some(store) = me.upgrade() else { return };
+                match store.ping().await {
                     Ok(()) => {
-                        tracing::info!(redis = %me.address, "Redis answers again; pacing is shared again");
-                        me.probing.store(false, Ordering::Release);
-                        me.healthy.send_replace(true);
-                        return;
+                        if !store.healthy.send_replace(true) {
+                            tracing::info!(redis = %store.address, "Redis answers again; pacing is shared again");
+                        }
                     }
-                    Err(error) => {
-                        tracing::debug!(redis = %me.address, error, "Redis still unavailable")
-                    }
+                    Err(error) => store.unavailable(&error),
                 }
             }
         });
@@ -263,7 +268,7 @@ impl RedisStore {
     ) -> Result<Take, Unavailable> {
         self.fallbacks.add(1, &[]);
         match self.on_unavailable {
-            OnUnavailable::Local => Ok(self.local.take(key, interval * self.replicas, cutoff)),
+            OnUnavailable::Local => Ok(self.local.take(key, interval, cutoff)),
             OnUnavailable::Fail => Err(Unavailable(format!(
                 "the shared pacing store (Redis at {}) is unavailable and [cluster] on_unavailable = \"fail\", so no vendor call was sent; retry once Redis is back, or set on_unavailable = \"local\" to pace each replica on its own meanwhile",
                 self.address
@@ -332,3 +337,6 @@ impl SlotStore for RedisStore {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -4,6 +4,12 @@
 -- retry_after_us, horizon_slots, decrease, min_factor, decrease_every_us, recovery_per_s,
 -- throttle_pause_us, ttl_ms.
 -- "take" answers {1, wait_us} (granted), {0, wait_us} (ask again then) or {2, 0} (too late).
+-- Redis 3.2 to 4.x replicate a script that reads TIME and then writes only when told to
+-- replicate its effects; later versions always do (and keep this call as a no-op).
+if redis.replicate_commands then
+  redis.replicate_commands()
+end
+
 local op = ARGV[1]
 local interval = tonumber(ARGV[2])
 local cutoff = tonumber(ARGV[3])
