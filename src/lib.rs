@@ -10,8 +10,8 @@
 //! - [`server`]: the gRPC listener: services, health, reflection, TLS, HTTP/2 limits, drain.
 //! - [`api`]: tonic services (`instance_service`, `command_service`) over one streaming helper
 //!   (`stream`), proto ↔ model (`convert`), the one error → status mapping (`status`),
-//!   callers' tokens (`auth`), admission control (`admission`), the caller's deadline
-//!   (`deadline`).
+//!   callers' tokens (`auth`), admission control (the counts in `admission`, the call limit as
+//!   a tower layer in `admission_layer`), the caller's deadline (`deadline`).
 //! - [`engine`]: provider-neutral execution: validation (`request`), StopInstances
 //!   (`stop_instances`, its results in `instance_result`, `wait`), StopCommandExecution
 //!   (`stop_command`), poll pauses (`pace`), the one retry path and its budget (`call`), the one

@@ -10,8 +10,9 @@ use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
 use crate::api::admission::Admission;
-use crate::api::command_service::CommandService;
-use crate::api::instance_service::InstanceService;
+use crate::api::admission_layer::{AdmissionLayer, Method};
+use crate::api::command_service::{self, CommandService};
+use crate::api::instance_service::{self, InstanceService};
 use crate::api::pb;
 use crate::api::pb::command_service_server::CommandServiceServer;
 use crate::api::pb::instance_service_server::InstanceServiceServer;
@@ -30,6 +31,14 @@ pub const COMMAND_SERVICE: &str = "stopgate.v1.CommandService";
 /// The health service name of shared pacing: SERVING while the `[cluster]` Redis answers,
 /// NOT_SERVING while this replica paces on its own. Registered only when a Redis is configured.
 pub const CLUSTER_SERVICE: &str = "stopgate.cluster";
+
+/// The calls that count against the call limit and are refused while draining: stopgate's own
+/// work. Health and reflection are left out so that they answer however full or draining the
+/// gateway is.
+const LIMITED: &[Method] = &[
+    instance_service::STOP_INSTANCES,
+    command_service::STOP_COMMAND_EXECUTION,
+];
 
 /// Binds `addr`, with an error that says which flag picks another address.
 pub async fn bind(
@@ -118,7 +127,8 @@ pub async fn serve(
         .http2_keepalive_interval(keepalive)
         .http2_keepalive_timeout(Some(Duration::from_secs(
             limits.http2_keepalive_timeout_seconds,
-        )));
+        )))
+        .layer(AdmissionLayer::new(admission.clone(), LIMITED));
     if let Some(tls) = &engine.config().tls {
         builder = builder
             .tls_config(tls_config(tls)?)

@@ -80,6 +80,51 @@ async fn a_call_beyond_the_concurrent_call_limit_is_refused_with_retry_info() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_reflection_answer_while_the_call_limit_is_full() {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_reflection::pb::v1 as reflection;
+    let h = Harness::start_with(|c| c.limits.max_concurrent_rpcs = 1).await;
+    let _first = call_in_flight(&h, &TENCENT.ids(0..1)).await;
+    let refused = h
+        .stop_with(tonic::Request::new(TENCENT.request(&TENCENT.ids(5..6))))
+        .await
+        .unwrap_err();
+    assert_exhausted(&refused, "max_concurrent_rpcs");
+
+    let health = tonic_health::pb::health_client::HealthClient::new(h.channel.clone())
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .expect("health answers while the call limit is full");
+    assert_eq!(health.into_inner().status, ServingStatus::Serving as i32);
+
+    let list = reflection::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(
+            reflection::server_reflection_request::MessageRequest::ListServices(String::new()),
+        ),
+    };
+    let reply =
+        reflection::server_reflection_client::ServerReflectionClient::new(h.channel.clone())
+            .server_reflection_info(tokio_stream::iter(vec![list]))
+            .await
+            .expect("reflection answers while the call limit is full")
+            .into_inner()
+            .message()
+            .await
+            .unwrap()
+            .expect("a reply");
+    assert!(
+        matches!(
+            reply.message_response,
+            Some(reflection::server_reflection_response::MessageResponse::ListServicesResponse(_))
+        ),
+        "{reply:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instances_in_flight_count_across_calls() {
     let h = Harness::start_with(|c| {
         c.max_instances_per_request = 3;

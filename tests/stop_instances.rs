@@ -804,16 +804,22 @@ async fn a_deadline_that_cuts_ten_thousand_instances_still_answers_each(v: Vendo
 }
 
 async fn a_caller_that_disconnects_stops_the_work(v: Vendor) {
-    // Slow pacing so that the request would take seconds.
+    // Slow pacing so that the request would take seconds. The gateway's instance limit is this
+    // request's size, and it gives a call's instances back only once the call's work has ended
+    // (returned or aborted): until then, any other call is refused.
     let h = Harness::start_with(|c| {
         c.alibaba.rate_limits.insert("StopInstances".into(), 2.0);
         c.tencent.rate_limits.insert("StopInstances".into(), 2.0);
         c.alibaba.max_concurrency = Some(1);
         c.tencent.max_concurrency = Some(1);
+        c.max_instances_per_request = 1000;
+        c.limits.max_instances_in_flight = 1000;
     })
     .await;
     let ids = v.ids(0..1000);
+    let probe = v.ids(5000..5001);
     h.seed_running(v, &ids).await;
+    h.seed_running(v, &probe).await;
     let mut client = h.client.clone();
     let mut inbound = client
         .stop_instances(v.request(&ids))
@@ -822,17 +828,54 @@ async fn a_caller_that_disconnects_stops_the_work(v: Vendor) {
         .into_inner();
     inbound.message().await.unwrap().expect("a first result");
     drop(inbound);
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    let after_disconnect = h.calls(v, "StopInstances").await.len();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let later = h.calls(v, "StopInstances").await.len();
+
+    // The gateway notices the cancel asynchronously: the probe is tried until it is admitted,
+    // which is the gateway saying the first call's work is gone. The bound only keeps a
+    // failure from hanging the test.
+    let mut admitted = None;
+    for _ in 0..10_000 {
+        match client.stop_instances(v.request(&probe)).await {
+            Ok(response) => {
+                admitted = Some(response.into_inner());
+                break;
+            }
+            Err(status) => {
+                assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+                assert!(
+                    status.message().contains("max_instances_in_flight"),
+                    "{status:?}"
+                );
+                tokio::task::yield_now().await;
+            }
+        }
+    }
+    let mut probed = admitted.expect("the work of the abandoned call ended");
+    let of_first = |calls: &[Value]| {
+        calls
+            .iter()
+            .filter(|c| params_ids(c, v).iter().all(|id| ids.contains(id)))
+            .count()
+    };
+    let at_end = of_first(&h.calls(v, "StopInstances").await);
+    while probed.message().await.unwrap().is_some() {}
+
+    // The probe made its own vendor call after the work ended: the first call made none since,
+    // neither before the probe's call nor after it.
+    let calls = h.calls(v, "StopInstances").await;
     assert_eq!(
-        after_disconnect, later,
-        "no vendor call after the caller left"
+        of_first(&calls),
+        at_end,
+        "no vendor call after the caller left: {calls:#?}"
+    );
+    let last = calls.last().expect("the probe's call");
+    assert_eq!(
+        params_ids(last, v),
+        probe,
+        "the probe's call is the last one"
     );
     assert!(
-        later < 10,
-        "the 10 calls of the request were not all made: {later}"
+        at_end < 10,
+        "the 10 calls of the request were not all made: {at_end}"
     );
 }
 

@@ -2,6 +2,10 @@
 //! every connection. A call beyond a limit is refused at once with RESOURCE_EXHAUSTED and a
 //! RetryInfo rather than queued, so a caller with a deadline learns it now and can go elsewhere.
 //! While draining for shutdown, new calls are refused with UNAVAILABLE.
+//!
+//! The counts live here; the call limit is applied before a request is decoded by
+//! [`super::admission_layer`], and the instance limit where the request is read (it needs the
+//! number of instances) by [`super::stream`].
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -27,11 +31,17 @@ pub struct Admission {
     idle: Notify,
 }
 
-/// One admitted call; dropping it gives back its call slot and its instances.
+/// One admitted call; dropping it gives back its call slot.
 #[derive(Debug)]
 pub struct Permit {
     admission: Arc<Admission>,
-    instances: usize,
+}
+
+/// Instances reserved for one call's work; dropping it gives them back.
+#[derive(Debug)]
+pub struct Instances {
+    admission: Arc<Admission>,
+    count: usize,
 }
 
 /// Adds `n` to `counter` unless that passes `max`.
@@ -85,7 +95,25 @@ impl Admission {
         }
         Ok(Permit {
             admission: self.clone(),
-            instances: 0,
+        })
+    }
+
+    /// Reserves `n` instances, or says which limit refused them and how to raise it.
+    pub fn reserve_instances(self: &Arc<Self>, n: usize) -> Result<Instances, Status> {
+        if !try_add(&self.instances, n, self.max_instances) {
+            let busy = self.instances.load(Ordering::Acquire);
+            return Err(exhausted(
+                "TOO_MANY_INSTANCES",
+                format!(
+                    "the gateway has {busy} instances in flight and its limit is {}, so {n} more do not fit; retry after {} s, send fewer instances per call, or raise [limits] max_instances_in_flight in the gateway's configuration",
+                    self.max_instances,
+                    RETRY_AFTER.as_secs()
+                ),
+            ));
+        }
+        Ok(Instances {
+            admission: self.clone(),
+            count: n,
         })
     }
 
@@ -113,35 +141,19 @@ impl Admission {
     }
 }
 
-impl Permit {
-    /// Reserves `n` instances for this call, or says which limit refused it.
-    pub fn reserve_instances(&mut self, n: usize) -> Result<(), Status> {
-        let admission = &self.admission;
-        if !try_add(&admission.instances, n, admission.max_instances) {
-            let busy = admission.instances.load(Ordering::Acquire);
-            return Err(exhausted(
-                "TOO_MANY_INSTANCES",
-                format!(
-                    "the gateway has {busy} instances in flight and its limit is {}, so {n} more do not fit; retry after {} s, send fewer instances per call, or raise [limits] max_instances_in_flight in the gateway's configuration",
-                    admission.max_instances,
-                    RETRY_AFTER.as_secs()
-                ),
-            ));
+impl Drop for Permit {
+    fn drop(&mut self) {
+        if self.admission.rpcs.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.admission.idle.notify_waiters();
         }
-        self.instances += n;
-        Ok(())
     }
 }
 
-impl Drop for Permit {
+impl Drop for Instances {
     fn drop(&mut self) {
-        let admission = &self.admission;
-        admission
+        self.admission
             .instances
-            .fetch_sub(self.instances, Ordering::AcqRel);
-        if admission.rpcs.fetch_sub(1, Ordering::AcqRel) == 1 {
-            admission.idle.notify_waiters();
-        }
+            .fetch_sub(self.count, Ordering::AcqRel);
     }
 }
 
@@ -174,17 +186,15 @@ mod tests {
     }
 
     #[test]
-    fn instances_count_across_calls_and_come_back_with_the_permit() {
+    fn instances_count_across_calls_and_come_back_when_dropped() {
         let admission = Admission::new(&limits(10, 10));
-        let mut a = admission.call().unwrap();
-        a.reserve_instances(7).unwrap();
-        let mut b = admission.call().unwrap();
-        let refused = b.reserve_instances(4).unwrap_err();
+        let a = admission.reserve_instances(7).unwrap();
+        let refused = admission.reserve_instances(4).unwrap_err();
+        assert_eq!(refused.code(), Code::ResourceExhausted);
         assert!(refused.message().contains("max_instances_in_flight"));
-        b.reserve_instances(3).unwrap();
+        let _b = admission.reserve_instances(3).unwrap();
         drop(a);
-        let mut c = admission.call().unwrap();
-        c.reserve_instances(7).unwrap();
+        admission.reserve_instances(7).unwrap();
     }
 
     #[tokio::test]

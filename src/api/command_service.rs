@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use super::admission::Admission;
+use super::admission_layer::Method;
 use super::stream::{self, Operation};
 use super::{convert, pb, status};
 use crate::engine::Engine;
@@ -29,6 +30,12 @@ impl CommandService {
 
 /// StopCommandExecution.
 struct StopCommandExecution;
+
+/// StopCommandExecution, as the call limit ([`super::admission_layer`]) names it.
+pub const STOP_COMMAND_EXECUTION: Method = Method {
+    service: <StopCommandExecution as Operation>::SERVICE,
+    method: <StopCommandExecution as Operation>::METHOD,
+};
 
 impl Operation for StopCommandExecution {
     type Request = pb::StopCommandExecutionRequest;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use super::admission::Admission;
+use super::admission_layer::Method;
 use super::stream::{self, Operation};
 use super::{convert, pb, status};
 use crate::engine::Engine;
@@ -28,6 +29,12 @@ impl InstanceService {
 
 /// StopInstances.
 struct StopInstances;
+
+/// StopInstances, as the call limit ([`super::admission_layer`]) names it.
+pub const STOP_INSTANCES: Method = Method {
+    service: <StopInstances as Operation>::SERVICE,
+    method: <StopInstances as Operation>::METHOD,
+};
 
 type Progress = crate::engine::stop_instances::InstanceProgress;
 type Outcome = crate::engine::stop_instances::InstanceResult;

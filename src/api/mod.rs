@@ -2,6 +2,7 @@
 //! mapping. It knows tonic and protobuf, nothing about vendors.
 
 pub mod admission;
+pub mod admission_layer;
 pub mod auth;
 pub mod command_service;
 pub mod convert;

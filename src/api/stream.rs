@@ -3,7 +3,8 @@
 //! caller goes away, the work is aborted, so no further vendor call is made. A request-level failure becomes the
 //! RPC's status and ends the stream. The RPC's span and metrics close with the stream.
 //! [`Operation`] is what differs between the two services; [`serve`] is everything else
-//! (authorization, admission, validation, the ledger, the stream).
+//! (authorization, the instance limit, validation, the ledger, the stream). The call limit and
+//! the drain are applied before any of this, by [`super::admission_layer`].
 
 use std::future::Future;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use tokio::sync::mpsc;
 use tonic::{Code, Request, Response, Status};
 use tracing::Instrument;
 
-use super::admission::{Admission, Permit};
+use super::admission::{Admission, Instances};
 use super::{auth, deadline};
 use crate::engine::Engine;
 use crate::engine::ledger::{Event, Ledger, Record};
@@ -67,15 +68,14 @@ pub fn serve<O: Operation>(
     let rpc = Rpc::start(O::SERVICE, O::METHOD, request.metadata());
     let prepared = rpc.span.in_scope(|| {
         auth::authorize(&request, O::account(request.get_ref()))?;
-        let mut permit = admission.call()?;
         let deadline = deadline::of(request.metadata());
         let valid = O::validate(engine, request.into_inner())?;
         let (_, ids, _) = O::ids(&valid);
         // A call naming no instance (every task of an execution) holds one slot.
-        permit.reserve_instances(ids.len().max(1))?;
-        Ok((valid, deadline, permit))
+        let instances = admission.reserve_instances(ids.len().max(1))?;
+        Ok((valid, deadline, instances))
     });
-    let (valid, deadline, permit) = prepared.map_err(|status: Status| rpc.refused(status))?;
+    let (valid, deadline, instances) = prepared.map_err(|status: Status| rpc.refused(status))?;
     let (events_tx, events_rx) = mpsc::channel(EVENT_BUFFER);
     let (provider, ids, requested) = O::ids(&valid);
     let completion = events_tx.clone();
@@ -87,7 +87,7 @@ pub fn serve<O: Operation>(
     let work = O::run(engine.clone(), valid, ledger, deadline);
     Ok(Response::new(spawn(
         rpc,
-        permit,
+        instances,
         (events_rx, completion),
         work,
         O::convert,
@@ -142,7 +142,6 @@ pub struct CallStream<E, M> {
     /// its last message rather than wait for the task to be reaped (a separate HTTP/2 write).
     returned: Arc<AtomicBool>,
     rpc: Rpc,
-    _permit: Permit,
     code: Code,
     /// The events have ended; the work's own end (or panic) is awaited.
     events_ended: bool,
@@ -150,11 +149,12 @@ pub struct CallStream<E, M> {
 }
 
 /// Runs `work` as a task and streams each event of `events` converted by `convert`; the
-/// call's admission `permit` is given back when the stream ends. `completion`, a sender of
-/// `events` that only this task holds, keeps the events open until the work has returned.
+/// work's `instances` are given back when the work returns or is aborted, so the instance
+/// count says how many are still being worked on. `completion`, a sender of `events` that
+/// only this task holds, keeps the events open until the work has returned.
 fn spawn<E, M>(
     rpc: Rpc,
-    permit: Permit,
+    instances: Instances,
     (events, completion): (mpsc::Receiver<E>, mpsc::Sender<E>),
     work: impl Future<Output = ()> + Send + 'static,
     convert: fn(E) -> Result<M, Status>,
@@ -168,6 +168,7 @@ where
     let work = tokio::spawn(
         async move {
             work.await;
+            drop(instances);
             // Ordered before the events end: the stream reads the flag after it sees their
             // end. A panic unwinds past this and drops the sender unset.
             set.store(true, Ordering::Release);
@@ -181,7 +182,6 @@ where
         work,
         returned,
         rpc,
-        _permit: permit,
         code: Code::Ok,
         events_ended: false,
         finished: false,
@@ -280,10 +280,12 @@ mod tests {
             "Method",
             &tonic::metadata::MetadataMap::new(),
         );
-        let permit = Admission::new(&Limits::default()).call().unwrap();
+        let instances = Admission::new(&Limits::default())
+            .reserve_instances(1)
+            .unwrap();
         let (tx, rx) = mpsc::channel(EVENT_BUFFER);
         let completion = tx.clone();
-        spawn(rpc, permit, (rx, completion), work(tx), Ok)
+        spawn(rpc, instances, (rx, completion), work(tx), Ok)
     }
 
     #[tokio::test]
