@@ -1,7 +1,9 @@
 """The deployment files say what docs promise: native gRPC probes on the health service, an
 appProtocol: grpc port, resource requests, a PodDisruptionBudget, a drain window longer than
-stopgate's grace period, and a compose file wiring gateway, simulator and collector."""
+stopgate's grace period, a compose file wiring gateway, simulator, Redis and collector, and the
+Redis the Kubernetes replicas share their pacing through."""
 
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -55,3 +57,39 @@ def test_the_production_image_has_no_simulator_and_compose_builds_one_that_has()
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
     assert compose["sim"]["build"]["args"]["FEATURES"] == "sim"
     assert compose["gateway"]["build"] == ".", "the gateway is the production image"
+
+
+def test_compose_gives_the_gateway_a_redis_without_persistence():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    gateway, redis = compose["gateway"], compose["redis"]
+    assert gateway["environment"]["STOPGATE_REDIS_URL"] == "redis://redis:6379"
+    assert "redis" in gateway["depends_on"]
+    assert redis["image"].split(":")[0] == "redis", "the official (Debian-based) image"
+    command = redis["command"]
+    assert command[0] == "redis-server"
+    # Pacing schedules are worth nothing after a restart: no RDB snapshots, no AOF.
+    assert command[command.index("--save") + 1] == ""
+    assert command[command.index("--appendonly") + 1] == "no"
+    assert "ports" not in redis, "Redis has no password here: not published on the host"
+
+
+def test_the_kubernetes_replicas_share_a_redis_and_stay_ready_without_it():
+    docs = k8s()
+    deployment = docs["Deployment"]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e for e in container["env"]}
+    ref = env["STOPGATE_REDIS_URL"]["valueFrom"]["secretKeyRef"]
+    assert ref["name"] and ref["key"], "the URL holds a password: from a Secret"
+    assert ref["name"] != "stopgate-config"
+    config = tomllib.loads(docs["Secret"]["stringData"]["stopgate.toml"])
+    cluster = config["cluster"]
+    assert cluster["replicas"] == deployment["spec"]["replicas"], "the divisor while Redis is away"
+    assert not str(cluster.get("redis_url", "")).startswith("rediss://"), "this build refuses TLS"
+    # A replica pacing on its own while Redis is away still serves: readiness must not follow
+    # stopgate.cluster, or every replica would leave the Service at once.
+    readiness = container["readinessProbe"]["grpc"]["service"]
+    assert readiness == "stopgate.v1.InstanceService"
+    assert container["livenessProbe"]["grpc"]["service"] == ""
+    manifest = (ROOT / "deploy/kubernetes/stopgate.yaml").read_text()
+    for word in ("ApsaraDB for Redis", "TencentDB for Redis", "stopgate.cluster", "stopgate.pacing.fallbacks"):
+        assert word in manifest, f"the manifest's notes mention {word}"
