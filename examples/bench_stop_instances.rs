@@ -17,19 +17,9 @@ use serde_json::{Value, json};
 use stopgate::api::pb;
 use stopgate::api::pb::instance_service_client::InstanceServiceClient;
 
-async fn admin(http: &reqwest::Client, sim: &str, method: &str, path: &str, body: Value) -> Value {
-    let url = format!("{sim}{path}");
-    let req = match method {
-        "GET" => http.get(url),
-        "DELETE" => http.delete(url),
-        _ => http.post(url).json(&body),
-    };
-    let response = req.send().await.expect("admin call");
-    let status = response.status();
-    let value: Value = response.json().await.expect("admin JSON");
-    assert!(status.is_success(), "admin {path}: {status} {value}");
-    value
-}
+#[path = "support/sim_admin.rs"]
+mod sim_admin;
+use sim_admin::admin;
 
 fn peak_rss_kib(pid: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
