@@ -9,6 +9,8 @@
 //! 3. Fairness: one-instance stops sent one after another (to each replica in turn) while a
 //!    10,000-instance stop runs on the same account and region; their latency against the
 //!    pacing slot (100 ms).
+//! 4. Throttle feedback: the simulator allows 5 stops/s where stopgate believes 10/s; the
+//!    throttling answers in each third of the run.
 //!
 //! Usage: bench_cluster STOPGATE_BIN SIM_URL
 
@@ -300,6 +302,56 @@ async fn main() {
         latencies.last().unwrap().as_secs_f64() * 1000.0,
         latencies.len()
     );
+
+    // Throttle feedback: the vendor allows half of what stopgate believes.
+    admin(
+        &http,
+        sim,
+        "POST",
+        "/_sim/ratelimits",
+        json!({"provider": "tencent", "action": "StopInstances", "per_second": 5.0}),
+    )
+    .await;
+    let half = ids(400_000, 6000);
+    seed(&http, sim, &half).await;
+    admin(&http, sim, "DELETE", "/_sim/calls", Value::Null).await;
+    let (_, failed) = stop(&shared[1].client, half).await;
+    let calls = admin(
+        &http,
+        sim,
+        "GET",
+        "/_sim/calls?provider=tencent&action=StopInstances",
+        Value::Null,
+    )
+    .await;
+    let outcomes: Vec<bool> = calls["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            c["outcome"]
+                .as_str()
+                .is_some_and(|o| o.starts_with("RequestLimitExceeded"))
+        })
+        .collect();
+    let thirds: Vec<usize> = outcomes
+        .chunks(outcomes.len().div_ceil(3))
+        .map(|c| c.iter().filter(|t| **t).count())
+        .collect();
+    println!(
+        "vendor at half the believed rate (5/s against 10/s), 6,000 instances: throttling answers by third of the {} stop calls: {:?}; FAILED {}",
+        outcomes.len(),
+        thirds,
+        failed
+    );
+    admin(
+        &http,
+        sim,
+        "POST",
+        "/_sim/ratelimits",
+        json!({"provider": "tencent", "action": "StopInstances", "per_second": 10.0}),
+    )
+    .await;
     drop(shared);
 
     // Control: the same three replicas without Redis.
@@ -309,6 +361,8 @@ async fn main() {
     }
     let (wall, failed) = three_requests(&alone, &http, sim, 300_000).await;
     let (throttles, calls) = throttled(&http, sim).await;
+    println!("the same three requests on three replicas without Redis");
+    println!("                    wall s   x floor   throttled   vendor calls   FAILED");
     println!(
         "without Redis     {:8.2}  {:8.2}  {:10}  {:13}  {:7}   (control)",
         wall.as_secs_f64(),
