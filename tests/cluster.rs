@@ -346,3 +346,38 @@ async fn a_gateway_started_without_its_redis_serves_locally_and_joins_when_redis
         "pacing went through Redis once it came up"
     );
 }
+
+/// The same pacing on Redis Cluster: the gateway talks to the nodes directly and the key's
+/// hash tag keeps each script on one slot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_pace_through_a_redis_cluster() {
+    let cluster = common::cluster::RedisCluster::start().await;
+    let sim = Sim::start().await;
+    let urls: Vec<String> = cluster.urls().iter().map(|u| format!("\"{u}\"")).collect();
+    let config = format!(
+        "[cluster]\nredis_cluster_urls = [{}]\nreplicas = 2\n",
+        urls.join(", ")
+    );
+    let replicas = [
+        Replica::start(sim.addr, &config).await,
+        Replica::start(sim.addr, &config).await,
+    ];
+    for replica in &replicas {
+        replica
+            .wait_health("stopgate.cluster", ServingStatus::Serving)
+            .await;
+    }
+    let v = TENCENT;
+    for (ids, stream) in stop_on_each(&replicas, &sim, v, 1000, 0).await {
+        all_stopped(&stream, &ids);
+    }
+    assert_eq!(throttled(&sim.calls(v, "StopInstances").await), 0);
+    let next: Option<String> = cluster
+        .query(
+            redis::cmd("HGET")
+                .arg("stopgate:pace:{default/tencent/ap-guangzhou/StopInstances}")
+                .arg("next"),
+        )
+        .await;
+    assert!(next.is_some(), "the schedule lives in the cluster");
+}

@@ -49,19 +49,8 @@ impl Redis {
             child: Some(child),
             port,
         };
-        let client = redis::Client::open(redis.url()).unwrap();
-        for _ in 0..500 {
-            if let Ok(mut c) = client.get_multiplexed_async_connection().await
-                && redis::cmd("PING")
-                    .query_async::<String>(&mut c)
-                    .await
-                    .is_ok()
-            {
-                return redis;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("redis-server did not answer on port {port}");
+        wait_for_ping(&redis.url()).await;
+        redis
     }
 
     pub fn url(&self) -> String {
@@ -181,4 +170,117 @@ impl Replica {
         }
         panic!("the health watch of {service} ended before {status:?}");
     }
+}
+
+/// A three-node Redis Cluster this test started (no replicas, no persistence); its nodes are
+/// killed when dropped.
+pub struct RedisCluster {
+    nodes: Vec<Child>,
+    pub ports: Vec<u16>,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        for node in &mut self.nodes {
+            let _ = node.start_kill();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl RedisCluster {
+    pub async fn start() -> RedisCluster {
+        let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let dir = std::env::temp_dir().join(format!("stopgate-redis-cluster-{}", ports[0]));
+        let mut nodes = Vec::new();
+        for port in &ports {
+            let node_dir = dir.join(port.to_string());
+            std::fs::create_dir_all(&node_dir).unwrap();
+            nodes.push(
+                Command::new("redis-server")
+                    .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                    .args([
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        "nodes.conf",
+                    ])
+                    .args(["--save", "", "--appendonly", "no"])
+                    .arg("--dir")
+                    .arg(&node_dir)
+                    .stdout(Stdio::null())
+                    .kill_on_drop(true)
+                    .spawn()
+                    .expect("redis-server runs"),
+            );
+        }
+        let cluster = RedisCluster { nodes, ports, dir };
+        for port in &cluster.ports {
+            wait_for_ping(&format!("redis://127.0.0.1:{port}")).await;
+        }
+        let addresses: Vec<String> = cluster
+            .ports
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect();
+        let created = Command::new("redis-cli")
+            .arg("--cluster")
+            .arg("create")
+            .args(&addresses)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .status()
+            .await
+            .expect("redis-cli runs");
+        assert!(created.success(), "redis-cli --cluster create");
+        // Every node must agree that all slots are served before the test starts.
+        for url in cluster.urls() {
+            let client = redis::Client::open(url).unwrap();
+            let mut c = client.get_multiplexed_async_connection().await.unwrap();
+            for attempt in 0.. {
+                let info: String = redis::cmd("CLUSTER")
+                    .arg("INFO")
+                    .query_async(&mut c)
+                    .await
+                    .unwrap();
+                if info.contains("cluster_state:ok") {
+                    break;
+                }
+                assert!(attempt < 1000, "the cluster never became ready: {info}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        cluster
+    }
+
+    pub fn urls(&self) -> Vec<String> {
+        self.ports
+            .iter()
+            .map(|p| format!("redis://127.0.0.1:{p}"))
+            .collect()
+    }
+
+    /// Runs one command against the cluster (routed by its key).
+    pub async fn query<T: redis::FromRedisValue>(&self, command: &mut redis::Cmd) -> T {
+        let client = redis::cluster::ClusterClient::new(self.urls()).unwrap();
+        let mut c = client.get_async_connection().await.unwrap();
+        command.query_async(&mut c).await.unwrap()
+    }
+}
+
+async fn wait_for_ping(url: &str) {
+    let client = redis::Client::open(url).unwrap();
+    for _ in 0..500 {
+        if let Ok(mut c) = client.get_multiplexed_async_connection().await
+            && redis::cmd("PING")
+                .query_async::<String>(&mut c)
+                .await
+                .is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("redis-server did not answer at {url}");
 }
