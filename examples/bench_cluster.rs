@@ -12,10 +12,9 @@
 //! 4. Throttle feedback: the simulator allows 5 stops/s where stopgate believes 10/s; the
 //!    throttling answers in each third of the run.
 //!
-//! Usage: bench_cluster STOPGATE_BIN SIM_URL
+//! Usage: bench_cluster SIM_URL (run by `scripts/bench-cluster`, which builds the binaries)
 
 use std::net::SocketAddr;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -24,68 +23,18 @@ use stopgate::api::pb::instance_service_client::InstanceServiceClient;
 use stopgate::config::{ClusterSettings, Secret};
 use stopgate::pacing::SlotStore;
 use stopgate::pacing::redis::RedisStore;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 use tonic::transport::Channel;
 
 #[path = "support/sim_admin.rs"]
 mod sim_admin;
+// The multi-replica tests' processes: Redis, and replicas as `stopgate serve` processes.
+#[allow(dead_code)]
+#[path = "../tests/common/cluster.rs"]
+mod cluster;
+use cluster::{Redis, Replica};
 use sim_admin::admin;
 
 const REGION: &str = "ap-guangzhou";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Replica {
-    _child: Child,
-    client: InstanceServiceClient<Channel>,
-}
-
-async fn replica(bin: &str, sim: &str, config: &str) -> Replica {
-    let path = std::env::temp_dir().join(format!("stopgate-bench-{}.toml", free_port()));
-    std::fs::write(&path, config).unwrap();
-    let mut child = Command::new(bin)
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&path)
-        .env("STOPGATE_TENCENT_ENDPOINT", sim)
-        .env(
-            "TENCENTCLOUD_SECRET_ID",
-            stopgate::sim::credentials::TENCENT_SECRET_ID,
-        )
-        .env(
-            "TENCENTCLOUD_SECRET_KEY",
-            stopgate::sim::credentials::TENCENT_SECRET_KEY,
-        )
-        .env_remove("STOPGATE_REDIS_URL")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("stopgate serve");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr: SocketAddr = loop {
-        let line = lines.next_line().await.unwrap().expect("listening line");
-        if let Some(addr) = line.strip_prefix("stopgate listening on ") {
-            break addr.trim().parse().unwrap();
-        }
-    };
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    Replica {
-        _child: child,
-        client: InstanceServiceClient::new(channel),
-    }
-}
 
 fn ids(from: usize, n: usize) -> Vec<String> {
     (from..from + n).map(|i| format!("ins-b{i:07}")).collect()
@@ -191,28 +140,14 @@ async fn three_requests(
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let (bin, sim) = (args[1].as_str(), args[2].as_str());
+    let sim = args[1].as_str();
+    let sim_addr: SocketAddr = sim.trim_start_matches("http://").parse().expect("SIM_URL");
     let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
 
     // Redis, on a free loopback port, without persistence.
-    let port = free_port();
-    let _redis = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("redis-server");
-    let url = format!("redis://127.0.0.1:{port}");
+    let redis = Redis::start().await;
+    let url = redis.url();
     let settings = ClusterSettings {
         redis_url: Some(Secret::new(url.clone())),
         ..ClusterSettings::default()
@@ -222,17 +157,12 @@ async fn main() {
         stopgate::telemetry::metrics().pacing_fallbacks.clone(),
     )
     .unwrap();
-    for _ in 0..200 {
-        if probe.connect().await {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    assert!(probe.connect().await, "Redis answers");
 
     let shared_config = format!("[cluster]\nredis_url = \"{url}\"\nreplicas = 3\n");
     let mut shared = Vec::new();
     for _ in 0..3 {
-        shared.push(replica(bin, sim, &shared_config).await);
+        shared.push(Replica::start(sim_addr, &shared_config).await);
     }
     // The Redis round trip of the pacing script, timed beside the run on a key of its own.
     let probe_store = probe.clone();
@@ -357,7 +287,7 @@ async fn main() {
     // Control: the same three replicas without Redis.
     let mut alone = Vec::new();
     for _ in 0..3 {
-        alone.push(replica(bin, sim, "").await);
+        alone.push(Replica::start(sim_addr, "").await);
     }
     let (wall, failed) = three_requests(&alone, &http, sim, 300_000).await;
     let (throttles, calls) = throttled(&http, sim).await;

@@ -333,3 +333,24 @@ pub fn record_rpc(method: &'static str, code: tonic::Code, elapsed: Duration) {
         .rpc_duration
         .record(elapsed.as_secs_f64() * 1000.0, &labels);
 }
+
+/// The sum of a u64 counter over all its label sets, as an in-memory exporter holds it (for
+/// unit tests).
+#[cfg(test)]
+pub(crate) fn counted(
+    exporter: &opentelemetry_sdk::metrics::InMemoryMetricExporter,
+    name: &str,
+) -> u64 {
+    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+    let mut total = 0;
+    for resource in exporter.get_finished_metrics().unwrap() {
+        for scope in resource.scope_metrics() {
+            for metric in scope.metrics().filter(|m| m.name() == name) {
+                if let AggregatedMetrics::U64(MetricData::Sum(sum)) = metric.data() {
+                    total += sum.data_points().map(|p| p.value()).sum::<u64>();
+                }
+            }
+        }
+    }
+    total
+}

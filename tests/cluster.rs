@@ -55,6 +55,37 @@ fn all_stopped(stream: &Stream, ids: &[String]) {
     assert_eq!(stream.results.len(), ids.len());
 }
 
+/// Starts `n` replicas with `config`.
+async fn replicas(sim: &Sim, config: &str, n: usize) -> Vec<Replica> {
+    let mut replicas = Vec::new();
+    for _ in 0..n {
+        replicas.push(Replica::start(sim.addr, config).await);
+    }
+    replicas
+}
+
+/// Waits until every replica reports shared pacing as `status`.
+async fn all_report(replicas: &[Replica], status: ServingStatus) {
+    for replica in replicas {
+        replica.wait_health("stopgate.cluster", status).await;
+    }
+}
+
+/// Seeds running instances `range` and stops them all through `replica`.
+async fn stop_fresh(replica: &Replica, sim: &Sim, v: Vendor, range: std::ops::Range<usize>) {
+    let ids = v.ids(range);
+    sim.seed_running(v, &ids).await;
+    let stream = collect_stop(&replica.client, tonic::Request::new(v.request(&ids)))
+        .await
+        .unwrap();
+    all_stopped(&stream, &ids);
+}
+
+/// The pacing keys in `redis`.
+async fn pace_keys(redis: &Redis) -> Vec<String> {
+    redis.query(redis::cmd("KEYS").arg("stopgate:pace:*")).await
+}
+
 /// Sends one request per replica at once, `per_replica` instances each, and waits for all.
 async fn stop_on_each(
     replicas: &[Replica],
@@ -93,15 +124,8 @@ async fn replicas_sharing_redis_stay_under_the_vendor_rate(v: Vendor, per_replic
     let sim = Sim::start().await;
     vendor_limits(&sim, v).await;
     let config = cluster_config(&redis.url(), 3);
-    let mut replicas = Vec::new();
-    for _ in 0..3 {
-        replicas.push(Replica::start(sim.addr, &config).await);
-    }
-    for replica in &replicas {
-        replica
-            .wait_health("stopgate.cluster", ServingStatus::Serving)
-            .await;
-    }
+    let replicas = replicas(&sim, &config, 3).await;
+    all_report(&replicas, ServingStatus::Serving).await;
     for (ids, stream) in stop_on_each(&replicas, &sim, v, per_replica, 0).await {
         all_stopped(&stream, &ids);
     }
@@ -117,7 +141,7 @@ async fn replicas_sharing_redis_stay_under_the_vendor_rate(v: Vendor, per_replic
         (0, 0),
         "three replicas sharing one Redis were throttled"
     );
-    let keys: Vec<String> = redis.query(redis::cmd("KEYS").arg("stopgate:pace:*")).await;
+    let keys = pace_keys(&redis).await;
     assert!(
         keys.contains(&format!(
             "stopgate:pace:{{default/{}/{}/StopInstances}}",
@@ -142,10 +166,7 @@ async fn three_alibaba_replicas_sharing_redis_are_never_throttled() {
 async fn three_replicas_without_redis_are_throttled() {
     let sim = Sim::start().await;
     let v = TENCENT;
-    let mut replicas = Vec::new();
-    for _ in 0..3 {
-        replicas.push(Replica::start(sim.addr, "").await);
-    }
+    let replicas = replicas(&sim, "", 3).await;
     for (ids, stream) in stop_on_each(&replicas, &sim, v, 500, 0).await {
         all_stopped(&stream, &ids);
     }
@@ -161,15 +182,8 @@ async fn losing_redis_falls_back_to_local_pacing_and_sharing_resumes(v: Vendor) 
     let sim = Sim::start().await;
     vendor_limits(&sim, v).await;
     let config = cluster_config(&redis.url(), 3);
-    let mut replicas = Vec::new();
-    for _ in 0..3 {
-        replicas.push(Replica::start(sim.addr, &config).await);
-    }
-    for replica in &replicas {
-        replica
-            .wait_health("stopgate.cluster", ServingStatus::Serving)
-            .await;
-    }
+    let replicas = replicas(&sim, &config, 3).await;
+    all_report(&replicas, ServingStatus::Serving).await;
     let per_replica = if v.provider == pb::Provider::Tencent {
         1500
     } else {
@@ -185,11 +199,7 @@ async fn losing_redis_falls_back_to_local_pacing_and_sharing_resumes(v: Vendor) 
             tokio::task::yield_now().await;
         }
         redis.kill().await;
-        for replica in &replicas {
-            replica
-                .wait_health("stopgate.cluster", ServingStatus::NotServing)
-                .await;
-        }
+        all_report(&replicas, ServingStatus::NotServing).await;
     };
     let (results, ()) = tokio::join!(run, kill);
     for (ids, stream) in results {
@@ -204,20 +214,10 @@ async fn losing_redis_falls_back_to_local_pacing_and_sharing_resumes(v: Vendor) 
 
     // Redis returns (empty: no persistence); every replica finds it again by itself.
     let redis = Redis::start_on(redis.port).await;
-    for replica in &replicas {
-        replica
-            .wait_health("stopgate.cluster", ServingStatus::Serving)
-            .await;
-    }
-    let ids = v.ids(900_000..900_100);
-    sim.seed_running(v, &ids).await;
-    let stream = collect_stop(&replicas[0].client, tonic::Request::new(v.request(&ids)))
-        .await
-        .unwrap();
-    all_stopped(&stream, &ids);
-    let keys: Vec<String> = redis.query(redis::cmd("KEYS").arg("stopgate:pace:*")).await;
+    all_report(&replicas, ServingStatus::Serving).await;
+    stop_fresh(&replicas[0], &sim, v, 900_000..900_100).await;
     assert!(
-        !keys.is_empty(),
+        !pace_keys(&redis).await.is_empty(),
         "pacing is shared through the restarted Redis again"
     );
 }
@@ -323,26 +323,15 @@ async fn a_gateway_started_without_its_redis_serves_locally_and_joins_when_redis
         .wait_health("stopgate.cluster", ServingStatus::NotServing)
         .await;
     let v = TENCENT;
-    let ids = v.ids(0..10);
-    sim.seed_running(v, &ids).await;
-    let stream = collect_stop(&replica.client, tonic::Request::new(v.request(&ids)))
-        .await
-        .unwrap();
-    all_stopped(&stream, &ids);
+    stop_fresh(&replica, &sim, v, 0..10).await;
 
     let redis = Redis::start_on(port).await;
     replica
         .wait_health("stopgate.cluster", ServingStatus::Serving)
         .await;
-    let ids = v.ids(10..20);
-    sim.seed_running(v, &ids).await;
-    let stream = collect_stop(&replica.client, tonic::Request::new(v.request(&ids)))
-        .await
-        .unwrap();
-    all_stopped(&stream, &ids);
-    let keys: Vec<String> = redis.query(redis::cmd("KEYS").arg("stopgate:pace:*")).await;
+    stop_fresh(&replica, &sim, v, 10..20).await;
     assert!(
-        !keys.is_empty(),
+        !pace_keys(&redis).await.is_empty(),
         "pacing went through Redis once it came up"
     );
 }
@@ -358,15 +347,8 @@ async fn replicas_pace_through_a_redis_cluster() {
         "[cluster]\nredis_cluster_urls = [{}]\nreplicas = 2\n",
         urls.join(", ")
     );
-    let replicas = [
-        Replica::start(sim.addr, &config).await,
-        Replica::start(sim.addr, &config).await,
-    ];
-    for replica in &replicas {
-        replica
-            .wait_health("stopgate.cluster", ServingStatus::Serving)
-            .await;
-    }
+    let replicas = replicas(&sim, &config, 2).await;
+    all_report(&replicas, ServingStatus::Serving).await;
     let v = TENCENT;
     for (ids, stream) in stop_on_each(&replicas, &sim, v, 1000, 0).await {
         all_stopped(&stream, &ids);

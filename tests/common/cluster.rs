@@ -100,7 +100,12 @@ impl Replica {
         ));
         std::fs::write(&path, config).unwrap();
         let sim_url = format!("http://{sim}");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_stopgate"))
+        // Tests run the binary cargo built for them; the benchmark names its release build.
+        let bin = option_env!("CARGO_BIN_EXE_stopgate")
+            .map(String::from)
+            .or_else(|| std::env::var("STOPGATE_BIN").ok())
+            .expect("the stopgate binary (STOPGATE_BIN)");
+        let mut child = Command::new(bin)
             .args(["serve", "--listen", "127.0.0.1:0", "--config"])
             .arg(&path)
             .env("STOPGATE_ALIBABA_ENDPOINT", &sim_url)

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use opentelemetry::metrics::MeterProvider;
-use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use tokio::sync::mpsc;
 
@@ -12,22 +11,7 @@ use super::{collect, config, ids, stop_request};
 use crate::engine::Engine;
 use crate::engine::ledger::Ledger;
 use crate::model::Provider;
-use crate::telemetry::Metrics;
-
-/// The sum of a u64 counter over all its label sets.
-fn counted(exporter: &InMemoryMetricExporter, name: &str) -> u64 {
-    let mut total = 0;
-    for resource in exporter.get_finished_metrics().unwrap() {
-        for scope in resource.scope_metrics() {
-            for metric in scope.metrics().filter(|m| m.name() == name) {
-                if let AggregatedMetrics::U64(MetricData::Sum(sum)) = metric.data() {
-                    total += sum.data_points().map(|p| p.value()).sum::<u64>();
-                }
-            }
-        }
-    }
-    total
-}
+use crate::telemetry::{Metrics, counted};
 
 #[tokio::test(start_paused = true)]
 async fn vendor_retries_and_results_are_counted_in_the_handed_metrics() {

@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use opentelemetry::metrics::MeterProvider;
-use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 
 use super::RedisStore;
@@ -28,23 +27,6 @@ fn settings(on_unavailable: OnUnavailable) -> ClusterSettings {
     }
 }
 
-fn fallbacks(exporter: &InMemoryMetricExporter) -> u64 {
-    let mut total = 0;
-    for resource in exporter.get_finished_metrics().unwrap() {
-        for scope in resource.scope_metrics() {
-            for metric in scope
-                .metrics()
-                .filter(|m| m.name() == "stopgate.pacing.fallbacks")
-            {
-                if let AggregatedMetrics::U64(MetricData::Sum(sum)) = metric.data() {
-                    total += sum.data_points().map(|p| p.value()).sum::<u64>();
-                }
-            }
-        }
-    }
-    total
-}
-
 #[tokio::test(start_paused = true)]
 async fn without_redis_calls_are_paced_locally_at_the_rate_divided_by_the_replicas_and_counted() {
     let exporter = InMemoryMetricExporter::default();
@@ -66,7 +48,10 @@ async fn without_redis_calls_are_paced_locally_at_the_rate_divided_by_the_replic
         "four replicas: each paces at a quarter of the rate"
     );
     provider.force_flush().unwrap();
-    assert_eq!(fallbacks(&exporter), 2);
+    assert_eq!(
+        crate::telemetry::counted(&exporter, "stopgate.pacing.fallbacks"),
+        2
+    );
 }
 
 #[tokio::test]
