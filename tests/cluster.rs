@@ -249,11 +249,11 @@ async fn throttling_slows_the_shared_schedule_down() {
     replicas[0]
         .wait_health("stopgate.cluster", ServingStatus::Serving)
         .await;
-    for (ids, stream) in stop_on_each(&replicas, &sim, v, 4000, 0).await {
+    for (ids, stream) in stop_on_each(&replicas, &sim, v, 6000, 0).await {
         all_stopped(&stream, &ids);
     }
     let stops = sim.calls(v, "StopInstances").await;
-    let (first, rest) = stops.split_at(stops.len() / 3);
+    let (first, rest) = stops.split_at(stops.len() / 2);
     assert!(
         throttled(first) > 0,
         "at twice the vendor's rate the first calls are throttled"

@@ -6,26 +6,54 @@
 //! - A slot is taken only when it starts within `HORIZON_SLOTS` intervals of now; otherwise the
 //!   caller is told when to come back. So no replica or request holds a queue of future slots,
 //!   and a newcomer is served within about two slots.
-//! - A throttling answer means someone else spends the same quota: no slot starts before the
-//!   vendor's retry-after (or `THROTTLE_PAUSE`), and the factor is halved (at most once per
-//!   `DECREASE_EVERY`, so a burst of throttled calls cuts it once), never below `MIN_FACTOR`.
-//! - The factor grows back by `RECOVERY_PER_SECOND` per second without a throttle (additive
-//!   increase, multiplicative decrease).
+//! - Throttling means someone else spends the same quota. No slot starts before a vendor's
+//!   retry-after. When at least `CUT_SHARE` of the calls since the last look (at least
+//!   `MIN_CALLS` of them) were throttled, the factor is cut by `DECREASE` (or to what got
+//!   through, `1 - share`, when that is less), times `MARGIN` so that the new rate sits under
+//!   the vendor's rather than on it; never below `MIN_FACTOR`.
+//! - A cut is then judged on the next `JUDGE_CALLS` calls or more, leaving out throttling
+//!   answered within `JUDGE_AFTER` of it (calls sent before it): if the share of throttled
+//!   calls fell below `HELPED` of what it was, the vendor was indeed over its limit and the cut
+//!   stays; if it stayed at `UNHELPED` of it or more, slowing down did not help (the throttling
+//!   does not come from this rate: a fault, or a quota spent elsewhere at any pace), so the cut
+//!   is undone and throttling cuts nothing for `IMMUNE`; if it grew past `WORSE` times it, the
+//!   cut was too small and the rate is cut again. Throttled calls are retried with
+//!   backoff either way.
+//! - From `RECOVERY_DELAY` after the last cut, the factor grows back by `RECOVERY_PER_SECOND`
+//!   per second (additive increase, multiplicative decrease).
 
 use std::time::Duration;
 
 /// How many intervals ahead a slot may be taken.
 pub const HORIZON_SLOTS: f64 = 2.0;
-/// What a throttling answer multiplies the rate by.
+/// The share of throttled calls that cuts the rate.
+pub const CUT_SHARE: f64 = 0.1;
+/// Calls that must have been granted before the share is looked at.
+pub const MIN_CALLS: u64 = 5;
+/// What a cut multiplies the rate by, at least.
 pub const DECREASE: f64 = 0.5;
+/// How far under the rate that got through a cut aims.
+pub const MARGIN: f64 = 0.9;
 /// The lowest the rate falls to, as a share of the configured rate.
 pub const MIN_FACTOR: f64 = 1.0 / 16.0;
-/// Throttling answers within this time of a cut do not cut again.
-pub const DECREASE_EVERY: Duration = Duration::from_secs(1);
-/// How much of the configured rate comes back per second without throttling.
+/// Calls after a cut before it is judged.
+pub const JUDGE_CALLS: u64 = 10;
+/// A cut helped when the throttled share fell below this part of the share that caused it.
+pub const HELPED: f64 = 0.5;
+/// A cut did not help when the throttled share stayed at this part of it or more...
+pub const UNHELPED: f64 = 0.75;
+/// ...unless it grew past this multiple of it: then the cut was too small (the share that
+/// caused it was seen as throttling began), and the rate is cut again.
+pub const WORSE: f64 = 1.5;
+/// Throttling answered within this time of a cut is not held against it: those calls were
+/// sent before it.
+pub const JUDGE_AFTER: Duration = Duration::from_secs(1);
+/// How long throttling cuts nothing after a cut that did not help.
+pub const IMMUNE: Duration = Duration::from_secs(30);
+/// How long after a cut the rate starts to grow back.
+pub const RECOVERY_DELAY: Duration = Duration::from_secs(10);
+/// How much of the configured rate comes back per second.
 pub const RECOVERY_PER_SECOND: f64 = 1.0 / 60.0;
-/// How long a key pauses after a throttling answer that carried no retry-after.
-pub const THROTTLE_PAUSE: Duration = Duration::from_secs(1);
 
 /// What taking a slot answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,8 +75,18 @@ pub struct Schedule {
     pub factor: f64,
     /// When `factor` was last brought up to date.
     pub at: u64,
-    /// When the factor was last cut, if ever.
-    pub cut: Option<u64>,
+    /// Calls granted since the last look (or since the last cut, while it is judged).
+    pub granted: u64,
+    /// Calls throttled in the same time.
+    pub throttled: u64,
+    /// While a cut is judged: the factor before it.
+    pub cut_from: Option<f64>,
+    /// When the last cut was made.
+    pub cut_at: u64,
+    /// The throttled share that caused the last cut.
+    pub cut_share: f64,
+    /// Until when throttling cuts nothing.
+    pub immune_until: u64,
 }
 
 impl Schedule {
@@ -58,12 +96,18 @@ impl Schedule {
             next: now,
             factor: 1.0,
             at: now,
-            cut: None,
+            granted: 0,
+            throttled: 0,
+            cut_from: None,
+            cut_at: 0,
+            cut_share: 0.0,
+            immune_until: 0,
         }
     }
 
     fn recover(&mut self, now: u64) {
-        let elapsed = now.saturating_sub(self.at) as f64 / 1e6;
+        let from = self.at.max(self.cut_at + RECOVERY_DELAY.as_micros() as u64);
+        let elapsed = now.saturating_sub(from) as f64 / 1e6;
         self.factor = (self.factor + elapsed * RECOVERY_PER_SECOND).min(1.0);
         self.at = self.at.max(now);
     }
@@ -83,6 +127,7 @@ impl Schedule {
             return Take::Later(Duration::from_micros(wait - horizon));
         }
         self.next = start + spacing as u64;
+        self.granted += 1;
         Take::Granted(Duration::from_micros(wait))
     }
 
@@ -90,19 +135,52 @@ impl Schedule {
     /// say).
     pub fn throttled(&mut self, now: u64, retry_after_us: u64) {
         self.recover(now);
-        if self
-            .cut
-            .is_none_or(|cut| now.saturating_sub(cut) >= DECREASE_EVERY.as_micros() as u64)
-        {
-            self.factor = (self.factor * DECREASE).max(MIN_FACTOR);
-            self.cut = Some(now);
+        if retry_after_us > 0 {
+            self.next = self.next.max(now + retry_after_us);
         }
-        let pause = if retry_after_us > 0 {
-            retry_after_us
-        } else {
-            THROTTLE_PAUSE.as_micros() as u64
-        };
-        self.next = self.next.max(now + pause);
+        if self.cut_from.is_some() && now < self.cut_at + JUDGE_AFTER.as_micros() as u64 {
+            return;
+        }
+        self.throttled += 1;
+        let share = self.throttled as f64 / self.granted.max(1) as f64;
+        if let Some(before) = self.cut_from {
+            if self.granted < JUDGE_CALLS {
+                return;
+            }
+            if share > WORSE * self.cut_share {
+                self.cut(now, share);
+                return;
+            }
+            if share >= UNHELPED * self.cut_share {
+                self.factor = before;
+                self.immune_until = now + IMMUNE.as_micros() as u64;
+            } else if share >= HELPED * self.cut_share {
+                return; // not clear yet: keep counting
+            }
+            self.cut_from = None;
+            self.granted = 0;
+            self.throttled = 0;
+            return;
+        }
+        if self.granted < MIN_CALLS {
+            return;
+        }
+        if share >= CUT_SHARE && now >= self.immune_until {
+            self.cut(now, share);
+            return;
+        }
+        self.granted = 0;
+        self.throttled = 0;
+    }
+
+    /// Cuts the rate for a throttled `share`, and starts judging the cut.
+    fn cut(&mut self, now: u64, share: f64) {
+        self.cut_from = Some(self.factor);
+        self.cut_at = now;
+        self.cut_share = share.min(1.0);
+        self.factor = (self.factor * (1.0 - share).min(DECREASE) * MARGIN).max(MIN_FACTOR);
+        self.granted = 0;
+        self.throttled = 0;
     }
 }
 
@@ -157,51 +235,85 @@ mod tests {
         );
     }
 
-    fn micros(take: Take) -> u64 {
-        match take {
-            Take::Granted(d) | Take::Later(d) => d.as_micros() as u64,
-            Take::TooLate => u64::MAX,
+    /// Runs `calls` calls at 10/s from `t0`, throttling those `throttle` picks (by index);
+    /// returns the time after the last.
+    fn run(s: &mut Schedule, t0: u64, calls: u64, throttle: impl Fn(u64) -> bool) -> u64 {
+        let mut now = t0;
+        for i in 0..calls {
+            match s.take(now, S / 10, None) {
+                Take::Granted(wait) => now += wait.as_micros() as u64,
+                Take::Later(wait) => {
+                    now += wait.as_micros() as u64;
+                    continue;
+                }
+                Take::TooLate => unreachable!("no cutoff"),
+            }
+            if throttle(i) {
+                s.throttled(now, 0);
+            }
         }
+        now
     }
 
     #[test]
-    fn a_throttle_pauses_the_key_halves_the_rate_once_per_burst_and_the_rate_recovers() {
+    fn throttling_caused_by_the_rate_cuts_it_and_the_cut_stays() {
         let mut s = Schedule::new(0);
-        s.throttled(0, 1_500_000);
-        s.throttled(1000, 0);
+        // Half the calls throttled: a vendor allowing half the rate.
+        let t = run(&mut s, 0, 10, |i| i % 2 == 1);
         assert!(
-            (0.5..0.501).contains(&s.factor),
-            "a burst of throttles cuts once: {}",
+            (0.45..0.47).contains(&s.factor),
+            "cut to just under what got through: {}",
             s.factor
         );
-        let later = s.take(1000, S / 10, None);
-        assert!(matches!(later, Take::Later(_)), "{later:?}");
+        assert!(s.cut_from.is_some());
+        // At half the rate nothing is throttled any more, then one stray throttle: judged.
+        run(&mut s, t, 20, |i| i == 19);
+        assert!(s.cut_from.is_none(), "judged");
         assert!(
-            (1_099_000..1_100_000).contains(&micros(later)),
-            "come back when the paused slot is two (halved) slots away: {later:?}"
+            s.factor < 0.6,
+            "the cut stays (a little recovered): {}",
+            s.factor
         );
-        assert_eq!(
-            s.take(1_500_000, S / 10, None),
-            Take::Granted(Duration::ZERO)
-        );
-        let second = micros(s.take(1_500_000, S / 10, None));
-        assert!(
-            (190_000..200_000).contains(&second),
-            "spaced at about half the rate, a little recovered: {second}"
-        );
-        s.throttled(3 * S, 0);
-        assert!(s.factor < 0.5);
-        // A minute without throttling brings the whole rate back.
-        s.take(70 * S, S / 10, None);
-        assert_eq!(s.factor, 1.0);
+        assert_eq!(s.immune_until, 0);
     }
 
     #[test]
-    fn the_rate_never_falls_below_its_floor() {
+    fn throttling_that_slowing_down_does_not_reduce_is_not_answered_by_slowing_down() {
         let mut s = Schedule::new(0);
-        for i in 1..100 {
-            s.throttled(i * 2 * S, 0);
-        }
-        assert!(s.factor >= MIN_FACTOR);
+        // One call in five throttled whatever the rate: a fault, not a limit.
+        let t = run(&mut s, 0, 10, |i| i % 5 == 4);
+        assert_eq!(s.factor, DECREASE * MARGIN, "cut first");
+        let t = run(&mut s, t, 30, |i| i % 5 == 4);
+        assert!(
+            s.factor > 0.99,
+            "undone: slowing down did not help ({})",
+            s.factor
+        );
+        assert!(s.immune_until > t);
+        run(&mut s, t, 30, |i| i % 5 == 4);
+        assert!(s.factor > 0.99, "no cut while immune ({})", s.factor);
+    }
+
+    #[test]
+    fn a_vendor_retry_after_holds_the_key() {
+        let mut s = Schedule::new(0);
+        s.take(0, S / 10, None);
+        s.throttled(0, 1_500_000);
+        assert_eq!(
+            s.take(0, S / 10, None),
+            Take::Later(Duration::from_micros(1_500_000 - 200_000))
+        );
+    }
+
+    #[test]
+    fn the_rate_recovers_and_never_falls_below_its_floor() {
+        let mut s = Schedule::new(0);
+        s.factor = MIN_FACTOR * 1.5;
+        s.granted = 5;
+        s.throttled = 4;
+        s.throttled(0, 0);
+        assert_eq!(s.factor, MIN_FACTOR, "a cut stops at the floor");
+        s.take(200 * S, S / 10, None);
+        assert_eq!(s.factor, 1.0, "time brings the whole rate back");
     }
 }

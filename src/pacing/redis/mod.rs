@@ -241,11 +241,19 @@ impl RedisStore {
             .arg(cutoff.map_or(-1, |c| c.as_micros() as i64))
             .arg(retry_after.map_or(0, |d| d.as_micros() as u64))
             .arg(rules::HORIZON_SLOTS)
+            .arg(rules::CUT_SHARE)
+            .arg(rules::MIN_CALLS)
             .arg(rules::DECREASE)
+            .arg(rules::MARGIN)
             .arg(rules::MIN_FACTOR)
-            .arg(rules::DECREASE_EVERY.as_micros() as u64)
+            .arg(rules::JUDGE_CALLS)
+            .arg(rules::HELPED)
+            .arg(rules::UNHELPED)
+            .arg(rules::WORSE)
+            .arg(rules::JUDGE_AFTER.as_micros() as u64)
+            .arg(rules::IMMUNE.as_micros() as u64)
+            .arg(rules::RECOVERY_DELAY.as_micros() as u64)
             .arg(rules::RECOVERY_PER_SECOND)
-            .arg(rules::THROTTLE_PAUSE.as_micros() as u64)
             .arg(KEY_TTL.as_millis() as u64);
         let call = async {
             match &mut connection {
