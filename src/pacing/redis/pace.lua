@@ -2,7 +2,7 @@
 -- on Redis's own clock, so the replicas' clocks never matter.
 -- KEYS[1]: the key's hash. ARGV: op ("take" | "throttled"), interval_us, cutoff_us (-1: none),
 -- retry_after_us, horizon_slots, cut_share, min_calls, decrease, margin, min_factor, judge_calls,
--- helped, unhelped, worse, judge_after_us, immune_us, recovery_delay_us, recovery_per_s,
+-- helped, helped_calls, unhelped, judge_after_us, immune_us, recovery_delay_us, recovery_per_s,
 -- ttl_ms.
 -- "take" answers {1, wait_us} (granted), {0, wait_us} (ask again then) or {2, 0} (too late).
 
@@ -24,8 +24,8 @@ local margin = tonumber(ARGV[9])
 local min_factor = tonumber(ARGV[10])
 local judge_calls = tonumber(ARGV[11])
 local helped = tonumber(ARGV[12])
-local unhelped = tonumber(ARGV[13])
-local worse = tonumber(ARGV[14])
+local helped_calls = tonumber(ARGV[13])
+local unhelped = tonumber(ARGV[14])
 local judge_after = tonumber(ARGV[15])
 local immune = tonumber(ARGV[16])
 local recovery_delay = tonumber(ARGV[17])
@@ -106,21 +106,17 @@ elseif op == 'throttled' then
   end
   if cut_from then
     if granted >= judge_calls then
-      if share > worse * cut_share then
-        cut()
-      else
-        local decided = true
-        if share >= unhelped * cut_share then
-          factor = cut_from
-          immune_until = now + immune
-        elseif share >= helped * cut_share then
-          decided = false
-        end
-        if decided then
-          cut_from = nil
-          granted = 0
-          throttled = 0
-        end
+      local decided = true
+      if share >= unhelped * cut_share then
+        factor = cut_from
+        immune_until = now + immune
+      elseif share >= helped * cut_share or granted < helped_calls then
+        decided = false
+      end
+      if decided then
+        cut_from = nil
+        granted = 0
+        throttled = 0
       end
     end
   elseif granted >= min_calls then
