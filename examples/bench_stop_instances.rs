@@ -81,7 +81,15 @@ async fn main() {
         peak_rss_kib(pid)
     );
     let mut rows = Vec::new();
+    // STOPGATE_BENCH_SCENARIOS=none,throttling runs only those (the ratios need "none").
+    let only = std::env::var("STOPGATE_BENCH_SCENARIOS").ok();
     for scenario in ["none", "503", "drop", "malformed", "throttling", "all"] {
+        if only
+            .as_deref()
+            .is_some_and(|only| !only.split(',').any(|s| s == scenario))
+        {
+            continue;
+        }
         for (provider, name, region, running) in [
             (pb::Provider::Tencent, "tencent", "ap-guangzhou", "RUNNING"),
             (pb::Provider::Alibaba, "alibaba", "cn-hangzhou", "Running"),
