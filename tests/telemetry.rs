@@ -92,6 +92,9 @@ impl Write for Buffer {
     }
 }
 
+/// The password the gateway is given for its Redis (a wrong one).
+const REDIS_PASSWORD: &str = "stopgate-redis-password-7c2e";
+
 fn attribute(span: &Span, key: &str) -> Option<String> {
     let kv = span.attributes.iter().find(|kv| kv.key == key)?;
     match kv.value.as_ref()?.value.as_ref()? {
@@ -131,8 +134,15 @@ async fn a_stop_is_traced_under_the_callers_trace_and_no_secret_is_exported_or_l
     };
     let telemetry = init(&config, move || writer.clone()).unwrap();
 
+    // A Redis that refuses the gateway's password, so that its URL goes through the error and
+    // warning paths.
+    let redis_port = cluster::free_port();
+    let _redis = cluster::Redis::start_with(redis_port, &["--requirepass", "the-real-one"]).await;
     // Temporary credentials, so that tokens are in play too.
     let h = Harness::start_with(|c| {
+        c.cluster.redis_url = Some(Secret::new(format!(
+            "redis://:{REDIS_PASSWORD}@127.0.0.1:{redis_port}/0"
+        )));
         let account = c.accounts.get_mut("default").unwrap();
         account.alibaba = Some(Credentials {
             access_key_id: Secret::new(sim::ALIBABA_STS.0),
@@ -277,7 +287,12 @@ async fn a_stop_is_traced_under_the_callers_trace_and_no_secret_is_exported_or_l
             .unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
     }
     let exported = receiver.raw.lock().unwrap().clone();
+    assert!(
+        logs.contains("Redis is unavailable at start"),
+        "the refused Redis was logged"
+    );
     let secrets = [
+        REDIS_PASSWORD,
         sim::ALIBABA_STS.1,
         sim::ALIBABA_STS.2,
         sim::TENCENT_TEMPORARY.1,

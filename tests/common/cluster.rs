@@ -35,9 +35,15 @@ impl Redis {
 
     /// Starts Redis on `port` (again, after [`Redis::kill`]) and waits until it answers.
     pub async fn start_on(port: u16) -> Redis {
+        Redis::start_with(port, &[]).await
+    }
+
+    /// Starts Redis on `port` with extra server arguments (such as `--requirepass`).
+    pub async fn start_with(port: u16, extra: &[&str]) -> Redis {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)
@@ -277,13 +283,13 @@ impl RedisCluster {
 async fn wait_for_ping(url: &str) {
     let client = redis::Client::open(url).unwrap();
     for _ in 0..500 {
-        if let Ok(mut c) = client.get_multiplexed_async_connection().await
-            && redis::cmd("PING")
-                .query_async::<String>(&mut c)
-                .await
-                .is_ok()
-        {
-            return;
+        if let Ok(mut c) = client.get_multiplexed_async_connection().await {
+            match redis::cmd("PING").query_async::<String>(&mut c).await {
+                Ok(_) => return,
+                // A Redis with a password answers, and that is all this waits for.
+                Err(e) if e.code() == Some("NOAUTH") => return,
+                Err(_) => {}
+            }
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
