@@ -68,20 +68,8 @@ impl Sim {
         .chain(business.iter().cloned())
         .collect();
         params.push(("SignatureNonce".into(), uuid::Uuid::new_v4().to_string()));
-        let string_to_sign = ali_sign::rpc_string_to_sign("POST", &params);
-        let signature = ali_sign::rpc_signature(&string_to_sign, ALIBABA_ACCESS_KEY_SECRET);
-        params.push(("Signature".into(), signature));
-        let form = params
-            .iter()
-            .map(|(k, v)| {
-                format!(
-                    "{}={}",
-                    ali_sign::percent_encode(k),
-                    ali_sign::percent_encode(v)
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("&");
+        ali_sign::sign_rpc("POST", &mut params, ALIBABA_ACCESS_KEY_SECRET);
+        let form = ali_sign::encode_pairs(&params);
         let response = self
             .http
             .post(format!("http://{}/", self.addr))

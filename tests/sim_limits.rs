@@ -219,20 +219,8 @@ async fn alibaba_get(sim: SocketAddr, action: &str, business: &[(&str, &str)]) -
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     params.push(("SignatureNonce".into(), uuid::Uuid::new_v4().to_string()));
-    let string_to_sign = ali_sign::rpc_string_to_sign("GET", &params);
-    let signature = ali_sign::rpc_signature(&string_to_sign, ALIBABA_ACCESS_KEY_SECRET);
-    params.push(("Signature".into(), signature));
-    let query = params
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "{}={}",
-                ali_sign::percent_encode(k),
-                ali_sign::percent_encode(v)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("&");
+    ali_sign::sign_rpc("GET", &mut params, ALIBABA_ACCESS_KEY_SECRET);
+    let query = ali_sign::encode_pairs(&params);
     let response = http()
         .get(format!("http://{sim}/?{query}"))
         .send()

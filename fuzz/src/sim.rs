@@ -237,19 +237,6 @@ pub fn alibaba_request(call: &AliCall, nonce: &str) -> Option<HttpRequest> {
         .filter(|(k, _)| !COMMON.contains(&k.as_str()))
         .cloned()
         .collect();
-    let encode = |pairs: &[(String, String)]| {
-        pairs
-            .iter()
-            .map(|(k, v)| {
-                format!(
-                    "{}={}",
-                    ali_sign::percent_encode(k),
-                    ali_sign::percent_encode(v)
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("&")
-    };
     if call.v3 {
         let mut headers = vec![
             ("host".to_string(), HOST.to_string()),
@@ -279,7 +266,7 @@ pub fn alibaba_request(call: &AliCall, nonce: &str) -> Option<HttpRequest> {
         return Some(HttpRequest {
             method: http::Method::from_bytes(method.as_bytes()).ok()?,
             path: "/".to_string(),
-            query: encode(&business),
+            query: ali_sign::encode_pairs(&business),
             headers: header_map(&headers)?,
             body: bytes::Bytes::new(),
         });
@@ -300,12 +287,8 @@ pub fn alibaba_request(call: &AliCall, nonce: &str) -> Option<HttpRequest> {
         pairs.push(("SecurityToken".to_string(), token.to_string()));
     }
     pairs.extend(business);
-    let string_to_sign = ali_sign::rpc_string_to_sign(method, &pairs);
-    pairs.push((
-        "Signature".to_string(),
-        ali_sign::rpc_signature(&string_to_sign, secret),
-    ));
-    let encoded = encode(&pairs);
+    ali_sign::sign_rpc(method, &mut pairs, secret);
+    let encoded = ali_sign::encode_pairs(&pairs);
     let mut headers = vec![("host".to_string(), HOST.to_string())];
     let (query, body) = if call.post {
         headers.push((

@@ -59,11 +59,7 @@ impl AlibabaClient {
             })?,
         };
         url.set_path("/");
-        let query = params
-            .iter()
-            .map(|(k, v)| format!("{}={}", sign::percent_encode(k), sign::percent_encode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
+        let query = sign::encode_pairs(params);
         url.set_query(if query.is_empty() { None } else { Some(&query) });
         let host = match url.port() {
             Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),

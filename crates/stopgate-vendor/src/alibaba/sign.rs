@@ -35,6 +35,16 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// Parameters as a query string or form body: percent-encoded `name=value` pairs joined by
+/// `&`, in the order given.
+pub fn encode_pairs<'a>(params: impl IntoIterator<Item = &'a (String, String)>) -> String {
+    params
+        .into_iter()
+        .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 // === V2: RPC HMAC-SHA1 ===
 
 /// The V2 string to sign: `METHOD&%2F&` + encode(sorted, encoded `name=value` pairs joined by `&`).
@@ -43,16 +53,19 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 pub fn rpc_string_to_sign(method: &str, params: &[(String, String)]) -> String {
     let mut sorted: Vec<&(String, String)> = params.iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
-    let canonical = sorted
-        .iter()
-        .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
-        .collect::<Vec<_>>()
-        .join("&");
+    let canonical = encode_pairs(sorted);
     format!(
         "{}&%2F&{}",
         method.to_ascii_uppercase(),
         percent_encode(&canonical)
     )
+}
+
+/// Signs `params` (the decoded parameters of a V2 call sent with `method`) by appending
+/// their `Signature`.
+pub fn sign_rpc(method: &str, params: &mut Vec<(String, String)>, secret: &str) {
+    let signature = rpc_signature(&rpc_string_to_sign(method, params), secret);
+    params.push(("Signature".to_string(), signature));
 }
 
 /// Base64 HMAC-SHA1 of the string to sign, keyed with `secret + "&"`.
