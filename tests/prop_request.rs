@@ -1,29 +1,15 @@
 //! Request conversion and validation, on random requests: the checks of the
 //! `request_validation` fuzz target (fuzz/src/request.rs), driven by proptest.
 
+#[path = "support/prop_config.rs"]
+mod prop_config;
 #[path = "../fuzz/src/request.rs"]
 mod request;
 
+use prop_config::config;
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
 use request::Verdict;
 use stopgate::api::pb;
-
-/// Modest case counts keep this file to a few seconds. The seed is fixed so that every run
-/// checks the same cases (no flaky failures); set PROPTEST_RNG_SEED to explore others.
-fn config(cases: u32) -> ProptestConfig {
-    let base = ProptestConfig::default();
-    let rng_seed = match base.rng_seed {
-        RngSeed::Random => RngSeed::Fixed(0x5709_6a7e),
-        seed => seed,
-    };
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        rng_seed,
-        ..base
-    }
-}
 
 fn alibaba_id() -> impl Strategy<Value = String> {
     "i-[a-z0-9]{8,30}"

@@ -1,28 +1,14 @@
 //! The signers and `Authorization` parsers both sides share, on random input: the checks of the
 //! `signers` fuzz target (fuzz/src/signers.rs), driven by proptest.
 
+#[path = "support/prop_config.rs"]
+mod prop_config;
 #[path = "../fuzz/src/signers.rs"]
 mod signers;
 
+use prop_config::config;
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
 use signers::SignInput;
-
-/// Modest case counts keep this file to a few seconds. The seed is fixed so that every run
-/// checks the same cases (no flaky failures); set PROPTEST_RNG_SEED to explore others.
-fn config(cases: u32) -> ProptestConfig {
-    let base = ProptestConfig::default();
-    let rng_seed = match base.rng_seed {
-        RngSeed::Random => RngSeed::Fixed(0x5709_6a7e),
-        seed => seed,
-    };
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        rng_seed,
-        ..base
-    }
-}
 
 fn text(words: &'static [&'static str]) -> impl Strategy<Value = String> {
     prop_oneof![

@@ -3,32 +3,18 @@
 //! proptest. Calls are signed with the gateway's own signers, so these also check that what the
 //! gateway signs, the simulator verifies.
 
+#[path = "support/prop_config.rs"]
+mod prop_config;
 #[path = "../fuzz/src/sim.rs"]
 mod sim;
 
+use prop_config::config;
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
 use serde_json::Value;
 use sim::{
     ALIBABA_ACTIONS, ALIBABA_WORDS, AliCall, RawRequest, TENCENT_ACTIONS, TENCENT_WORDS, Tamper,
     TcCall,
 };
-
-/// Modest case counts keep this file to a few seconds. The seed is fixed so that every run
-/// checks the same cases (no flaky failures); set PROPTEST_RNG_SEED to explore others.
-fn config(cases: u32) -> ProptestConfig {
-    let base = ProptestConfig::default();
-    let rng_seed = match base.rng_seed {
-        RngSeed::Random => RngSeed::Fixed(0x5709_6a7e),
-        seed => seed,
-    };
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        rng_seed,
-        ..base
-    }
-}
 
 fn word(words: &'static [&'static str]) -> impl Strategy<Value = String> {
     prop_oneof![

@@ -1,31 +1,17 @@
 //! The vendor response parsers, on random answers from a fake vendor on loopback: the checks of
 //! the `vendor_responses` fuzz target (fuzz/src/responses.rs), driven by proptest.
 
+#[path = "support/prop_config.rs"]
+mod prop_config;
 #[path = "../fuzz/src/responses.rs"]
 mod responses;
 
+use prop_config::config;
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
 use responses::{Answer, OPS, Op, Outcome};
 use serde_json::{Value, json};
 use stopgate::model::Provider;
 use stopgate::provider::StopAnswer;
-
-/// Modest case counts keep this file to a few seconds. The seed is fixed so that every run
-/// checks the same cases (no flaky failures); set PROPTEST_RNG_SEED to explore others.
-fn config(cases: u32) -> ProptestConfig {
-    let base = ProptestConfig::default();
-    let rng_seed = match base.rng_seed {
-        RngSeed::Random => RngSeed::Fixed(0x5709_6a7e),
-        seed => seed,
-    };
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        rng_seed,
-        ..base
-    }
-}
 
 fn provider() -> impl Strategy<Value = Provider> {
     prop_oneof![Just(Provider::Alibaba), Just(Provider::Tencent)]
