@@ -199,6 +199,37 @@ impl SimState {
         plan.outcome
     }
 
+    /// The answer to an injected fault that looks the same from either vendor, logged: a bare
+    /// HTTP status, a dropped connection, or a cut-off body (`truncated`: its content type and
+    /// the start of the vendor's own answer). Vendor errors are each vendor's own to render.
+    pub(crate) fn transport_fault(
+        &self,
+        call: &Call,
+        kind: FaultKind,
+        truncated: (&'static str, String),
+    ) -> Reply {
+        match kind {
+            FaultKind::HttpStatus(status) => {
+                self.log(call, &format!("http_{status}"), status);
+                Reply::with_body(
+                    status,
+                    "text/html",
+                    format!("<html><body><h1>{status}</h1>upstream unavailable</body></html>"),
+                )
+            }
+            FaultKind::Drop => {
+                self.log(call, "dropped", 0);
+                Reply::Drop
+            }
+            FaultKind::Malformed => {
+                self.log(call, "malformed", 200);
+                Reply::with_body(200, truncated.0, truncated.1)
+            }
+            FaultKind::Error { .. } => unreachable!("each vendor renders its own errors"),
+            FaultKind::LatencyMs(_) => unreachable!("latency never replaces the answer"),
+        }
+    }
+
     /// Appends to the call log.
     pub(crate) fn log(&self, call: &Call, outcome: &str, http_status: u16) {
         self.log_with_retry_after(call, outcome, http_status, None);

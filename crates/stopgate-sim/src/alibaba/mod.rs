@@ -312,26 +312,13 @@ fn render_fault(
             state.log(call, &code, status);
             render_error(&error, request_id, format)
         }
-        FaultKind::HttpStatus(status) => {
-            state.log(call, &format!("http_{status}"), status);
-            Reply::with_body(
-                status,
-                "text/html",
-                format!("<html><body><h1>{status}</h1>upstream unavailable</body></html>"),
-            )
-        }
-        FaultKind::Drop => {
-            state.log(call, "dropped", 0);
-            Reply::Drop
-        }
-        FaultKind::Malformed => {
-            state.log(call, "malformed", 200);
-            Reply::with_body(
-                200,
+        other => state.transport_fault(
+            call,
+            other,
+            (
                 "application/json;charset=utf-8",
                 format!("{{\"RequestId\":\"{request_id}\",\"Instan"),
-            )
-        }
-        FaultKind::LatencyMs(_) => unreachable!("latency never replaces the answer"),
+            ),
+        ),
     }
 }
