@@ -226,6 +226,78 @@ impl ClusterSettings {
     }
 }
 
+/// Operations (docs/operations.md): every accepted stop runs to its end whoever listens, and is
+/// kept for re-attaching. The journal is in process, or in the `[cluster]` Redis when one is set.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OperationSettings {
+    /// How long an operation and its results are kept after it ends, in seconds (default
+    /// 86,400: 24 hours). Re-attaching works within it; after it, the same request_id starts a
+    /// new operation.
+    pub retention_seconds: u64,
+    /// The longest an operation may run, in seconds (default 7,200): instances still undecided
+    /// then fail with DEADLINE_EXCEEDED. It must leave room for the longest wait (1 hour) and
+    /// graceful window (30 minutes).
+    pub max_duration_seconds: u64,
+    /// The in-process journal keeps at most this many ended operations (default 1,000); the
+    /// oldest are forgotten first.
+    pub max_retained: usize,
+    /// The in-process journal keeps at most this many results of ended operations in all
+    /// (default 1,000,000, about 150 MB); the oldest operations are forgotten first.
+    pub max_retained_results: usize,
+    /// How long the owner's lease on an operation lasts without a heartbeat, in seconds (default
+    /// 10). With Redis, another replica takes an operation over once its owner's lease expired.
+    pub lease_seconds: u64,
+}
+
+impl Default for OperationSettings {
+    fn default() -> Self {
+        OperationSettings {
+            retention_seconds: 86_400,
+            max_duration_seconds: 7_200,
+            max_retained: 1_000,
+            max_retained_results: 1_000_000,
+            lease_seconds: 10,
+        }
+    }
+}
+
+impl OperationSettings {
+    pub fn retention(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.retention_seconds)
+    }
+
+    pub fn max_duration(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.max_duration_seconds)
+    }
+
+    pub fn lease(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.lease_seconds)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.retention_seconds == 0 {
+            return Err("[operations] retention_seconds must be at least 1 (default 86400): results must be kept to be re-attached to".to_string());
+        }
+        if self.max_duration_seconds < 60 {
+            return Err(format!(
+                "[operations] max_duration_seconds = {} is too short: give at least 60 (default 7200)",
+                self.max_duration_seconds
+            ));
+        }
+        if self.lease_seconds < 2 {
+            return Err(format!(
+                "[operations] lease_seconds = {} is too short: give at least 2 (default 10), so a heartbeat can renew it in time",
+                self.lease_seconds
+            ));
+        }
+        if self.max_retained == 0 {
+            return Err("[operations] max_retained must be at least 1 (default 1000)".to_string());
+        }
+        Ok(())
+    }
+}
+
 /// Everything the gateway is configured with.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -252,6 +324,8 @@ pub struct Config {
     pub limits: Limits,
     /// Pacing shared by replicas through Redis; in-process pacing when absent.
     pub cluster: ClusterSettings,
+    /// Operations: how long they may run and how long they are kept (`[operations]`).
+    pub operations: OperationSettings,
 }
 
 impl Default for Config {
@@ -269,6 +343,7 @@ impl Default for Config {
             callers: Vec::new(),
             limits: Limits::default(),
             cluster: ClusterSettings::default(),
+            operations: OperationSettings::default(),
         }
     }
 }
@@ -375,6 +450,7 @@ impl Config {
         self.validate_limits()?;
         self.retry_budget.validate()?;
         self.cluster.validate()?;
+        self.operations.validate()?;
         let mut tokens = std::collections::HashSet::new();
         for caller in &self.callers {
             let token = caller.token.expose();

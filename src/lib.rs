@@ -9,9 +9,14 @@
 //! Module map (`docs/design.md` "The shape"), request path first:
 //! - [`server`]: the gRPC listener: services, health, reflection, TLS, HTTP/2 limits, drain.
 //! - [`api`]: tonic services (`instance_service`, `command_service`) over one streaming helper
-//!   (`stream`), proto ↔ model (`convert`), the one error → status mapping (`status`),
+//!   (`stream`: request ids, new operation or re-attach), proto ↔ model (`convert`), the one error → status mapping (`status`),
 //!   callers' tokens (`auth`), admission control (the counts in `admission`, the call limit as
 //!   a tower layer in `admission_layer`), the caller's deadline (`deadline`).
+//! - [`operations`]: every accepted stop is an operation that outlives its stream: the journal
+//!   that records its results (`journal`; in process: `memory`), the recorder of the engine's
+//!   events (`record`), the stream that replays and follows it (`follow`), and this process's
+//!   register of running operations with the hand-over on shutdown.
+//! - [`audit`]: the audit log lines naming the caller of each operation and vendor call.
 //! - [`engine`]: provider-neutral execution: validation (`request`), StopInstances
 //!   (`stop_instances`, its results in `instance_result`, `wait`), StopCommandExecution
 //!   (`stop_command`), poll pauses (`pace`), the one retry path and its budget (`call`), the one
@@ -36,10 +41,12 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod model;
+pub mod operations;
 pub mod pacing;
 pub mod provider;
 #[cfg(feature = "sim")]

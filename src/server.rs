@@ -40,6 +40,10 @@ const LIMITED: &[Method] = &[
     command_service::STOP_COMMAND_EXECUTION,
 ];
 
+/// After the grace period: how long the interrupted operations' streams get to send what was
+/// decided and end.
+const HAND_OVER: Duration = Duration::from_secs(5);
+
 /// Binds `addr`, with an error that says which flag picks another address.
 pub async fn bind(
     addr: std::net::SocketAddr,
@@ -53,7 +57,8 @@ pub async fn bind(
 }
 
 /// Serves on `listener` until `shutdown` resolves, then reports NOT_SERVING, refuses new calls
-/// with UNAVAILABLE and lets in-flight streams finish for up to `grace`. The listener keeps
+/// with UNAVAILABLE and lets running operations and in-flight streams finish for up to `grace`;
+/// then it stops the operations still running, and their streams end with what was decided. The listener keeps
 /// accepting while it drains, so a health check on a new connection is answered NOT_SERVING
 /// at once rather than left waiting in the accept queue.
 pub async fn serve(
@@ -134,6 +139,9 @@ pub async fn serve(
             .tls_config(tls_config(tls)?)
             .map_err(|e| format!("TLS: {e}"))?;
     }
+    let operations = Arc::new(crate::operations::Operations::in_memory(
+        engine.config().operations.clone(),
+    ));
     let (instances, commands) = (callers.clone(), callers);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = builder
@@ -141,11 +149,11 @@ pub async fn serve(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(InstanceServiceServer::with_interceptor(
-            InstanceService::new(engine.clone(), admission.clone()),
+            InstanceService::new(engine.clone(), admission.clone(), operations.clone()),
             move |r| instances.check(r),
         ))
         .add_service(CommandServiceServer::with_interceptor(
-            CommandService::new(engine, admission.clone()),
+            CommandService::new(engine, admission.clone(), operations.clone()),
             move |r| commands.check(r),
         ))
         // Small responses must leave at once: without TCP_NODELAY, Nagle's algorithm and the
@@ -176,14 +184,22 @@ pub async fn serve(
         .await;
     admission.drain();
     let drained_by = tokio::time::Instant::now() + grace;
+    let idle = || async {
+        operations.idle().await;
+        admission.idle().await;
+    };
     tokio::select! {
         result = &mut server => return result.map_err(|e| format!("gRPC server failed: {e}")),
-        drained = tokio::time::timeout_at(drained_by, admission.idle()) => if drained.is_err() {
+        drained = tokio::time::timeout_at(drained_by, idle()) => if drained.is_err() {
             tracing::warn!(
                 calls = admission.calls_in_flight(),
-                "grace period over; closing the streams still open"
+                operations = operations.running(),
+                "grace period over; stopping the operations still running and ending their streams"
             );
-            return Ok(());
+            // Each stream still gets every result decided so far, then a status saying how
+            // many are missing and how to re-attach.
+            operations.interrupt();
+            let _ = tokio::time::timeout(HAND_OVER, idle()).await;
         }
     }
     // Every call has ended: close the connections (GOAWAY) and stop listening.

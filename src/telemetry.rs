@@ -244,6 +244,7 @@ pub fn rpc_span(
         rpc.method = method,
         rpc.grpc.status_code = tracing::field::Empty,
         trace_id = tracing::field::Empty,
+        stopgate.request_id = tracing::field::Empty,
     );
     if span.is_disabled() {
         return span;

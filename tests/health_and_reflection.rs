@@ -171,7 +171,7 @@ async fn while_draining_a_new_connection_gets_not_serving_and_new_calls_are_refu
         async {
             let _ = stopped.await;
         },
-        std::time::Duration::from_secs(60),
+        std::time::Duration::from_secs(2),
     ));
 
     // A call in flight: it waits for a stop that takes ten minutes.
@@ -226,7 +226,8 @@ async fn while_draining_a_new_connection_gets_not_serving_and_new_calls_are_refu
         !server.is_finished(),
         "the in-flight call keeps the server up"
     );
-    // The last call ending lets the server stop.
+    // The caller leaving does not end the operation: it runs until the grace period is over,
+    // and then the server stops it and exits.
     drop(in_flight);
     server.await.unwrap().unwrap();
 }

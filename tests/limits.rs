@@ -242,13 +242,16 @@ async fn a_vendor_answer_over_the_size_limit_is_refused_unread() {
         format!(r#"{{"Response":{{"RequestId":"r-1","Padding":"{padding}"}}}}"#).into_bytes()
     })
     .await;
-    let h = Harness::start_with(|c| c.tencent.endpoint = Some(endpoint)).await;
+    // The caller's deadline no longer shortens an operation: few retries keep it short.
+    let h = Harness::start_with(|c| {
+        c.tencent.endpoint = Some(endpoint);
+        c.max_retries = 1;
+    })
+    .await;
     let id = TENCENT.id(1);
     let mut request = TENCENT.request(std::slice::from_ref(&id));
     request.dry_run = true;
-    let mut request = tonic::Request::new(request);
-    request.set_timeout(std::time::Duration::from_secs(20));
-    let outcome = h.stop_with(request).await;
+    let outcome = h.stop_with(tonic::Request::new(request)).await;
     let text = match outcome {
         Ok(stream) => {
             let result = stream.result(&id);

@@ -91,6 +91,7 @@ fn any_stop() -> impl Strategy<Value = pb::StopInstancesRequest> {
                     confirm_local_disk_data_loss: flags[2],
                     wait,
                     graceful_timeout: graceful,
+                    request_id: String::new(),
                 }
             },
         )
@@ -116,6 +117,7 @@ fn any_command() -> impl Strategy<Value = pb::StopCommandExecutionRequest> {
                     instance_ids,
                     dry_run,
                     wait,
+                    request_id: String::new(),
                 }
             },
         )

@@ -100,3 +100,20 @@ pub fn authorize<T>(request: &Request<T>, account: &str) -> Result<(), Status> {
         )))
     }
 }
+
+/// Who is asking, for the operation's record and the audit log: the token's name, else the
+/// subject of the mTLS client certificate, else "anonymous" (no authentication configured).
+pub fn identity<T>(request: &Request<T>) -> String {
+    if let Some(caller) = request.extensions().get::<Caller>() {
+        return format!("token:{}", caller.name);
+    }
+    let subject = request.peer_certs().and_then(|certs| {
+        let first = certs.first()?;
+        let (_, cert) = x509_parser::parse_x509_certificate(first.as_ref()).ok()?;
+        Some(cert.subject().to_string())
+    });
+    match subject {
+        Some(subject) => format!("mtls:{subject}"),
+        None => "anonymous".to_string(),
+    }
+}

@@ -7,24 +7,34 @@ use tonic::{Request, Response, Status};
 
 use super::admission::Admission;
 use super::admission_layer::Method;
-use super::stream::{self, Operation};
+use super::stream::{self, Operation, Target};
 use super::{convert, pb, status};
 use crate::engine::Engine;
 use crate::engine::ledger::{Event, Ledger};
 use crate::engine::request::ValidCommandStop;
 use crate::engine::stop_command::{TaskProgress, TaskResult};
-use crate::model::Provider;
+use crate::operations::Operations;
+use crate::operations::record::ProgressOf;
 
 /// The service implementation.
 #[derive(Clone)]
 pub struct CommandService {
     engine: Arc<Engine>,
     admission: Arc<Admission>,
+    operations: Arc<Operations>,
 }
 
 impl CommandService {
-    pub fn new(engine: Arc<Engine>, admission: Arc<Admission>) -> CommandService {
-        CommandService { engine, admission }
+    pub fn new(
+        engine: Arc<Engine>,
+        admission: Arc<Admission>,
+        operations: Arc<Operations>,
+    ) -> CommandService {
+        CommandService {
+            engine,
+            admission,
+            operations,
+        }
     }
 }
 
@@ -59,8 +69,18 @@ impl Operation for StopCommandExecution {
         Ok(valid)
     }
 
-    fn ids(valid: &ValidCommandStop) -> (Provider, &[String], usize) {
-        (valid.provider, &valid.ids, valid.requested)
+    fn request_id(request: &mut Self::Request) -> &mut String {
+        &mut request.request_id
+    }
+
+    fn target(valid: &ValidCommandStop) -> Target<'_> {
+        Target {
+            provider: valid.provider,
+            region: &valid.region,
+            account: &valid.account,
+            ids: &valid.ids,
+            requested: valid.requested,
+        }
     }
 
     async fn run(
@@ -77,9 +97,28 @@ impl Operation for StopCommandExecution {
     ) -> Result<pb::StopCommandExecutionResponse, Status> {
         convert::command_event(event)
     }
+
+    fn accepted(accepted: pb::OperationAccepted) -> pb::StopCommandExecutionResponse {
+        pb::StopCommandExecutionResponse {
+            event: Some(pb::stop_command_execution_response::Event::Accepted(accepted)),
+        }
+    }
+
+    fn result_instance(message: &pb::StopCommandExecutionResponse) -> Option<&str> {
+        match &message.event {
+            Some(pb::stop_command_execution_response::Event::Result(r)) => Some(&r.instance_id),
+            _ => None,
+        }
+    }
 }
 
-type Stream = stream::CallStream<Event<TaskProgress, TaskResult>, pb::StopCommandExecutionResponse>;
+impl ProgressOf for TaskProgress {
+    fn instance_id(&self) -> &str {
+        &self.instance_id
+    }
+}
+
+type Stream = stream::CallStream<pb::StopCommandExecutionResponse>;
 
 #[tonic::async_trait]
 impl pb::command_service_server::CommandService for CommandService {
@@ -89,6 +128,12 @@ impl pb::command_service_server::CommandService for CommandService {
         &self,
         request: Request<pb::StopCommandExecutionRequest>,
     ) -> Result<Response<Stream>, Status> {
-        stream::serve::<StopCommandExecution>(&self.engine, &self.admission, request)
+        stream::serve::<StopCommandExecution>(
+            &self.engine,
+            &self.admission,
+            &self.operations,
+            request,
+        )
+        .await
     }
 }

@@ -151,6 +151,7 @@ pub fn summary(s: Summary) -> pb::Summary {
         throttled: s.throttled,
         elapsed: Some(proto_duration(s.elapsed)),
         notes: s.notes,
+        vendor_request_ids: s.vendor_request_ids,
     }
 }
 

@@ -7,23 +7,33 @@ use tonic::{Request, Response, Status};
 
 use super::admission::Admission;
 use super::admission_layer::Method;
-use super::stream::{self, Operation};
+use super::stream::{self, Operation, Target};
 use super::{convert, pb, status};
 use crate::engine::Engine;
 use crate::engine::ledger::{Event, Ledger};
 use crate::engine::request::ValidStop;
-use crate::model::Provider;
+use crate::operations::Operations;
+use crate::operations::record::ProgressOf;
 
 /// The service implementation.
 #[derive(Clone)]
 pub struct InstanceService {
     engine: Arc<Engine>,
     admission: Arc<Admission>,
+    operations: Arc<Operations>,
 }
 
 impl InstanceService {
-    pub fn new(engine: Arc<Engine>, admission: Arc<Admission>) -> InstanceService {
-        InstanceService { engine, admission }
+    pub fn new(
+        engine: Arc<Engine>,
+        admission: Arc<Admission>,
+        operations: Arc<Operations>,
+    ) -> InstanceService {
+        InstanceService {
+            engine,
+            admission,
+            operations,
+        }
     }
 }
 
@@ -61,8 +71,18 @@ impl Operation for StopInstances {
         Ok(valid)
     }
 
-    fn ids(valid: &ValidStop) -> (Provider, &[String], usize) {
-        (valid.provider, &valid.ids, valid.requested)
+    fn request_id(request: &mut Self::Request) -> &mut String {
+        &mut request.request_id
+    }
+
+    fn target(valid: &ValidStop) -> Target<'_> {
+        Target {
+            provider: valid.provider,
+            region: &valid.region,
+            account: &valid.account,
+            ids: &valid.ids,
+            requested: valid.requested,
+        }
     }
 
     async fn run(
@@ -77,9 +97,28 @@ impl Operation for StopInstances {
     fn convert(event: Event<Progress, Outcome>) -> Result<pb::StopInstancesResponse, Status> {
         convert::instance_event(event)
     }
+
+    fn accepted(accepted: pb::OperationAccepted) -> pb::StopInstancesResponse {
+        pb::StopInstancesResponse {
+            event: Some(pb::stop_instances_response::Event::Accepted(accepted)),
+        }
+    }
+
+    fn result_instance(message: &pb::StopInstancesResponse) -> Option<&str> {
+        match &message.event {
+            Some(pb::stop_instances_response::Event::Result(r)) => Some(&r.instance_id),
+            _ => None,
+        }
+    }
 }
 
-type Stream = stream::CallStream<Event<Progress, Outcome>, pb::StopInstancesResponse>;
+impl ProgressOf for Progress {
+    fn instance_id(&self) -> &str {
+        &self.instance_id
+    }
+}
+
+type Stream = stream::CallStream<pb::StopInstancesResponse>;
 
 #[tonic::async_trait]
 impl pb::instance_service_server::InstanceService for InstanceService {
@@ -89,6 +128,7 @@ impl pb::instance_service_server::InstanceService for InstanceService {
         &self,
         request: Request<pb::StopInstancesRequest>,
     ) -> Result<Response<Stream>, Status> {
-        stream::serve::<StopInstances>(&self.engine, &self.admission, request)
+        stream::serve::<StopInstances>(&self.engine, &self.admission, &self.operations, request)
+            .await
     }
 }

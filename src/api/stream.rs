@@ -1,47 +1,62 @@
-//! The streaming pattern both services share: the engine's work runs in a task of its own and
-//! its events reach the caller through one channel, converted as they are read; when the
-//! caller goes away, the work is aborted, so no further vendor call is made. A request-level failure becomes the
-//! RPC's status and ends the stream. The RPC's span and metrics close with the stream.
+//! The streaming pattern both services share. A call names an operation by its `request_id`
+//! (assigned when absent): a new one is started, as a task of its own that outlives the call,
+//! and its events are recorded in the journal ([`crate::operations::record`]); an existing one
+//! with the same request is re-attached to. Either way the response stream follows the journal
+//! ([`crate::operations::follow`]), so the first stream and a re-attached one carry the same
+//! results. A request-level failure becomes the RPC's status and ends the stream. The RPC's
+//! span and metrics close with the stream.
+//!
 //! [`Operation`] is what differs between the two services; [`serve`] is everything else
-//! (authorization, the instance limit, validation, the ledger, the stream). The call limit and
-//! the drain are applied before any of this, by [`super::admission_layer`].
+//! (authorization, the request id, validation, the instance limit, the journal, the stream).
+//! The call limit and the drain are applied before any of this, by
+//! [`super::admission_layer`].
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
+use prost::Message;
+use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tonic::{Code, Request, Response, Status};
 use tracing::Instrument;
 
-use super::admission::{Admission, Instances};
-use super::{auth, deadline};
+use super::admission::Admission;
+use super::{auth, deadline, pb, status};
+use crate::audit::Origin;
 use crate::engine::Engine;
 use crate::engine::ledger::{Event, Ledger, Record};
 use crate::model::Provider;
+use crate::operations::journal::{Header, Opened};
+use crate::operations::record::ProgressOf;
+use crate::operations::{Operations, follow};
 use crate::telemetry;
 
-/// Events the engine may queue ahead of the stream (per call).
+/// Events the engine may queue ahead of the recorder (per operation).
 const EVENT_BUFFER: usize = 256;
+
+/// The longest request_id accepted.
+pub const MAX_REQUEST_ID: usize = 128;
 
 /// One streaming operation of the API: how its request is checked and its work run.
 pub trait Operation: 'static {
-    type Request: Send + 'static;
+    type Request: Message + Default + Send + 'static;
     /// The request once converted and validated.
     type Valid: Send + 'static;
-    type Progress: Send + 'static;
+    type Progress: ProgressOf + Send + 'static;
     type Result: Record;
-    type Message: Send + 'static;
+    type Message: Message + Default + Send + 'static;
     const SERVICE: &'static str;
     const METHOD: &'static str;
 
     /// The account the request acts as (for authorization).
     fn account(request: &Self::Request) -> &str;
+    /// The request's `request_id` field.
+    fn request_id(request: &mut Self::Request) -> &mut String;
     /// Converts and validates, refusing with INVALID_ARGUMENT; logs what was asked.
     fn validate(engine: &Engine, request: Self::Request) -> Result<Self::Valid, Status>;
-    /// The provider, the distinct ids and how many ids the request named.
-    fn ids(valid: &Self::Valid) -> (Provider, &[String], usize);
+    /// The provider, region, account, the distinct ids and how many ids the request named.
+    fn target(valid: &Self::Valid) -> Target<'_>;
     /// The engine's work for the request.
     fn run(
         engine: Arc<Engine>,
@@ -51,47 +66,224 @@ pub trait Operation: 'static {
     ) -> impl Future<Output = ()> + Send + 'static;
     /// One event as a stream message, or the RPC's status.
     fn convert(event: Event<Self::Progress, Self::Result>) -> Result<Self::Message, Status>;
+    /// The stream's first message.
+    fn accepted(accepted: pb::OperationAccepted) -> Self::Message;
+    /// The instance a result message is about.
+    fn result_instance(message: &Self::Message) -> Option<&str>;
+}
+
+/// What a validated request acts on.
+pub struct Target<'a> {
+    pub provider: Provider,
+    pub region: &'a str,
+    pub account: &'a str,
+    pub ids: &'a [String],
+    pub requested: usize,
 }
 
 /// The response stream of an operation.
-pub type StreamOf<O> = CallStream<
-    Event<<O as Operation>::Progress, <O as Operation>::Result>,
-    <O as Operation>::Message,
->;
+pub type StreamOf<O> = CallStream<<O as Operation>::Message>;
+
+/// The request id a caller sent, checked, or a new UUID when it sent none.
+fn request_id(sent: String) -> Result<String, Status> {
+    if sent.is_empty() {
+        return Ok(uuid::Uuid::new_v4().to_string());
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':');
+    if sent.len() > MAX_REQUEST_ID || !sent.chars().all(allowed) {
+        return Err(status::invalid_fields(vec![(
+            "request_id".to_string(),
+            format!(
+                "must be at most {MAX_REQUEST_ID} letters, digits, '-', '_', '.' or ':' (a UUID is recommended); got {} characters",
+                sent.chars().count()
+            ),
+        )]));
+    }
+    Ok(sent)
+}
+
+/// What identifies a request's content: the method and the request without its request_id.
+fn fingerprint<M: Message>(method: &str, request: &M) -> String {
+    let mut hash = Sha256::new();
+    hash.update(method.as_bytes());
+    hash.update([0]);
+    hash.update(request.encode_to_vec());
+    hex::encode(hash.finalize())
+}
+
+fn timestamp(at: SystemTime) -> prost_types::Timestamp {
+    let since = at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    prost_types::Timestamp {
+        seconds: since.as_secs() as i64,
+        nanos: since.subsec_nanos() as i32,
+    }
+}
 
 /// Serves one call of `O`: refusals become the RPC's status, the rest streams.
-pub fn serve<O: Operation>(
+pub async fn serve<O: Operation>(
     engine: &Arc<Engine>,
     admission: &Arc<Admission>,
+    operations: &Arc<Operations>,
     request: Request<O::Request>,
 ) -> Result<Response<StreamOf<O>>, Status> {
     let rpc = Rpc::start(O::SERVICE, O::METHOD, request.metadata());
+    let caller = auth::identity(&request);
     let prepared = rpc.span.in_scope(|| {
         auth::authorize(&request, O::account(request.get_ref()))?;
         let deadline = deadline::of(request.metadata());
-        let valid = O::validate(engine, request.into_inner())?;
-        let (_, ids, _) = O::ids(&valid);
-        // A call naming no instance (every task of an execution) holds one slot.
-        let instances = admission.reserve_instances(ids.len().max(1))?;
-        Ok((valid, deadline, instances))
+        let mut request = request.into_inner();
+        let id = request_id(std::mem::take(O::request_id(&mut request)))?;
+        let fingerprint = fingerprint(O::METHOD, &request);
+        *O::request_id(&mut request) = id.clone();
+        let encoded = request.encode_to_vec();
+        let valid = O::validate(engine, request)?;
+        Ok((id, fingerprint, encoded, valid, deadline))
     });
-    let (valid, deadline, instances) = prepared.map_err(|status: Status| rpc.refused(status))?;
+    let (id, fingerprint, encoded, valid, deadline) =
+        prepared.map_err(|status: Status| rpc.refused(status))?;
+    rpc.span.record("stopgate.request_id", id.as_str());
+    let target = O::target(&valid);
+    let origin = Origin {
+        request_id: id.clone(),
+        caller: caller.clone(),
+        method: O::METHOD,
+        provider: target.provider,
+        account: target.account.to_string(),
+        region: target.region.to_string(),
+    };
+    let header = Header {
+        id: id.clone(),
+        method: O::METHOD.to_string(),
+        fingerprint,
+        caller,
+        requested: target.requested as u32,
+        unique: target.ids.len() as u32,
+        accepted_at: SystemTime::now(),
+    };
+    // A call naming no instance (every task of an execution) holds one slot.
+    let instances = admission
+        .reserve_instances(target.ids.len().max(1))
+        .map_err(|status| rpc.refused(status))?;
+    let opened = operations
+        .journal()
+        .open(&header, encoded.into())
+        .await
+        .map_err(|e| {
+            rpc.refused(Status::unavailable(format!(
+                "the operation journal cannot be reached ({e}); nothing was sent: try again"
+            )))
+        })?;
+    let settings = operations.settings();
+    let mut accepted = pb::OperationAccepted {
+        request_id: id.clone(),
+        reattached: false,
+        requested: header.requested,
+        unique: header.unique,
+        recorded: 0,
+        accepted_at: Some(timestamp(header.accepted_at)),
+        retention: Some(prost_types::Duration {
+            seconds: settings.retention_seconds as i64,
+            nanos: 0,
+        }),
+        finished: false,
+    };
+    match opened {
+        Opened::Created => {
+            rpc.span.in_scope(|| {
+                crate::audit::accepted(
+                    &origin,
+                    target.requested,
+                    target.ids.len(),
+                    &header.fingerprint,
+                )
+            });
+            start::<O>(engine, operations, valid, origin, instances, &rpc.span);
+        }
+        Opened::Existing { header: kept, .. } if kept.fingerprint != header.fingerprint => {
+            return Err(rpc.refused(status::invalid_fields(vec![(
+                "request_id".to_string(),
+                format!(
+                    "{id:?} already names a different {} request (accepted at {}); use a new request_id for a new request, or send exactly the same request to re-attach",
+                    kept.method,
+                    time::OffsetDateTime::from(kept.accepted_at)
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .unwrap_or_default()
+                ),
+            )])));
+        }
+        Opened::Existing { header: kept, .. } if kept.caller != header.caller => {
+            return Err(rpc.refused(Status::permission_denied(format!(
+                "request_id {id:?} belongs to an operation of another caller; use a new request_id"
+            ))));
+        }
+        Opened::Existing {
+            header: kept,
+            recorded,
+            finished,
+        } => {
+            drop(instances);
+            rpc.span.in_scope(|| {
+                tracing::info!(request_id = %id, recorded, finished, "re-attached to an operation")
+            });
+            accepted.reattached = true;
+            accepted.unique = kept.unique;
+            accepted.recorded = recorded as u32;
+            accepted.finished = finished;
+            accepted.accepted_at = Some(timestamp(kept.accepted_at));
+        }
+    }
+    let (tx, rx) = mpsc::channel(follow::BUFFER);
+    let unique = accepted.unique;
+    let follower = follow::Follow {
+        operations: operations.clone(),
+        id,
+        accepted: O::accepted(accepted),
+        unique,
+        deadline,
+        instance_of: O::result_instance,
+    };
+    tokio::spawn(follow::follow(follower, tx).instrument(rpc.span.clone()));
+    Ok(Response::new(CallStream::new(rpc, rx)))
+}
+
+/// Starts a new operation: the engine's work and its recorder, both outliving the call.
+fn start<O: Operation>(
+    engine: &Arc<Engine>,
+    operations: &Arc<Operations>,
+    valid: O::Valid,
+    origin: Origin,
+    instances: super::admission::Instances,
+    span: &tracing::Span,
+) {
+    let local = operations.register(&origin.request_id);
     let (events_tx, events_rx) = mpsc::channel(EVENT_BUFFER);
-    let (provider, ids, requested) = O::ids(&valid);
-    let completion = events_tx.clone();
-    let ledger = Arc::new(Ledger::new(ids.to_vec(), requested, events_tx).labelled(
-        O::METHOD,
-        provider,
-        engine.metrics().clone(),
-    ));
-    let work = O::run(engine.clone(), valid, ledger, deadline);
-    Ok(Response::new(spawn(
-        rpc,
-        instances,
-        (events_rx, completion),
+    let target = O::target(&valid);
+    let ledger = Ledger::new(target.ids.to_vec(), target.requested, events_tx)
+        .labelled(O::METHOD, target.provider, engine.metrics().clone())
+        .with_origin(origin.clone());
+    let deadline = tokio::time::Instant::now() + operations.settings().max_duration();
+    let work = tokio::spawn(
+        O::run(engine.clone(), valid, Arc::new(ledger), Some(deadline)).instrument(span.clone()),
+    );
+    local.set_work(work.abort_handle());
+    let recorder = crate::operations::record::record(
+        operations.clone(),
+        local,
+        events_rx,
         work,
         O::convert,
-    )))
+        move |summary| crate::audit::finished(&origin, summary),
+    );
+    tokio::spawn(
+        async move {
+            recorder.await;
+            // The instance limit counts the instances still being worked on.
+            drop(instances);
+        }
+        .instrument(span.clone()),
+    );
 }
 
 /// One RPC being served: its span and when it started.
@@ -131,72 +323,30 @@ impl Rpc {
     }
 }
 
-/// The response stream of one call: the engine's events, converted as the caller reads them.
-/// The work runs as its own task (a slow reader never holds it up); dropping the stream (the
-/// caller went away) aborts the work, so no further vendor call is made.
-pub struct CallStream<E, M> {
-    events: mpsc::Receiver<E>,
-    convert: fn(E) -> Result<M, Status>,
-    work: tokio::task::JoinHandle<()>,
-    /// Set by the work when it returns, before the events end: the stream can then end with
-    /// its last message rather than wait for the task to be reaped (a separate HTTP/2 write).
-    returned: Arc<AtomicBool>,
+/// The response stream of one call: what its follower sends. Its end closes the RPC's span
+/// and metrics; the caller going away ends only the stream, never the operation.
+pub struct CallStream<M> {
+    messages: mpsc::Receiver<Result<M, Status>>,
     rpc: Rpc,
-    code: Code,
-    /// The events have ended; the work's own end (or panic) is awaited.
-    events_ended: bool,
     finished: bool,
 }
 
-/// Runs `work` as a task and streams each event of `events` converted by `convert`; the
-/// work's `instances` are given back when the work returns or is aborted, so the instance
-/// count says how many are still being worked on. `completion`, a sender of `events` that
-/// only this task holds, keeps the events open until the work has returned.
-fn spawn<E, M>(
-    rpc: Rpc,
-    instances: Instances,
-    (events, completion): (mpsc::Receiver<E>, mpsc::Sender<E>),
-    work: impl Future<Output = ()> + Send + 'static,
-    convert: fn(E) -> Result<M, Status>,
-) -> CallStream<E, M>
-where
-    E: Send + 'static,
-    M: Send + 'static,
-{
-    let returned = Arc::new(AtomicBool::new(false));
-    let set = returned.clone();
-    let work = tokio::spawn(
-        async move {
-            work.await;
-            drop(instances);
-            // Ordered before the events end: the stream reads the flag after it sees their
-            // end. A panic unwinds past this and drops the sender unset.
-            set.store(true, Ordering::Release);
-            drop(completion);
+impl<M> CallStream<M> {
+    fn new(rpc: Rpc, messages: mpsc::Receiver<Result<M, Status>>) -> CallStream<M> {
+        CallStream {
+            messages,
+            rpc,
+            finished: false,
         }
-        .instrument(rpc.span.clone()),
-    );
-    CallStream {
-        events,
-        convert,
-        work,
-        returned,
-        rpc,
-        code: Code::Ok,
-        events_ended: false,
-        finished: false,
     }
-}
 
-impl<E, M> CallStream<E, M> {
     fn finish(&mut self, code: Code) {
-        self.code = code;
         self.finished = true;
         self.rpc.finish(code);
     }
 }
 
-impl<E, M> futures::Stream for CallStream<E, M> {
+impl<M> futures::Stream for CallStream<M> {
     type Item = Result<M, Status>;
 
     fn poll_next(
@@ -209,56 +359,28 @@ impl<E, M> futures::Stream for CallStream<E, M> {
         if this.finished {
             return Poll::Ready(None);
         }
-        if !this.events_ended {
-            match this.events.poll_recv(cx) {
-                Poll::Ready(Some(event)) => {
-                    let message = (this.convert)(event);
-                    if let Err(status) = &message {
-                        // A request-level failure is the RPC's status and its last message.
-                        this.finish(status.code());
-                        this.work.abort();
-                    }
-                    return Poll::Ready(Some(message));
-                }
-                // The work owns the event senders: the events end when it does.
-                Poll::Ready(None) => {
-                    this.events_ended = true;
-                    if this.returned.load(Ordering::Acquire) {
-                        this.finish(Code::Ok);
-                        return Poll::Ready(None);
-                    }
-                }
-                Poll::Pending => return Poll::Pending,
+        match this.messages.poll_recv(cx) {
+            Poll::Ready(Some(Err(status))) => {
+                // A status is the stream's last message.
+                this.finish(status.code());
+                Poll::Ready(Some(Err(status)))
             }
-        }
-        match std::pin::Pin::new(&mut this.work).poll(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Err(error)) if error.is_panic() => {
-                // A bug that panics ends this request with INTERNAL, never with an OK stream
-                // that lacks results.
-                this.rpc.span.in_scope(|| {
-                    tracing::error!("the request failed on a bug (a panic); reported as INTERNAL")
-                });
-                this.finish(Code::Internal);
-                Poll::Ready(Some(Err(Status::internal(
-                    "stopgate failed on this request (a bug); some results may be missing: check the instances' state",
-                ))))
-            }
-            Poll::Ready(_) => {
+            Poll::Ready(Some(Ok(message))) => Poll::Ready(Some(Ok(message))),
+            Poll::Ready(None) => {
                 this.finish(Code::Ok);
                 Poll::Ready(None)
             }
+            Poll::Pending => Poll::Pending,
         }
     }
 }
 
-impl<E, M> Drop for CallStream<E, M> {
+impl<M> Drop for CallStream<M> {
     fn drop(&mut self) {
         if !self.finished {
-            self.rpc
-                .span
-                .in_scope(|| tracing::info!("caller went away; dropping the rest of its request"));
-            self.work.abort();
+            self.rpc.span.in_scope(|| {
+                tracing::info!("caller went away; its operation continues and can be re-attached to")
+            });
             self.finish(Code::Cancelled);
         }
     }
@@ -266,52 +388,35 @@ impl<E, M> Drop for CallStream<E, M> {
 
 #[cfg(test)]
 mod tests {
-    use futures::StreamExt;
-
     use super::*;
-    use crate::config::Limits;
 
-    /// A stream over `work`, which gets the only other sender of the events.
-    fn stream_of(
-        work: impl FnOnce(mpsc::Sender<u32>) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
-    ) -> CallStream<u32, u32> {
-        let rpc = Rpc::start(
-            "test.Service",
-            "Method",
-            &tonic::metadata::MetadataMap::new(),
+    #[test]
+    fn a_missing_request_id_is_assigned_a_uuid_and_a_bad_one_is_refused() {
+        let assigned = request_id(String::new()).unwrap();
+        assert!(uuid::Uuid::parse_str(&assigned).is_ok());
+        assert_eq!(
+            request_id("7d0c0c56-0c5e-4b4e-9a59-1d2c2b6f3e10".into()).unwrap(),
+            "7d0c0c56-0c5e-4b4e-9a59-1d2c2b6f3e10"
         );
-        let instances = Admission::new(&Limits::default())
-            .reserve_instances(1)
-            .unwrap();
-        let (tx, rx) = mpsc::channel(EVENT_BUFFER);
-        let completion = tx.clone();
-        spawn(rpc, instances, (rx, completion), work(tx), Ok)
+        for bad in ["has space", "ünïcode", &"x".repeat(MAX_REQUEST_ID + 1)] {
+            let status = request_id(bad.to_string()).unwrap_err();
+            assert_eq!(status.code(), Code::InvalidArgument);
+            assert!(status.message().contains("request_id"), "{status:?}");
+        }
     }
 
-    #[tokio::test]
-    async fn work_that_returns_ends_the_stream_after_its_events() {
-        let stream = stream_of(|tx| {
-            Box::pin(async move {
-                tx.send(1).await.unwrap();
-                tx.send(2).await.unwrap();
-            })
-        });
-        let items: Vec<u32> = stream.map(|m| m.unwrap()).collect().await;
-        assert_eq!(items, [1, 2]);
-    }
-
-    #[tokio::test]
-    async fn work_that_panics_after_an_event_ends_the_stream_with_internal() {
-        let mut stream = stream_of(|tx| {
-            Box::pin(async move {
-                tx.send(1).await.unwrap();
-                drop(tx);
-                panic!("a bug in the work");
-            })
-        });
-        assert_eq!(stream.next().await.unwrap().unwrap(), 1);
-        let status = stream.next().await.unwrap().unwrap_err();
-        assert_eq!(status.code(), Code::Internal);
-        assert!(stream.next().await.is_none());
+    #[test]
+    fn the_fingerprint_ignores_the_request_id_and_nothing_else() {
+        let mut a = pb::StopInstancesRequest {
+            region: "cn-hangzhou".into(),
+            instance_ids: vec!["i-1".into()],
+            ..Default::default()
+        };
+        let base = fingerprint("StopInstances", &a);
+        a.dry_run = true;
+        assert_ne!(fingerprint("StopInstances", &a), base);
+        a.dry_run = false;
+        assert_eq!(fingerprint("StopInstances", &a), base);
+        assert_ne!(fingerprint("StopCommandExecution", &a), base);
     }
 }

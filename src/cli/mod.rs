@@ -46,6 +46,13 @@ pub struct Connection {
     /// Print one JSON object per stream message instead of the progress bar and table.
     #[arg(long)]
     pub json: bool,
+    /// The operation's id (AIP-155; default: a new UUID). Run the same command with the same
+    /// id to re-attach to an operation, e.g. after this client was stopped.
+    #[arg(long)]
+    pub request_id: Option<String>,
+    /// When the stream breaks, re-attach to the operation this many times (with backoff).
+    #[arg(long, default_value_t = 8)]
+    pub reattach_attempts: u32,
 }
 
 impl std::fmt::Debug for Connection {
@@ -59,6 +66,8 @@ impl std::fmt::Debug for Connection {
             .field("client_key", &self.client_key)
             .field("deadline", &self.deadline)
             .field("json", &self.json)
+            .field("request_id", &self.request_id)
+            .field("reattach_attempts", &self.reattach_attempts)
             .finish()
     }
 }
@@ -285,16 +294,22 @@ pub async fn stop_instances(args: StopInstancesArgs) -> Result<i32, String> {
         confirm_local_disk_data_loss: args.confirm_local_disk_data_loss,
         wait: wait(args.wait, args.wait_timeout),
         graceful_timeout: None,
+        request_id: operation_id(c),
     };
-    let mut client = pb::instance_service_client::InstanceServiceClient::new(channel);
-    let stream = match client.stop_instances(request(c, message)?).await {
-        Ok(response) => response.into_inner(),
-        Err(status) => return Err(rpc_failure(status)),
+    let client = pb::instance_service_client::InstanceServiceClient::new(channel);
+    let open = || {
+        let mut client = client.clone();
+        let message = message.clone();
+        async move {
+            let request = request(c, message).map_err(tonic::Status::invalid_argument)?;
+            Ok(client.stop_instances(request).await?.into_inner())
+        }
     };
     report(
-        stream,
+        open,
+        &message.request_id,
         args.instance_ids.len(),
-        c.json,
+        c,
         |m: pb::StopInstancesResponse| {
             use pb::stop_instances_response::Event;
             let json = render::json_instance_message(&m);
@@ -302,6 +317,7 @@ pub async fn stop_instances(args: StopInstancesArgs) -> Result<i32, String> {
                 Some(Event::Result(r)) => Item::Result(Row::from_instance(&r)),
                 Some(Event::Progress(p)) => Item::Progress(p.instance_id, p.vendor_state),
                 Some(Event::Summary(s)) => Item::Summary(s),
+                Some(Event::Accepted(a)) => Item::Accepted(a),
                 None => Item::Nothing,
             };
             (json, item)
@@ -322,16 +338,22 @@ pub async fn stop_execution(args: StopExecutionArgs) -> Result<i32, String> {
         instance_ids: args.instance_ids.clone(),
         dry_run: args.dry_run,
         wait: wait(args.wait, args.wait_timeout),
+        request_id: operation_id(c),
     };
-    let mut client = pb::command_service_client::CommandServiceClient::new(channel);
-    let stream = match client.stop_command_execution(request(c, message)?).await {
-        Ok(response) => response.into_inner(),
-        Err(status) => return Err(rpc_failure(status)),
+    let client = pb::command_service_client::CommandServiceClient::new(channel);
+    let open = || {
+        let mut client = client.clone();
+        let message = message.clone();
+        async move {
+            let request = request(c, message).map_err(tonic::Status::invalid_argument)?;
+            Ok(client.stop_command_execution(request).await?.into_inner())
+        }
     };
     report(
-        stream,
+        open,
+        &message.request_id,
         args.instance_ids.len(),
-        c.json,
+        c,
         |m: pb::StopCommandExecutionResponse| {
             use pb::stop_command_execution_response::Event;
             let json = render::json_command_message(&m);
@@ -339,6 +361,7 @@ pub async fn stop_execution(args: StopExecutionArgs) -> Result<i32, String> {
                 Some(Event::Result(r)) => Item::Result(Row::from_task(&r)),
                 Some(Event::Progress(p)) => Item::Progress(p.instance_id, p.vendor_state),
                 Some(Event::Summary(s)) => Item::Summary(s),
+                Some(Event::Accepted(a)) => Item::Accepted(a),
                 None => Item::Nothing,
             };
             (json, item)
@@ -347,44 +370,124 @@ pub async fn stop_execution(args: StopExecutionArgs) -> Result<i32, String> {
     .await
 }
 
+/// The request id to send: the one given, or a new UUID (chosen here, so that the client can
+/// re-attach even if the stream breaks before its first message).
+fn operation_id(c: &Connection) -> String {
+    c.request_id
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
 /// One stream message, as the report needs it.
 enum Item {
+    Accepted(pb::OperationAccepted),
     Result(Row),
     Progress(String, String),
     Summary(pb::Summary),
     Nothing,
 }
 
-/// Reads a stream to its end, drawing progress (or printing JSON), then prints the report and
-/// returns the exit status.
-async fn report<M>(
-    mut stream: tonic::Streaming<M>,
+/// Whether a stream that ended with `status` may be re-attached to: the connection or the
+/// replica went away. A refusal, the caller's own deadline or a request-level failure is
+/// final.
+fn may_reattach(status: &tonic::Status) -> bool {
+    use tonic::Code;
+    matches!(
+        status.code(),
+        Code::Unavailable | Code::Unknown | Code::Aborted | Code::Internal
+    ) && !status.message().contains("(a bug)")
+}
+
+/// Opens the operation's stream and reads it to its end, re-attaching with backoff when it
+/// breaks (each instance is reported once, however many times its result is replayed), drawing
+/// progress (or printing JSON); then prints the report and returns the exit status.
+async fn report<M, F, Fut>(
+    open: F,
+    request_id: &str,
     total: usize,
-    json: bool,
+    c: &Connection,
     read: impl Fn(M) -> (serde_json::Value, Item),
-) -> Result<i32, String> {
-    let mut progress = Progress::new(total, json);
+) -> Result<i32, String>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<tonic::Streaming<M>, tonic::Status>>,
+{
+    let mut progress = Progress::new(total, c.json);
     let mut rows = Vec::new();
-    loop {
-        match stream.message().await {
-            Ok(Some(message)) => {
-                let (as_json, item) = read(message);
-                if json {
-                    println!("{as_json}");
-                }
-                match item {
-                    Item::Result(row) => {
-                        progress.result(&row);
-                        rows.push(row);
+    let mut seen = std::collections::HashSet::new();
+    let mut announced = false;
+    let mut attempt = 0u32;
+    'attach: loop {
+        let broke = match open().await {
+            Ok(mut stream) => loop {
+                match stream.message().await {
+                    Ok(Some(message)) => {
+                        let (as_json, item) = read(message);
+                        match item {
+                            Item::Accepted(accepted) => {
+                                if !announced && !c.json {
+                                    eprintln!(
+                                        "operation {} (re-attach with --request-id {})",
+                                        accepted.request_id, accepted.request_id
+                                    );
+                                }
+                                if c.json && !announced {
+                                    println!("{as_json}");
+                                }
+                                announced = true;
+                                attempt = 0;
+                            }
+                            Item::Result(row) => {
+                                if seen.insert(row.instance.clone()) {
+                                    if c.json {
+                                        println!("{as_json}");
+                                    }
+                                    progress.result(&row);
+                                    rows.push(row);
+                                }
+                            }
+                            Item::Progress(instance, state) => {
+                                if !seen.contains(&instance) {
+                                    if c.json {
+                                        println!("{as_json}");
+                                    }
+                                    progress.note(&instance, &state);
+                                }
+                            }
+                            Item::Summary(summary) => {
+                                if c.json {
+                                    println!("{as_json}");
+                                }
+                                progress.summary(summary);
+                            }
+                            Item::Nothing => {}
+                        }
                     }
-                    Item::Progress(instance, state) => progress.note(&instance, &state),
-                    Item::Summary(summary) => progress.summary(summary),
-                    Item::Nothing => {}
+                    Ok(None) => break 'attach,
+                    Err(status) => break status,
                 }
+            },
+            Err(status) => status,
+        };
+        attempt += 1;
+        if !may_reattach(&broke) || attempt > c.reattach_attempts {
+            let mut failure = rpc_failure(broke);
+            if announced {
+                failure.push_str(&format!(
+                    "\nthe operation continues on the gateway: run the same command with --request-id {request_id} to get every result"
+                ));
             }
-            Ok(None) => break,
-            Err(status) => return Err(rpc_failure(status)),
+            return Err(failure);
         }
+        let pause = Duration::from_millis(250 * (1u64 << attempt.min(6)));
+        eprintln!(
+            "stopgate: the stream broke ({:?}: {}); re-attaching to operation {request_id} in {:.1} s (attempt {attempt} of {})",
+            broke.code(),
+            broke.message(),
+            pause.as_secs_f64(),
+            c.reattach_attempts
+        );
+        tokio::time::sleep(pause).await;
     }
     Ok(progress.finish(&rows))
 }
@@ -412,6 +515,8 @@ mod tests {
             client_key: None,
             deadline: None,
             json: false,
+            request_id: None,
+            reattach_attempts: 8,
         }
     }
 

@@ -251,7 +251,15 @@ fn summary_json(s: &pb::Summary) -> Value {
         "requested": s.requested, "unique": s.unique, "outcome_counts": s.outcome_counts,
         "vendor_calls": s.vendor_calls, "retries": s.retries, "throttled": s.throttled,
         "elapsed_seconds": s.elapsed.as_ref().map(|d| d.seconds as f64 + f64::from(d.nanos) / 1e9),
-        "notes": s.notes,
+        "notes": s.notes, "vendor_request_ids": s.vendor_request_ids,
+    }})
+}
+
+fn accepted_json(a: &pb::OperationAccepted) -> Value {
+    json!({"accepted": {
+        "request_id": a.request_id, "reattached": a.reattached, "requested": a.requested,
+        "unique": a.unique, "recorded": a.recorded, "finished": a.finished,
+        "retention_seconds": a.retention.as_ref().map(|d| d.seconds),
     }})
 }
 
@@ -278,6 +286,7 @@ pub fn json_instance_message(m: &pb::StopInstancesResponse) -> Value {
             json!({"progress": {"instance_id": p.instance_id, "state": state(p.state), "vendor_state": p.vendor_state, "message": p.message}})
         }
         Some(Event::Summary(s)) => summary_json(s),
+        Some(Event::Accepted(a)) => accepted_json(a),
         None => Value::Null,
     }
 }
@@ -300,6 +309,7 @@ pub fn json_command_message(m: &pb::StopCommandExecutionResponse) -> Value {
             json!({"progress": {"instance_id": p.instance_id, "state": state(p.state), "vendor_state": p.vendor_state}})
         }
         Some(Event::Summary(s)) => summary_json(s),
+        Some(Event::Accepted(a)) => accepted_json(a),
         None => Value::Null,
     }
 }

@@ -1,6 +1,6 @@
 //! Every vendor call of a request goes through its one [`Caller`]: paced, retried with
 //! exponential backoff and jitter on temporary errors (honouring the vendor's retry-after),
-//! bounded by the retry policy, the request's retry budget and the caller's deadline, and
+//! bounded by the retry policy, the request's retry budget and the operation's deadline, and
 //! counted for the summary. Re-sends decided by the engine (an instance refused for a moment,
 //! a stop whose answer was lost) pass the same gate ([`Caller::pause_to_resend`]).
 //!
@@ -116,6 +116,8 @@ pub struct Stats {
     pub vendor_calls: AtomicU32,
     pub retries: AtomicU32,
     pub throttled: AtomicU32,
+    /// RequestIds of the state-changing vendor calls (stops, cancels), in order.
+    pub state_changes: std::sync::Mutex<Vec<String>>,
 }
 
 /// Retry settings.
@@ -176,6 +178,8 @@ pub struct Caller {
     /// Retries left for the whole request.
     budget: Arc<RetryBudget>,
     deadline: Deadline,
+    /// The operation's audit record, when it has one.
+    origin: Option<Arc<crate::audit::Origin>>,
 }
 
 impl std::fmt::Debug for Caller {
@@ -233,6 +237,41 @@ impl Caller {
             policy,
             budget: Arc::new(RetryBudget::new(budget)),
             deadline,
+            origin: None,
+        }
+    }
+
+    /// Writes an audit line for each state-changing call, naming `origin`.
+    pub fn with_origin(mut self, origin: Option<Arc<crate::audit::Origin>>) -> Caller {
+        self.origin = origin;
+        self
+    }
+
+    /// Notes a state-changing call's answer: its RequestId for the summary, and the audit line.
+    fn state_changed<T: crate::audit::VendorAnswer>(
+        &self,
+        action: &str,
+        ids: &[String],
+        answer: &Result<T, StopError>,
+    ) {
+        let request_id = match answer {
+            Ok(t) => t.vendor_request_id(),
+            Err(e) => e.vendor_request_id.as_deref(),
+        };
+        if let Some(id) = request_id.filter(|id| !id.is_empty()) {
+            self.stats
+                .state_changes
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(id.to_string());
+        }
+        if let Some(origin) = &self.origin {
+            crate::audit::vendor_call(
+                origin,
+                action,
+                ids,
+                answer.as_ref().map(|t| t.vendor_request_id()),
+            );
         }
     }
 
@@ -251,7 +290,7 @@ impl Caller {
         }
     }
 
-    /// The caller's deadline.
+    /// The operation's deadline (its maximum duration).
     pub fn deadline(&self) -> &Deadline {
         &self.deadline
     }
@@ -346,7 +385,7 @@ impl Caller {
             ErrorKind::DeadlineExceeded,
             "DEADLINE_EXCEEDED",
             format!(
-                "the caller's deadline passed before {action} could be sent; give the call a longer deadline"
+                "the operation reached its maximum duration before {action} could be sent ([operations] max_duration_seconds); check the instance's state and send a new request"
             ),
         );
         e.retry = RetryClass::Temporary;
@@ -366,18 +405,29 @@ impl Caller {
     /// stop ([`StopError::may_have_applied`]): that error comes back at once, for the engine to
     /// read what happened before it sends anything again. `resent` is how many times the
     /// engine already sent this stop: its attempts continue that count.
+    /// `ids` are the instances the call is for (empty: every instance of an execution); each
+    /// attempt is noted ([`Caller::state_changed`]).
     pub async fn run_stop<T, F, Fut>(
         &self,
         action: &str,
+        ids: &[String],
         resent: u32,
         call: F,
     ) -> Result<T, StopError>
     where
+        T: crate::audit::VendorAnswer,
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, StopError>>,
     {
-        self.run_with(action, Resend::Unambiguous, resent, call)
-            .await
+        self.run_with(action, Resend::Unambiguous, resent, || {
+            let attempt = call();
+            async move {
+                let answer = attempt.await;
+                self.state_changed(action, ids, &answer);
+                answer
+            }
+        })
+        .await
     }
 
     async fn run_with<T, F, Fut>(

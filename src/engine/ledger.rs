@@ -33,6 +33,8 @@ pub struct Summary {
     pub throttled: u32,
     pub elapsed: Duration,
     pub notes: Vec<String>,
+    /// RequestIds of every state-changing vendor call, in order.
+    pub vendor_request_ids: Vec<String>,
 }
 
 /// What a stream carries.
@@ -63,6 +65,8 @@ pub struct Ledger<P, R> {
     metrics: Option<crate::telemetry::Metrics>,
     tx: mpsc::Sender<Event<P, R>>,
     state: Mutex<State>,
+    /// The operation's audit record, when it has one.
+    origin: Option<std::sync::Arc<crate::audit::Origin>>,
 }
 
 impl<P: Send + 'static, R: Record> Ledger<P, R> {
@@ -81,7 +85,19 @@ impl<P: Send + 'static, R: Record> Ledger<P, R> {
                 counts: BTreeMap::new(),
                 notes: Vec::new(),
             }),
+            origin: None,
         }
+    }
+
+    /// Names the operation in audit lines.
+    pub fn with_origin(mut self, origin: crate::audit::Origin) -> Self {
+        self.origin = Some(std::sync::Arc::new(origin));
+        self
+    }
+
+    /// The operation's audit record.
+    pub fn origin(&self) -> Option<std::sync::Arc<crate::audit::Origin>> {
+        self.origin.clone()
     }
 
     /// Counts results in `metrics`, labelled with the operation and provider.
@@ -227,6 +243,11 @@ impl<P: Send + 'static, R: Record> Ledger<P, R> {
                 throttled: stats.throttled.load(Ordering::Relaxed),
                 elapsed: self.started.elapsed(),
                 notes: state.notes.clone(),
+                vendor_request_ids: stats
+                    .state_changes
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone(),
             }
         };
         let _ = self.tx.send(Event::Summary(summary)).await;

@@ -69,7 +69,7 @@ async fn within_deadline<P: Send + 'static, R: Record>(
         let mut error = StopError::local(
             ErrorKind::DeadlineExceeded,
             "DEADLINE_EXCEEDED",
-            "the caller's deadline passed before this result was final; a stop may already have been sent: check the state, or call again with a longer deadline",
+            "the operation reached its maximum duration ([operations] max_duration_seconds) before this result was final; a stop may already have been sent: check the state",
         );
         error.retry = crate::model::RetryClass::Temporary;
         if ledger.has_ids() {
@@ -219,12 +219,14 @@ impl Engine {
     ) {
         let adapter = self.adapter(request.provider).expect("validated provider");
         let deadline = Self::deadline_of(deadline, &ledger);
-        let caller = self.caller(
-            request.provider,
-            &request.account,
-            &request.region,
-            deadline.clone(),
-        );
+        let caller = self
+            .caller(
+                request.provider,
+                &request.account,
+                &request.region,
+                deadline.clone(),
+            )
+            .with_origin(ledger.origin());
         let poll = self.config.poll_interval();
         let (work_caller, work_ledger) = (caller.clone(), ledger.clone());
         let work = async move {
@@ -246,7 +248,7 @@ impl Engine {
         ledger.finish(&caller.stats).await;
     }
 
-    /// The caller's deadline as the engine sees it: its cutoff follows the results still owed.
+    /// The operation's deadline as the engine sees it: its cutoff follows the results still owed.
     fn deadline_of<P: Send + 'static, R: Record>(
         at: Option<Instant>,
         ledger: &Arc<Ledger<P, R>>,
@@ -293,7 +295,8 @@ impl Engine {
         )
     }
 
-    /// Runs a validated StopInstances to its summary. `deadline` is the caller's gRPC deadline.
+    /// Runs a validated StopInstances to its summary. `deadline` ends the work (the operation's
+    /// maximum duration).
     pub async fn stop_instances(
         &self,
         request: ValidStop,
@@ -302,12 +305,14 @@ impl Engine {
     ) {
         let adapter = self.adapter(request.provider).expect("validated provider");
         let deadline = Self::deadline_of(deadline, &ledger);
-        let caller = self.caller(
-            request.provider,
-            &request.account,
-            &request.region,
-            deadline.clone(),
-        );
+        let caller = self
+            .caller(
+                request.provider,
+                &request.account,
+                &request.region,
+                deadline.clone(),
+            )
+            .with_origin(ledger.origin());
         let concurrency = self
             .config
             .provider(request.provider)

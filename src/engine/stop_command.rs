@@ -340,7 +340,7 @@ impl<'a> CommandRun<'a> {
         if stop_all && !to_stop.is_empty() {
             match self
                 .caller
-                .run_stop(self.actions.stop, 0, || {
+                .run_stop(self.actions.stop, &[], 0, || {
                     self.adapter.stop_execution(self.scope, self.id(), &[])
                 })
                 .await
@@ -395,7 +395,7 @@ impl<'a> CommandRun<'a> {
             let ids: Vec<String> = group.iter().map(|t| t.instance_id.clone()).collect();
             let answer = self
                 .caller
-                .run_stop(self.actions.stop, round, || {
+                .run_stop(self.actions.stop, &ids, round, || {
                     self.adapter.stop_execution(self.scope, self.id(), &ids)
                 })
                 .await;

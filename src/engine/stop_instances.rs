@@ -356,7 +356,7 @@ impl<'a> Run<'a> {
             let answer = if self.req.dry_run {
                 self.caller.run(action, stop).await
             } else {
-                self.caller.run_stop(action, round, stop).await
+                self.caller.run_stop(action, &ids, round, stop).await
             };
             match answer {
                 Ok(StopAnswer::Accepted { request_id }) => {
@@ -679,7 +679,7 @@ impl<'a> Run<'a> {
             let answer = if self.req.dry_run {
                 self.caller.run(action, stop).await
             } else {
-                self.caller.run_stop(action, round, stop).await
+                self.caller.run_stop(action, &run_ids, round, stop).await
             };
             match answer {
                 Ok(StopAnswer::DryRunPassed { request_id }) => {

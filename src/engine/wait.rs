@@ -203,7 +203,7 @@ async fn force(run: &Watch<'_>, group: &mut [&mut Tracked]) {
     let resent = group.iter().map(|t| t.force_round).max().unwrap_or(0);
     match run
         .caller
-        .run_stop(action, resent, || run.adapter.stop(run.scope, &call))
+        .run_stop(action, &ids, resent, || run.adapter.stop(run.scope, &call))
         .await
     {
         Ok(StopAnswer::PerInstance {

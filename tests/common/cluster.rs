@@ -80,7 +80,9 @@ impl Redis {
 
 /// A `stopgate serve` process on a free port, pointed at `sim`.
 pub struct Replica {
-    _child: Child,
+    child: Child,
+    /// Its log lines (stderr), as they were written.
+    pub logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     pub addr: SocketAddr,
     pub client: InstanceServiceClient<Channel>,
     pub channel: Channel,
@@ -133,12 +135,21 @@ impl Replica {
                 stopgate::sim::credentials::TENCENT_SECRET_KEY,
             )
             .env_remove("STOPGATE_REDIS_URL")
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "warn,stopgate::audit=info")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .unwrap();
+        let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut errors = BufReader::new(child.stderr.take().unwrap()).lines();
+        let kept = logs.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = errors.next_line().await {
+                eprintln!("[replica] {line}");
+                kept.lock().unwrap().push(line);
+            }
+        });
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let addr = loop {
             let line = lines
@@ -156,12 +167,33 @@ impl Replica {
             .unwrap()
             .connect_lazy();
         Replica {
-            _child: child,
+            child,
+            logs,
             addr,
             client: InstanceServiceClient::new(channel.clone()),
             channel,
             _config: TempFile(path),
         }
+    }
+
+    /// Sends the process a signal (`TERM`, `KILL`).
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.id().expect("the replica runs").to_string();
+        let sent = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -{signal} {pid}");
+    }
+
+    /// Waits for the process to exit.
+    pub async fn exited(&mut self) -> std::process::ExitStatus {
+        self.child.wait().await.unwrap()
+    }
+
+    /// The log lines written so far.
+    pub fn log_lines(&self) -> Vec<String> {
+        self.logs.lock().unwrap().clone()
     }
 
     /// Waits until the health of `service` is `status` (watching it, not polling).

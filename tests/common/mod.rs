@@ -88,6 +88,8 @@ impl Vendor {
 /// What one StopInstances stream carried.
 #[derive(Debug, Default)]
 pub struct Stream {
+    /// The first message: the operation this call started or re-attached to.
+    pub accepted: Option<pb::OperationAccepted>,
     pub results: Vec<pb::InstanceResult>,
     pub progress: Vec<pb::InstanceProgress>,
     pub summary: Option<pb::Summary>,
@@ -229,7 +231,20 @@ impl Harness {
         let mut stream = CommandStream::default();
         while let Some(message) = inbound.message().await? {
             assert!(stream.summary.is_none(), "nothing may follow the summary");
-            match message.event.expect("an event") {
+            let event = message.event.expect("an event");
+            let first = matches!(
+                event,
+                pb::stop_command_execution_response::Event::Accepted(_)
+            );
+            assert_eq!(
+                first,
+                stream.accepted.is_none(),
+                "the first message, and only it, is OperationAccepted"
+            );
+            match event {
+                pb::stop_command_execution_response::Event::Accepted(a) => {
+                    stream.accepted = Some(a)
+                }
                 pb::stop_command_execution_response::Event::Result(r) => stream.results.push(r),
                 pb::stop_command_execution_response::Event::Progress(p) => stream.progress.push(p),
                 pb::stop_command_execution_response::Event::Summary(s) => stream.summary = Some(s),
@@ -257,7 +272,15 @@ pub async fn collect_stop(
     let mut stream = Stream::default();
     while let Some(message) = inbound.message().await? {
         assert!(stream.summary.is_none(), "nothing may follow the summary");
-        match message.event.expect("an event") {
+        let event = message.event.expect("an event");
+        let first = matches!(event, pb::stop_instances_response::Event::Accepted(_));
+        assert_eq!(
+            first,
+            stream.accepted.is_none(),
+            "the first message, and only it, is OperationAccepted"
+        );
+        match event {
+            pb::stop_instances_response::Event::Accepted(a) => stream.accepted = Some(a),
             pb::stop_instances_response::Event::Result(r) => stream.results.push(r),
             pb::stop_instances_response::Event::Progress(p) => stream.progress.push(p),
             pb::stop_instances_response::Event::Summary(s) => stream.summary = Some(s),
@@ -374,6 +397,8 @@ impl Sim {
 /// What one StopCommandExecution stream carried.
 #[derive(Debug, Default)]
 pub struct CommandStream {
+    /// The first message: the operation this call started or re-attached to.
+    pub accepted: Option<pb::OperationAccepted>,
     pub results: Vec<pb::TaskResult>,
     pub progress: Vec<pb::TaskProgress>,
     pub summary: Option<pb::Summary>,
@@ -402,4 +427,41 @@ impl CommandStream {
     pub fn current(&self, id: &str) -> pb::TaskState {
         pb::TaskState::try_from(self.result(id).current_state).unwrap()
     }
+}
+
+/// The instance ids a StopInstances call in the simulator's call log named, in order.
+pub fn params_ids(call: &Value, vendor: Vendor) -> Vec<String> {
+    match vendor.provider {
+        pb::Provider::Alibaba => {
+            let params = call["params"].as_object().unwrap();
+            let mut ids: Vec<(usize, String)> = params
+                .iter()
+                .filter_map(|(k, v)| {
+                    Some((
+                        k.strip_prefix("InstanceId.")?.parse().ok()?,
+                        v.as_str()?.to_string(),
+                    ))
+                })
+                .collect();
+            ids.sort();
+            ids.into_iter().map(|(_, id)| id).collect()
+        }
+        _ => call["params"]["InstanceIds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect(),
+    }
+}
+
+/// How many accepted StopInstances calls named each instance.
+pub fn accepted_stops(calls: &[Value], vendor: Vendor) -> std::collections::HashMap<String, usize> {
+    let mut named = std::collections::HashMap::new();
+    for call in calls.iter().filter(|c| c["outcome"] == "ok") {
+        for id in params_ids(call, vendor) {
+            *named.entry(id).or_default() += 1;
+        }
+    }
+    named
 }

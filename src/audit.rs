@@ -1,0 +1,132 @@
+//! Who asked, on the record (docs/operations.md "Audit"). The vendors' audit trails (Alibaba
+//! ActionTrail, Tencent CloudAudit) see only stopgate's credentials; these lines name the
+//! caller behind each operation and every state-changing vendor call it caused, with the
+//! vendor's RequestId, so that a vendor's audit entry can be joined to whoever asked.
+//!
+//! Every line has the tracing target `stopgate::audit` and a field `audit` naming the event:
+//! `operation.accepted`, `vendor.call` (each stop or cancel sent, retries included) and
+//! `operation.finished`. No secret is ever a field.
+
+use crate::model::{Provider, StopError};
+
+/// What every audit line of one operation says about it.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub request_id: String,
+    /// The token's name, the mTLS subject, or "anonymous".
+    pub caller: String,
+    pub method: &'static str,
+    pub provider: Provider,
+    pub account: String,
+    pub region: String,
+}
+
+/// The operation was accepted (`reattached`: a later request joined it).
+pub fn accepted(origin: &Origin, requested: usize, unique: usize, fingerprint: &str) {
+    tracing::info!(
+        target: "stopgate::audit",
+        audit = "operation.accepted",
+        request_id = %origin.request_id,
+        caller = %origin.caller,
+        method = origin.method,
+        provider = %origin.provider,
+        account = %origin.account,
+        region = %origin.region,
+        requested,
+        unique,
+        fingerprint,
+        "operation accepted"
+    );
+}
+
+/// A state-changing vendor call was sent for `instance_ids` (empty: every instance of an
+/// execution); `answer` is its vendor RequestId, or the error it met.
+pub fn vendor_call(
+    origin: &Origin,
+    action: &str,
+    instance_ids: &[String],
+    answer: Result<Option<&str>, &StopError>,
+) {
+    let (outcome, vendor_request_id, error) = match answer {
+        Ok(id) => ("accepted", id.unwrap_or_default(), ""),
+        Err(e) => (
+            if e.may_have_applied() {
+                "unknown"
+            } else {
+                "refused"
+            },
+            e.vendor_request_id.as_deref().unwrap_or_default(),
+            e.reason.as_str(),
+        ),
+    };
+    tracing::info!(
+        target: "stopgate::audit",
+        audit = "vendor.call",
+        request_id = %origin.request_id,
+        caller = %origin.caller,
+        provider = %origin.provider,
+        account = %origin.account,
+        region = %origin.region,
+        action,
+        instances = instance_ids.len(),
+        instance_ids = %instance_ids.join(","),
+        outcome,
+        vendor_request_id,
+        error,
+        "vendor call"
+    );
+}
+
+/// The operation ended: its counts and every state-changing vendor RequestId, or `None` when
+/// it ended without a summary (a request-level failure, a bug, or a shutdown).
+pub fn finished(origin: &Origin, summary: Option<&crate::engine::ledger::Summary>) {
+    match summary {
+        Some(s) => tracing::info!(
+            target: "stopgate::audit",
+            audit = "operation.finished",
+            request_id = %origin.request_id,
+            caller = %origin.caller,
+            method = origin.method,
+            provider = %origin.provider,
+            account = %origin.account,
+            region = %origin.region,
+            unique = s.unique,
+            outcomes = ?s.outcome_counts,
+            vendor_calls = s.vendor_calls,
+            vendor_request_ids = %s.vendor_request_ids.join(","),
+            "operation finished"
+        ),
+        None => tracing::info!(
+            target: "stopgate::audit",
+            audit = "operation.finished",
+            request_id = %origin.request_id,
+            caller = %origin.caller,
+            method = origin.method,
+            provider = %origin.provider,
+            account = %origin.account,
+            region = %origin.region,
+            "operation ended without a summary"
+        ),
+    }
+}
+
+/// A vendor answer that carries the vendor's RequestId.
+pub trait VendorAnswer {
+    fn vendor_request_id(&self) -> Option<&str>;
+}
+
+impl VendorAnswer for Option<String> {
+    fn vendor_request_id(&self) -> Option<&str> {
+        self.as_deref()
+    }
+}
+
+impl VendorAnswer for crate::provider::StopAnswer {
+    fn vendor_request_id(&self) -> Option<&str> {
+        match self {
+            crate::provider::StopAnswer::PerInstance { request_id, .. }
+            | crate::provider::StopAnswer::Accepted { request_id }
+            | crate::provider::StopAnswer::DryRunPassed { request_id } => request_id.as_deref(),
+        }
+    }
+}
