@@ -40,6 +40,9 @@ const LIMITED: &[Method] = &[
     command_service::STOP_COMMAND_EXECUTION,
 ];
 
+/// How often a replica with a shared journal looks for operations whose owner is gone.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
 /// After the grace period: how long the interrupted operations' streams get to send what was
 /// decided and end.
 const HAND_OVER: Duration = Duration::from_secs(5);
@@ -139,9 +142,22 @@ pub async fn serve(
             .tls_config(tls_config(tls)?)
             .map_err(|e| format!("TLS: {e}"))?;
     }
-    let operations = Arc::new(crate::operations::Operations::in_memory(
-        engine.config().operations.clone(),
-    ));
+    let settings = engine.config().operations.clone();
+    let operations = Arc::new(match engine.cluster() {
+        // Replicas sharing a Redis share the journal too: any of them can re-attach a caller
+        // to an operation, and continue one whose owner is gone.
+        Some(store) => crate::operations::Operations::in_redis(store.clone(), settings.clone()),
+        None => crate::operations::Operations::in_memory(settings.clone()),
+    });
+    let sweeper = (engine.clone(), operations.clone());
+    crate::operations::sweep(
+        operations.clone(),
+        SWEEP_EVERY.min(settings.lease() / 2),
+        move |id| {
+            let (engine, operations) = (sweeper.0.clone(), sweeper.1.clone());
+            Box::pin(async move { crate::api::stream::take_over(&engine, &operations, &id).await })
+        },
+    );
     let (instances, commands) = (callers.clone(), callers);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = builder
@@ -183,6 +199,7 @@ pub async fn serve(
         .set_service_status(COMMAND_SERVICE, ServingStatus::NotServing)
         .await;
     admission.drain();
+    operations.drain();
     let drained_by = tokio::time::Instant::now() + grace;
     let idle = || async {
         operations.idle().await;

@@ -100,8 +100,21 @@ impl Operation for StopCommandExecution {
 
     fn accepted(accepted: pb::OperationAccepted) -> pb::StopCommandExecutionResponse {
         pb::StopCommandExecutionResponse {
-            event: Some(pb::stop_command_execution_response::Event::Accepted(accepted)),
+            event: Some(pb::stop_command_execution_response::Event::Accepted(
+                accepted,
+            )),
         }
+    }
+
+    fn resume(
+        valid: &mut ValidCommandStop,
+        decided: &std::collections::HashSet<String>,
+        sent: std::collections::HashMap<String, String>,
+    ) {
+        // A command stop naming no instance learns them again from the vendor; the ledger
+        // drops those already decided. Accepted cancels are read back as the tasks' states.
+        let _ = sent;
+        valid.ids.retain(|id| !decided.contains(id));
     }
 
     fn result_instance(message: &pb::StopCommandExecutionResponse) -> Option<&str> {
@@ -119,6 +132,15 @@ impl ProgressOf for TaskProgress {
 }
 
 type Stream = stream::CallStream<pb::StopCommandExecutionResponse>;
+
+/// Continues a StopCommandExecution operation taken over from a replica that is gone.
+pub fn resume(
+    engine: &Arc<Engine>,
+    operations: &Arc<Operations>,
+    resume: crate::operations::journal::Resume,
+) {
+    stream::resume::<StopCommandExecution>(engine, operations, resume)
+}
 
 #[tonic::async_trait]
 impl pb::command_service_server::CommandService for CommandService {

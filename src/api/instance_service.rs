@@ -104,6 +104,15 @@ impl Operation for StopInstances {
         }
     }
 
+    fn resume(
+        valid: &mut ValidStop,
+        decided: &std::collections::HashSet<String>,
+        sent: std::collections::HashMap<String, String>,
+    ) {
+        valid.ids.retain(|id| !decided.contains(id));
+        valid.sent = sent;
+    }
+
     fn result_instance(message: &pb::StopInstancesResponse) -> Option<&str> {
         match &message.event {
             Some(pb::stop_instances_response::Event::Result(r)) => Some(&r.instance_id),
@@ -119,6 +128,15 @@ impl ProgressOf for Progress {
 }
 
 type Stream = stream::CallStream<pb::StopInstancesResponse>;
+
+/// Continues a StopInstances operation taken over from a replica that is gone.
+pub fn resume(
+    engine: &Arc<Engine>,
+    operations: &Arc<Operations>,
+    resume: crate::operations::journal::Resume,
+) {
+    stream::resume::<StopInstances>(engine, operations, resume)
+}
 
 #[tonic::async_trait]
 impl pb::instance_service_server::InstanceService for InstanceService {

@@ -70,6 +70,13 @@ pub trait Operation: 'static {
     fn accepted(accepted: pb::OperationAccepted) -> Self::Message;
     /// The instance a result message is about.
     fn result_instance(message: &Self::Message) -> Option<&str>;
+    /// Narrows a request taken over from another replica to its undecided instances, with
+    /// the stops the vendor already accepted (`sent`).
+    fn resume(
+        valid: &mut Self::Valid,
+        decided: &std::collections::HashSet<String>,
+        sent: std::collections::HashMap<String, String>,
+    );
 }
 
 /// What a validated request acts on.
@@ -199,7 +206,16 @@ pub async fn serve<O: Operation>(
                     &header.fingerprint,
                 )
             });
-            start::<O>(engine, operations, valid, origin, instances, &rpc.span);
+            let deadline = tokio::time::Instant::now() + operations.settings().max_duration();
+            let ids = target.ids.to_vec();
+            start::<O>(
+                engine,
+                operations,
+                (valid, ids, Default::default()),
+                (origin, deadline),
+                Some(instances),
+                &rpc.span,
+            );
         }
         Opened::Existing { header: kept, .. } if kept.fingerprint != header.fingerprint => {
             return Err(rpc.refused(status::invalid_fields(vec![(
@@ -224,6 +240,10 @@ pub async fn serve<O: Operation>(
             finished,
         } => {
             drop(instances);
+            if !finished && operations.local(&id).is_none() {
+                // Its owner may be gone: continue it here if its lease expired.
+                take_over(engine, operations, &id).await;
+            }
             rpc.span.in_scope(|| {
                 tracing::info!(request_id = %id, recorded, finished, "re-attached to an operation")
             });
@@ -248,22 +268,31 @@ pub async fn serve<O: Operation>(
     Ok(Response::new(CallStream::new(rpc, rx)))
 }
 
-/// Starts a new operation: the engine's work and its recorder, both outliving the call.
+/// Starts an operation here, new or taken over: the engine's work, its recorder and (with a
+/// shared journal) the heartbeat of its lease, all outliving the call. `ids` are all the
+/// operation's distinct instances, of which `decided` already have their result.
 fn start<O: Operation>(
     engine: &Arc<Engine>,
     operations: &Arc<Operations>,
-    valid: O::Valid,
-    origin: Origin,
-    instances: super::admission::Instances,
+    (valid, ids, decided): (O::Valid, Vec<String>, std::collections::HashSet<String>),
+    (origin, deadline): (Origin, tokio::time::Instant),
+    instances: Option<super::admission::Instances>,
     span: &tracing::Span,
 ) {
     let local = operations.register(&origin.request_id);
     let (events_tx, events_rx) = mpsc::channel(EVENT_BUFFER);
     let target = O::target(&valid);
-    let ledger = Ledger::new(target.ids.to_vec(), target.requested, events_tx)
+    let mut ledger = Ledger::new(ids, target.requested, events_tx)
         .labelled(O::METHOD, target.provider, engine.metrics().clone())
-        .with_origin(origin.clone());
-    let deadline = tokio::time::Instant::now() + operations.settings().max_duration();
+        .with_origin(origin.clone())
+        .decided(decided);
+    if let Some(shared) = operations.shared() {
+        ledger = ledger.with_phases(Arc::new(crate::operations::JournalPhases {
+            journal: shared.clone(),
+            id: origin.request_id.clone(),
+        }));
+        crate::operations::heartbeat(shared.clone(), local.clone(), operations.settings().lease());
+    }
     let work = tokio::spawn(
         O::run(engine.clone(), valid, Arc::new(ledger), Some(deadline)).instrument(span.clone()),
     );
@@ -283,6 +312,92 @@ fn start<O: Operation>(
             drop(instances);
         }
         .instrument(span.clone()),
+    );
+}
+
+/// Takes the operation `id` over if its owner's lease expired, and continues it here.
+pub async fn take_over(engine: &Arc<Engine>, operations: &Arc<Operations>, id: &str) {
+    let Some(shared) = operations.shared() else {
+        return;
+    };
+    if operations.local(id).is_some() {
+        return;
+    }
+    match shared.take_over(id).await {
+        Ok(Some(resume)) => match resume.header.method.as_str() {
+            "StopInstances" => super::instance_service::resume(engine, operations, resume),
+            "StopCommandExecution" => super::command_service::resume(engine, operations, resume),
+            other => {
+                tracing::error!(request_id = %id, method = other, "cannot continue an operation of an unknown method")
+            }
+        },
+        Ok(None) => {}
+        Err(e) => {
+            tracing::warn!(request_id = %id, error = %e, "cannot take over an operation whose owner is gone")
+        }
+    }
+}
+
+/// Continues an operation of `O` that this replica took over from one that is gone: reads the
+/// request it recorded, and works only on the instances still undecided, never sending a stop
+/// the vendor already accepted.
+pub fn resume<O: Operation>(
+    engine: &Arc<Engine>,
+    operations: &Arc<Operations>,
+    resume: crate::operations::journal::Resume,
+) {
+    let id = resume.header.id.clone();
+    let span = tracing::info_span!("operation taken over", stopgate.request_id = %id);
+    let valid = span.in_scope(|| {
+        let request = O::Request::decode(resume.request.clone())
+            .map_err(|e| format!("its recorded request cannot be read ({e})"))?;
+        O::validate(engine, request).map_err(|s| s.message().to_string())
+    });
+    let mut valid = match valid {
+        Ok(valid) => valid,
+        Err(why) => {
+            // This replica's configuration refuses it (another account set, say): leave it to
+            // a replica that can, and say so.
+            span.in_scope(
+                || tracing::error!(request_id = %id, why, "cannot continue this operation here"),
+            );
+            return;
+        }
+    };
+    let target = O::target(&valid);
+    let ids = target.ids.to_vec();
+    let origin = Origin {
+        request_id: id.clone(),
+        caller: resume.header.caller.clone(),
+        method: O::METHOD,
+        provider: target.provider,
+        account: target.account.to_string(),
+        region: target.region.to_string(),
+    };
+    span.in_scope(|| {
+        tracing::info!(
+            target: "stopgate::audit",
+            audit = "operation.taken_over",
+            request_id = %id,
+            caller = %origin.caller,
+            decided = resume.decided.len(),
+            sent = resume.sent.len(),
+            "operation taken over from a replica that is gone"
+        )
+    });
+    O::resume(&mut valid, &resume.decided, resume.sent);
+    let age = SystemTime::now()
+        .duration_since(resume.header.accepted_at)
+        .unwrap_or_default();
+    let left = operations.settings().max_duration().saturating_sub(age);
+    let deadline = tokio::time::Instant::now() + left;
+    start::<O>(
+        engine,
+        operations,
+        (valid, ids, resume.decided),
+        (origin, deadline),
+        None,
+        &span,
     );
 }
 
@@ -379,7 +494,9 @@ impl<M> Drop for CallStream<M> {
     fn drop(&mut self) {
         if !self.finished {
             self.rpc.span.in_scope(|| {
-                tracing::info!("caller went away; its operation continues and can be re-attached to")
+                tracing::info!(
+                    "caller went away; its operation continues and can be re-attached to"
+                )
             });
             self.finish(Code::Cancelled);
         }

@@ -67,6 +67,18 @@ pub struct Ledger<P, R> {
     state: Mutex<State>,
     /// The operation's audit record, when it has one.
     origin: Option<std::sync::Arc<crate::audit::Origin>>,
+    /// Where accepted stops are noted, so that another replica taking the operation over
+    /// knows which stops were its own.
+    phases: Option<std::sync::Arc<dyn Phases>>,
+}
+
+/// Where an operation notes the stops the vendor accepted (the shared journal).
+pub trait Phases: Send + Sync {
+    fn sent<'a>(
+        &'a self,
+        ids: &'a [String],
+        vendor_request_id: &'a str,
+    ) -> crate::provider::BoxFuture<'a, ()>;
 }
 
 impl<P: Send + 'static, R: Record> Ledger<P, R> {
@@ -86,6 +98,35 @@ impl<P: Send + 'static, R: Record> Ledger<P, R> {
                 notes: Vec::new(),
             }),
             origin: None,
+            phases: None,
+        }
+    }
+
+    /// Notes accepted stops in `phases`.
+    pub fn with_phases(mut self, phases: std::sync::Arc<dyn Phases>) -> Self {
+        self.phases = Some(phases);
+        self
+    }
+
+    /// Counts `ids` as decided already (by an earlier owner of the operation): they get no
+    /// result from this ledger.
+    pub fn decided(self, ids: impl IntoIterator<Item = String>) -> Self {
+        self.lock().done.extend(ids);
+        self
+    }
+
+    /// A stop of `ids` is about to be sent: a replica taking the operation over treats them
+    /// as possibly stopped by it (it reads them, and sends again only to one still running).
+    pub async fn sending(&self, ids: &[String]) {
+        if let Some(phases) = &self.phases {
+            phases.sent(ids, "").await;
+        }
+    }
+
+    /// The vendor accepted the stop of `ids`.
+    pub async fn sent(&self, ids: &[String], vendor_request_id: Option<&str>) {
+        if let (Some(phases), Some(rid)) = (&self.phases, vendor_request_id) {
+            phases.sent(ids, rid).await;
         }
     }
 

@@ -81,6 +81,9 @@ pub struct ValidStop {
     pub confirm_local_disk: bool,
     pub wait: Option<Duration>,
     pub graceful_timeout: Duration,
+    /// Instances whose stop the vendor already accepted (with its RequestId), when the
+    /// operation was taken over from another replica; empty otherwise.
+    pub sent: std::collections::HashMap<String, String>,
 }
 
 fn violation(field: impl Into<String>, description: impl Into<String>) -> FieldViolation {
@@ -332,6 +335,7 @@ impl StopInstancesRequest {
                 confirm_local_disk: self.confirm_local_disk,
                 wait,
                 graceful_timeout,
+                sent: Default::default(),
             }),
             _ => Err(InvalidRequest { violations }),
         }

@@ -260,6 +260,25 @@ impl<'a> Run<'a> {
         };
         let mut candidates = Vec::new();
         for id in ids {
+            // Taken over from another replica, whose stop of this instance the vendor accepted:
+            // never sent again; what the instance does now is that stop's result.
+            // An empty RequestId: the stop was being sent, its answer unknown.
+            if let (Some(ours), Some(o)) = (self.req.sent.get(id), seen.get(id)) {
+                let ours = (!ours.is_empty()).then(|| ours.clone());
+                match o.state {
+                    InstanceState::Stopping | InstanceState::Stopped => {
+                        self.applied(o, o, ours).await;
+                        continue;
+                    }
+                    InstanceState::Running if ours.is_some() => {
+                        self.accepted(o, ours, false).await;
+                        continue;
+                    }
+                    // Still running after a stop whose answer was never seen: it was not
+                    // applied, so it is decided (and sent) as usual.
+                    _ => {}
+                }
+            }
             match seen.get(id) {
                 None => self.not_found(id, request_id.clone()).await,
                 Some(o) if o.state == InstanceState::Stopped => {
@@ -352,6 +371,9 @@ impl<'a> Run<'a> {
             };
             let action = self.adapter.actions().stop;
             let stop = || self.adapter.stop(self.scope, &call);
+            if !self.req.dry_run {
+                self.ledger.sending(&ids).await;
+            }
             // A dry run changes nothing, so its lost answers are simply asked again.
             let answer = if self.req.dry_run {
                 self.caller.run(action, stop).await
@@ -360,6 +382,7 @@ impl<'a> Run<'a> {
             };
             match answer {
                 Ok(StopAnswer::Accepted { request_id }) => {
+                    self.ledger.sent(&ids, request_id.as_deref()).await;
                     for o in &group {
                         self.accepted(o, request_id.clone(), false).await;
                     }
@@ -373,6 +396,12 @@ impl<'a> Run<'a> {
                     results,
                     request_id,
                 }) => {
+                    let accepted: Vec<String> = results
+                        .iter()
+                        .filter(|(_, r)| r.is_ok())
+                        .map(|(id, _)| id.clone())
+                        .collect();
+                    self.ledger.sent(&accepted, request_id.as_deref()).await;
                     let mut answered: HashMap<String, Result<(), StopError>> =
                         results.into_iter().collect();
                     let mut recheck = Vec::new();
@@ -673,6 +702,9 @@ impl<'a> Run<'a> {
             all_or_nothing: true,
         };
         let action = self.adapter.actions().stop;
+        if !self.req.dry_run {
+            self.ledger.sending(&run_ids).await;
+        }
         let mut round = 0;
         loop {
             let stop = || self.adapter.stop(self.scope, &call);
@@ -689,6 +721,7 @@ impl<'a> Run<'a> {
                 }
                 Ok(StopAnswer::Accepted { request_id })
                 | Ok(StopAnswer::PerInstance { request_id, .. }) => {
+                    self.ledger.sent(&run_ids, request_id.as_deref()).await;
                     for o in &running {
                         self.accepted(o, request_id.clone(), false).await;
                     }

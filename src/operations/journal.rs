@@ -61,9 +61,35 @@ pub struct Page {
     pub end: Option<End>,
 }
 
-/// The journal could not be read or written.
+/// One decided result, as appended.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub instance_id: String,
+    /// The outcome's enum name, for the summary's counts.
+    pub outcome: &'static str,
+    /// The stream message, encoded.
+    pub message: Bytes,
+}
+
+/// What a replica needs to continue an operation whose owner is gone.
+#[derive(Debug, Clone)]
+pub struct Resume {
+    pub header: Header,
+    /// The request as the caller sent it (protobuf), request_id included.
+    pub request: Bytes,
+    /// Instances that already have their result.
+    pub decided: std::collections::HashSet<String>,
+    /// Instances whose stop the vendor accepted, with its RequestId, still undecided.
+    pub sent: std::collections::HashMap<String, String>,
+}
+
+/// The journal could not be read or written. `lost`: this replica no longer owns the
+/// operation (another one took it over), so it must stop working on it.
 #[derive(Debug, Clone)]
 pub struct JournalError(pub String);
+
+/// The operation belongs to another replica now.
+pub const LOST: &str = "this replica no longer owns the operation";
 
 impl std::fmt::Display for JournalError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -88,12 +114,12 @@ pub trait Journal: Send + Sync + 'static {
         request: Bytes,
     ) -> BoxFuture<'a, Result<Opened, JournalError>>;
 
-    /// Appends decided results (encoded messages), in order; `unique` is the number of distinct
-    /// instances once known.
+    /// Appends decided results, in order, each instance at most once; `unique` is the number
+    /// of distinct instances once known.
     fn append<'a>(
         &'a self,
         id: &'a str,
-        messages: Vec<Bytes>,
+        results: Vec<Recorded>,
         unique: Option<u32>,
     ) -> BoxFuture<'a, Result<(), JournalError>>;
 
@@ -106,4 +132,34 @@ pub trait Journal: Send + Sync + 'static {
         id: &'a str,
         from: usize,
     ) -> BoxFuture<'a, Result<Option<Page>, JournalError>>;
+}
+
+/// What only a journal shared by replicas does: ownership, phases and take-over. The
+/// in-process journal has one owner, this process, for ever.
+pub trait Shared: Journal {
+    /// Notes that the vendor accepted the stop of `ids` (RequestId `vendor_request_id`).
+    fn sent<'a>(
+        &'a self,
+        id: &'a str,
+        ids: &'a [String],
+        vendor_request_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), JournalError>>;
+
+    /// Renews this replica's lease; `Ok(false)` when another replica owns it now.
+    fn renew<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, JournalError>>;
+
+    /// Gives the lease up at once (shutdown), so another replica continues.
+    fn release<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), JournalError>>;
+
+    /// Takes the operation over if its owner's lease expired.
+    fn take_over<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<Resume>, JournalError>>;
+
+    /// Operations not yet ended, whoever owns them.
+    fn unfinished(&self) -> BoxFuture<'_, Result<Vec<String>, JournalError>>;
+
+    /// Results per outcome over the whole operation, whoever recorded them.
+    fn counts<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<std::collections::BTreeMap<String, u32>, JournalError>>;
 }

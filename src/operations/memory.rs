@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use super::journal::{End, Header, Journal, JournalError, Opened, PAGE, Page};
+use super::journal::{End, Header, Journal, JournalError, Opened, PAGE, Page, Recorded};
 use crate::config::OperationSettings;
 use crate::provider::BoxFuture;
 
@@ -109,7 +109,7 @@ impl Journal for MemoryJournal {
     fn append<'a>(
         &'a self,
         id: &'a str,
-        messages: Vec<Bytes>,
+        results: Vec<Recorded>,
         unique: Option<u32>,
     ) -> BoxFuture<'a, Result<(), JournalError>> {
         Box::pin(async move {
@@ -118,7 +118,9 @@ impl Journal for MemoryJournal {
                 .entries
                 .get_mut(id)
                 .ok_or_else(|| JournalError(format!("operation {id} is no longer kept")))?;
-            entry.messages.extend(messages);
+            entry
+                .messages
+                .extend(results.into_iter().map(|r| r.message));
             if let Some(unique) = unique {
                 entry.header.unique = unique;
             }
@@ -171,6 +173,16 @@ mod tests {
 
     use super::*;
 
+    fn results(n: usize, text: &'static str) -> Vec<Recorded> {
+        (0..n)
+            .map(|i| Recorded {
+                instance_id: format!("i-{i}"),
+                outcome: "STOPPED",
+                message: Bytes::from_static(text.as_bytes()),
+            })
+            .collect()
+    }
+
     fn header(id: &str) -> Header {
         Header {
             id: id.to_string(),
@@ -201,7 +213,7 @@ mod tests {
             Opened::Created
         );
         journal
-            .append("op-1", vec![Bytes::from_static(b"r1")], None)
+            .append("op-1", results(1, "r1"), None)
             .await
             .unwrap();
         journal
@@ -223,22 +235,28 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_running_operation_is_kept_past_every_limit() {
         let journal = MemoryJournal::new(settings(1, 1, 1));
-        journal.open(&header("running"), Bytes::new()).await.unwrap();
         journal
-            .append("running", vec![Bytes::from_static(b"a"); 5], None)
+            .open(&header("running"), Bytes::new())
+            .await
+            .unwrap();
+        journal
+            .append("running", results(5, "a"), None)
             .await
             .unwrap();
         for n in 0..3 {
             let id = format!("ended-{n}");
             journal.open(&header(&id), Bytes::new()).await.unwrap();
-            journal
-                .end(&id, End::Summary(Bytes::new()))
-                .await
-                .unwrap();
+            journal.end(&id, End::Summary(Bytes::new())).await.unwrap();
         }
         tokio::time::advance(Duration::from_secs(3600)).await;
         assert_eq!(
-            journal.read("running", 0).await.unwrap().unwrap().messages.len(),
+            journal
+                .read("running", 0)
+                .await
+                .unwrap()
+                .unwrap()
+                .messages
+                .len(),
             5
         );
         assert!(journal.read("ended-2", 0).await.unwrap().is_none());
@@ -261,10 +279,7 @@ mod tests {
         for n in 0..3 {
             let id = format!("op-{n}");
             journal.open(&header(&id), Bytes::new()).await.unwrap();
-            journal
-                .append(&id, vec![Bytes::from_static(b"r"); 2], None)
-                .await
-                .unwrap();
+            journal.append(&id, results(2, "r"), None).await.unwrap();
             journal.end(&id, End::Summary(Bytes::new())).await.unwrap();
         }
         assert!(journal.read("op-0", 0).await.unwrap().is_none());
@@ -275,11 +290,14 @@ mod tests {
     async fn reads_come_in_pages_and_the_end_only_with_the_last() {
         let journal = MemoryJournal::new(settings(3600, 10, 1_000_000));
         journal.open(&header("big"), Bytes::new()).await.unwrap();
-        let many: Vec<Bytes> = (0..PAGE + 5)
-            .map(|n| Bytes::from(n.to_string()))
-            .collect();
-        journal.append("big", many, Some(1005)).await.unwrap();
-        journal.end("big", End::Summary(Bytes::new())).await.unwrap();
+        journal
+            .append("big", results(PAGE + 5, "m"), Some(1005))
+            .await
+            .unwrap();
+        journal
+            .end("big", End::Summary(Bytes::new()))
+            .await
+            .unwrap();
         let first = journal.read("big", 0).await.unwrap().unwrap();
         assert_eq!(first.messages.len(), PAGE);
         assert!(first.end.is_none());

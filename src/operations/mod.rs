@@ -5,7 +5,8 @@
 //! their live progress, their state, and the hand-over on shutdown.
 //!
 //! - [`journal`]: what is kept per operation, and the trait of the stores.
-//! - [`memory`]: the in-process journal (the default).
+//! - [`memory`]: the in-process journal (the default); [`redis`]: the journal shared by
+//!   replicas, with owner leases and take-over.
 //! - [`record`]: the task that turns an operation's events into journal entries.
 //! - [`follow`]: a stream that replays and follows one operation.
 
@@ -13,6 +14,7 @@ pub mod follow;
 pub mod journal;
 pub mod memory;
 pub mod record;
+pub mod redis;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,7 +23,7 @@ use bytes::Bytes;
 use tokio::sync::{broadcast, watch};
 
 use crate::config::OperationSettings;
-use journal::Journal;
+use journal::{Journal, Shared};
 
 /// Progress events buffered for a slow follower; older ones are skipped (progress is advisory).
 const PROGRESS_BUFFER: usize = 1024;
@@ -75,25 +77,49 @@ impl Local {
     pub(crate) fn set_work(&self, work: tokio::task::AbortHandle) {
         *self.work.lock().unwrap_or_else(|p| p.into_inner()) = Some(work);
     }
+
+    /// Stops the engine's work (shutdown, or another replica owns the operation now).
+    pub(crate) fn abort_work(&self) {
+        if let Some(work) = self.work.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            work.abort();
+        }
+    }
 }
 
 /// The operations of this process, and where all operations are kept.
 pub struct Operations {
     journal: Arc<dyn Journal>,
+    /// The same journal when replicas share it (Redis).
+    shared: Option<Arc<dyn Shared>>,
     settings: OperationSettings,
     local: Mutex<HashMap<String, Arc<Local>>>,
     /// How many operations run here.
     running: watch::Sender<usize>,
+    /// Shutting down: take nothing over any more.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 impl Operations {
     pub fn new(journal: Arc<dyn Journal>, settings: OperationSettings) -> Operations {
         Operations {
             journal,
+            shared: None,
             settings,
             local: Mutex::new(HashMap::new()),
             running: watch::Sender::new(0),
+            stopping: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Whether this replica is shutting down (it takes no operation over).
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Shutdown has begun: no more take-overs here.
+    pub fn drain(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::Release);
     }
 
     /// With the in-process journal.
@@ -102,8 +128,24 @@ impl Operations {
         Operations::new(journal, settings)
     }
 
+    /// With the journal in the `[cluster]` Redis, shared by replicas.
+    pub fn in_redis(
+        store: Arc<crate::pacing::redis::RedisStore>,
+        settings: OperationSettings,
+    ) -> Operations {
+        let journal = Arc::new(redis::RedisJournal::new(store, settings.clone()));
+        let mut operations = Operations::new(journal.clone(), settings);
+        operations.shared = Some(journal);
+        operations
+    }
+
     pub fn journal(&self) -> &Arc<dyn Journal> {
         &self.journal
+    }
+
+    /// The journal's ownership and take-over, when replicas share it.
+    pub fn shared(&self) -> Option<&Arc<dyn Shared>> {
+        self.shared.as_ref()
     }
 
     pub fn settings(&self) -> &OperationSettings {
@@ -167,9 +209,100 @@ impl Operations {
                 request_id = %local.id,
                 "shutting down before this operation ended; its undecided instances are left to re-attaching"
             );
-            if let Some(work) = local.work.lock().unwrap_or_else(|p| p.into_inner()).take() {
-                work.abort();
-            }
+            local.abort_work();
         }
     }
+}
+
+/// Notes accepted stops in the shared journal (the engine's [`crate::engine::ledger::Phases`]).
+pub struct JournalPhases {
+    pub journal: Arc<dyn Shared>,
+    pub id: String,
+}
+
+impl crate::engine::ledger::Phases for JournalPhases {
+    fn sent<'a>(
+        &'a self,
+        ids: &'a [String],
+        vendor_request_id: &'a str,
+    ) -> crate::provider::BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if ids.is_empty() {
+                return;
+            }
+            // An empty RequestId notes a stop about to be sent.
+            if let Err(e) = self.journal.sent(&self.id, ids, vendor_request_id).await {
+                // Without the note, a replica taking over reads these instances' states and
+                // still sends nothing to one already stopping.
+                tracing::warn!(request_id = %self.id, error = %e, "cannot note accepted stops in the operation journal");
+            }
+        })
+    }
+}
+
+/// Renews this replica's lease on `local` every third of the lease until the operation ends
+/// here; if another replica owns it now, stops the work here.
+pub fn heartbeat(journal: Arc<dyn Shared>, local: Arc<Local>, lease: std::time::Duration) {
+    let mut state = local.state();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(lease / 3) => {}
+                changed = state.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                }
+            }
+            let now = *state.borrow();
+            if now.ended || now.interrupted {
+                return;
+            }
+            match journal.renew(&local.id).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(request_id = %local.id, "another replica owns this operation now; stopping work on it here");
+                    local.abort_work();
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(request_id = %local.id, error = %e, "cannot renew the lease on an operation")
+                }
+            }
+        }
+    });
+}
+
+/// Every replica with a shared journal runs this: it looks for operations whose owner's lease
+/// expired (a replica that died or shut down) and continues them here.
+pub fn sweep(
+    operations: Arc<Operations>,
+    every: std::time::Duration,
+    take_over: impl Fn(String) -> crate::provider::BoxFuture<'static, ()> + Send + 'static,
+) {
+    let Some(journal) = operations.shared().cloned() else {
+        return;
+    };
+    let operations = Arc::downgrade(&operations);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let Some(ops) = operations.upgrade() else {
+                return;
+            };
+            if ops.stopping() {
+                return;
+            }
+            match journal.unfinished().await {
+                Ok(ids) => {
+                    for id in ids {
+                        if ops.local(&id).is_none() {
+                            take_over(id).await;
+                        }
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "cannot list unfinished operations"),
+            }
+        }
+    });
 }

@@ -12,7 +12,7 @@ use prost::Message;
 use tokio::sync::mpsc;
 use tonic::Status;
 
-use super::journal::{End, Journal, JournalError};
+use super::journal::{End, Journal, JournalError, LOST, Recorded};
 use super::{Local, Operations, Progress};
 use crate::engine::ledger::{Event, Record};
 
@@ -40,8 +40,9 @@ fn bug() -> End {
     ))
 }
 
-/// Retries a journal write until it succeeds: a result, once decided, must be kept.
-async fn keep<F, Fut>(id: &str, what: &str, write: F)
+/// Retries a journal write until it succeeds: a result, once decided, must be kept. Returns
+/// false when this replica no longer owns the operation (another one continues it).
+async fn keep<F, Fut>(id: &str, what: &str, write: F) -> bool
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<(), JournalError>>,
@@ -49,7 +50,11 @@ where
     let mut pause = Duration::from_millis(100);
     loop {
         match write().await {
-            Ok(()) => return,
+            Ok(()) => return true,
+            Err(e) if e.0 == LOST => {
+                tracing::warn!(request_id = %id, "another replica took this operation over; stopping work on it here");
+                return false;
+            }
             Err(e) => {
                 tracing::warn!(request_id = %id, error = %e, "cannot write {what} to the operation journal; retrying");
                 tokio::time::sleep(pause).await;
@@ -78,7 +83,8 @@ pub async fn record<P, R, M>(
     let id = local.id.clone();
     let mut on_end = Some(on_end);
     let mut ended = false;
-    let mut batch: Vec<Bytes> = Vec::new();
+    let mut batch: Vec<Recorded> = Vec::new();
+    let mut lost = false;
     let mut end: Option<End> = None;
     let mut unique = None;
     while let Some(first) = events.recv().await {
@@ -95,12 +101,29 @@ pub async fn record<P, R, M>(
                         });
                     }
                 }
-                Event::Result(r) => match convert(Event::Result(r)) {
-                    Ok(message) => batch.push(message.encode_to_vec().into()),
-                    Err(status) => end = Some(failed(&status)),
-                },
-                Event::Summary(summary) => {
+                Event::Result(r) => {
+                    let (instance_id, outcome) = (r.instance_id().to_string(), r.outcome_name());
+                    match convert(Event::Result(r)) {
+                        Ok(message) => batch.push(Recorded {
+                            instance_id,
+                            outcome,
+                            message: message.encode_to_vec().into(),
+                        }),
+                        Err(status) => end = Some(failed(&status)),
+                    }
+                }
+                Event::Summary(mut summary) => {
                     unique = Some(summary.unique);
+                    // Results recorded by an earlier owner count too.
+                    if let Some(shared) = operations.shared() {
+                        if let Ok(counts) = shared.counts(&id).await {
+                            let mut all = counts;
+                            for r in &batch {
+                                *all.entry(r.outcome.to_string()).or_default() += 1;
+                            }
+                            summary.outcome_counts = all;
+                        }
+                    }
                     if let Some(on_end) = on_end.take() {
                         on_end(Some(&summary));
                     }
@@ -120,15 +143,30 @@ pub async fn record<P, R, M>(
                 next = events.try_recv().ok();
             }
         }
+        if lost {
+            continue;
+        }
         if !batch.is_empty() || unique.is_some() {
-            let messages = std::mem::take(&mut batch);
+            let results = std::mem::take(&mut batch);
             let unique = unique.take();
-            let count = messages.len();
-            keep(&id, "results", || journal.append(&id, messages.clone(), unique)).await;
+            let count = results.len();
+            if !keep(&id, "results", || {
+                journal.append(&id, results.clone(), unique)
+            })
+            .await
+            {
+                lost = true;
+                local.abort_work();
+                continue;
+            }
             local.update(|s| s.recorded += count);
         }
         if let Some(end) = end.take() {
-            keep(&id, "the operation's end", || journal.end(&id, end.clone())).await;
+            if !keep(&id, "the operation's end", || journal.end(&id, end.clone())).await {
+                lost = true;
+                local.abort_work();
+                continue;
+            }
             local.update(|s| s.ended = true);
             ended = true;
         }
@@ -136,7 +174,16 @@ pub async fn record<P, R, M>(
     let joined = work.await;
     if !ended {
         match joined {
-            Err(e) if e.is_cancelled() => local.update(|s| s.interrupted = true),
+            _ if lost => local.update(|s| s.interrupted = true),
+            Err(e) if e.is_cancelled() => {
+                // Shutdown: what was decided is recorded; another replica continues at once.
+                if let Some(shared) = operations.shared() {
+                    if let Err(e) = shared.release(&id).await {
+                        tracing::warn!(request_id = %id, error = %e, "cannot release the operation's lease; another replica continues it once the lease expires");
+                    }
+                }
+                local.update(|s| s.interrupted = true)
+            }
             _ => {
                 // The work ended without its summary: a bug (a panic) or a lost end.
                 tracing::error!(request_id = %id, "the operation ended without a summary (a bug); reported as INTERNAL");

@@ -61,6 +61,7 @@ fn stop_request(ids: &[String]) -> ValidStop {
         confirm_local_disk: false,
         wait: None,
         graceful_timeout: Duration::from_secs(60),
+        sent: Default::default(),
     }
 }
 

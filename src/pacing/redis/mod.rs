@@ -268,6 +268,51 @@ impl RedisStore {
         }
     }
 
+    /// Runs a script of another part of stopgate (the operation journal) on the same
+    /// connection, allowing `patience` for the answer.
+    pub async fn invoke<T: redis::FromRedisValue>(
+        &self,
+        invocation: &redis::ScriptInvocation<'_>,
+        patience: Duration,
+    ) -> Result<T, String> {
+        let Some(mut connection) = self.current() else {
+            return Err(format!("Redis at {} is not connected", self.address));
+        };
+        let call = async {
+            match &mut connection {
+                Connection::Single(c) => invocation.invoke_async::<T>(c).await,
+                Connection::Cluster(c) => invocation.invoke_async::<T>(c).await,
+            }
+        };
+        match tokio::time::timeout(patience, call).await {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(e)) => Err(describe(&e)),
+            Err(_) => Err(format!("no answer from Redis within {patience:?}")),
+        }
+    }
+
+    /// Runs one command (the operation journal's index of running operations).
+    pub async fn query<T: redis::FromRedisValue>(
+        &self,
+        command: &redis::Cmd,
+        patience: Duration,
+    ) -> Result<T, String> {
+        let Some(mut connection) = self.current() else {
+            return Err(format!("Redis at {} is not connected", self.address));
+        };
+        let call = async {
+            match &mut connection {
+                Connection::Single(c) => command.query_async::<T>(c).await,
+                Connection::Cluster(c) => command.query_async::<T>(c).await,
+            }
+        };
+        match tokio::time::timeout(patience, call).await {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(e)) => Err(describe(&e)),
+            Err(_) => Err(format!("no answer from Redis within {patience:?}")),
+        }
+    }
+
     fn fallback(
         &self,
         key: &str,

@@ -1,0 +1,386 @@
+//! The operation journal in Redis, shared by replicas (`[cluster] redis_url`, the same Redis as
+//! shared pacing). Per operation, three keys with one hash tag, `{op:<request_id>}`, so that
+//! Redis Cluster keeps them on one node and each script below touches one slot:
+//!
+//! - `stopgate:op:{op:<id>}:meta`: a hash: the request's header and protobuf bytes, the owner
+//!   replica and its lease (`lease_until`, Redis time in ms), results per outcome
+//!   (`count:<OUTCOME>`), and the end once recorded;
+//! - `stopgate:op:{op:<id>}:results`: a list of the results as encoded stream messages;
+//! - `stopgate:op:{op:<id>}:phases`: a hash per instance: `sent:<vendor RequestId>` once the
+//!   vendor accepted its stop, `done` once its result is recorded.
+//!
+//! Every change is one Lua script that first checks this replica still owns the operation, so
+//! two replicas can never both record a result for an instance or both continue an operation.
+//! Keys expire `max_duration + retention` after their last write while running, and
+//! `retention` after the end. `stopgate:ops:unfinished` (a set) lists operations not yet ended,
+//! for the sweep that finds those whose owner died.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+
+use super::journal::{
+    End, Header, Journal, JournalError, LOST, Opened, PAGE, Page, Recorded, Resume, Shared,
+};
+use crate::config::OperationSettings;
+use crate::pacing::redis::RedisStore;
+use crate::provider::BoxFuture;
+
+/// The set of operations not yet ended.
+const UNFINISHED: &str = "stopgate:ops:unfinished";
+
+/// How long one journal command may take before it counts as failed.
+const PATIENCE: Duration = Duration::from_secs(2);
+
+fn keys(id: &str) -> [String; 3] {
+    let tag = format!("{{op:{id}}}");
+    [
+        format!("stopgate:op:{tag}:meta"),
+        format!("stopgate:op:{tag}:results"),
+        format!("stopgate:op:{tag}:phases"),
+    ]
+}
+
+fn millis(at: SystemTime) -> u64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn number(bytes: &[u8]) -> u64 {
+    text(bytes).parse().unwrap_or(0)
+}
+
+/// The journal in Redis.
+pub struct RedisJournal {
+    store: Arc<RedisStore>,
+    settings: OperationSettings,
+    /// This replica's id, as the owner of the operations it runs.
+    me: String,
+    open: redis::Script,
+    append: redis::Script,
+    sent: redis::Script,
+    end: redis::Script,
+    read: redis::Script,
+    lease: redis::Script,
+}
+
+impl RedisJournal {
+    pub fn new(store: Arc<RedisStore>, settings: OperationSettings) -> RedisJournal {
+        RedisJournal {
+            store,
+            settings,
+            me: uuid::Uuid::new_v4().to_string(),
+            open: redis::Script::new(include_str!("open.lua")),
+            append: redis::Script::new(include_str!("append.lua")),
+            sent: redis::Script::new(include_str!("sent.lua")),
+            end: redis::Script::new(include_str!("end.lua")),
+            read: redis::Script::new(include_str!("read.lua")),
+            lease: redis::Script::new(include_str!("lease.lua")),
+        }
+    }
+
+    /// This replica's owner id.
+    pub fn owner(&self) -> &str {
+        &self.me
+    }
+
+    /// While running, keys live as long as the operation may, and its retention after.
+    fn ttl_ms(&self) -> u64 {
+        (self.settings.max_duration() + self.settings.retention()).as_millis() as u64
+    }
+
+    async fn run<T: redis::FromRedisValue>(
+        &self,
+        script: &redis::Script,
+        id: &str,
+        args: impl FnOnce(&mut redis::ScriptInvocation<'_>),
+    ) -> Result<T, JournalError> {
+        let [meta, results, phases] = keys(id);
+        let mut invocation = script.key(meta);
+        invocation.key(results).key(phases);
+        args(&mut invocation);
+        self.store
+            .invoke(&invocation, PATIENCE)
+            .await
+            .map_err(|e| JournalError(format!("the operation journal in Redis: {e}")))
+    }
+
+    async fn lease_op(&self, id: &str, op: &str) -> Result<Vec<Vec<u8>>, JournalError> {
+        let lease = self.settings.lease().as_millis() as u64;
+        self.run(&self.lease, id, |i| {
+            i.arg(op).arg(&self.me).arg(lease);
+        })
+        .await
+    }
+}
+
+fn owned(answer: i64) -> Result<(), JournalError> {
+    if answer < 0 {
+        Err(JournalError(LOST.to_string()))
+    } else {
+        Ok(())
+    }
+}
+
+impl Journal for RedisJournal {
+    fn shared(&self) -> bool {
+        true
+    }
+
+    fn open<'a>(
+        &'a self,
+        header: &'a Header,
+        request: Bytes,
+    ) -> BoxFuture<'a, Result<Opened, JournalError>> {
+        Box::pin(async move {
+            let lease = self.settings.lease().as_millis() as u64;
+            let answer: Vec<Vec<u8>> = self
+                .run(&self.open, &header.id, |i| {
+                    i.arg(&self.me)
+                        .arg(lease)
+                        .arg(self.ttl_ms())
+                        .arg(&header.method)
+                        .arg(&header.fingerprint)
+                        .arg(&header.caller)
+                        .arg(header.requested)
+                        .arg(header.unique)
+                        .arg(millis(header.accepted_at))
+                        .arg(request.as_ref());
+                })
+                .await?;
+            match answer.first().map(|w| w.as_slice()) {
+                Some(b"created") => {
+                    let mut add = redis::cmd("SADD");
+                    add.arg(UNFINISHED).arg(&header.id);
+                    self.store
+                        .query::<i64>(&add, PATIENCE)
+                        .await
+                        .map_err(JournalError)?;
+                    Ok(Opened::Created)
+                }
+                Some(b"existing") if answer.len() == 9 => Ok(Opened::Existing {
+                    header: Header {
+                        id: header.id.clone(),
+                        method: text(&answer[1]),
+                        fingerprint: text(&answer[2]),
+                        caller: text(&answer[3]),
+                        requested: number(&answer[4]) as u32,
+                        unique: number(&answer[5]) as u32,
+                        accepted_at: SystemTime::UNIX_EPOCH
+                            + Duration::from_millis(number(&answer[6])),
+                    },
+                    recorded: number(&answer[7]) as usize,
+                    finished: answer[8] == b"1",
+                }),
+                _ => Err(JournalError(
+                    "unexpected answer from the journal's open script".into(),
+                )),
+            }
+        })
+    }
+
+    fn append<'a>(
+        &'a self,
+        id: &'a str,
+        results: Vec<Recorded>,
+        unique: Option<u32>,
+    ) -> BoxFuture<'a, Result<(), JournalError>> {
+        Box::pin(async move {
+            let answer: i64 = self
+                .run(&self.append, id, |i| {
+                    i.arg(&self.me)
+                        .arg(self.ttl_ms())
+                        .arg(unique.map(|u| u.to_string()).unwrap_or_default());
+                    for r in &results {
+                        i.arg(&r.instance_id).arg(r.outcome).arg(r.message.as_ref());
+                    }
+                })
+                .await?;
+            owned(answer)
+        })
+    }
+
+    fn end<'a>(&'a self, id: &'a str, end: End) -> BoxFuture<'a, Result<(), JournalError>> {
+        Box::pin(async move {
+            let (kind, code, message, body) = match &end {
+                End::Summary(bytes) => ("summary", 0, String::new(), bytes.clone()),
+                End::Failed {
+                    code,
+                    message,
+                    details,
+                } => ("failed", *code, message.clone(), details.clone()),
+            };
+            let retention = self.settings.retention().as_millis() as u64;
+            let answer: i64 = self
+                .run(&self.end, id, |i| {
+                    i.arg(&self.me)
+                        .arg(retention)
+                        .arg(kind)
+                        .arg(code)
+                        .arg(&message)
+                        .arg(body.as_ref());
+                })
+                .await?;
+            owned(answer)?;
+            let mut remove = redis::cmd("SREM");
+            remove.arg(UNFINISHED).arg(id);
+            self.store
+                .query::<i64>(&remove, PATIENCE)
+                .await
+                .map_err(JournalError)?;
+            Ok(())
+        })
+    }
+
+    fn read<'a>(
+        &'a self,
+        id: &'a str,
+        from: usize,
+    ) -> BoxFuture<'a, Result<Option<Page>, JournalError>> {
+        Box::pin(async move {
+            let answer: Vec<Vec<u8>> = self
+                .run(&self.read, id, |i| {
+                    i.arg(from).arg(PAGE);
+                })
+                .await?;
+            if answer.len() < 5 {
+                return Ok(None);
+            }
+            let total = number(&answer[0]) as usize;
+            let messages: Vec<Bytes> = answer[5..].iter().map(|m| Bytes::from(m.clone())).collect();
+            let end = if from + messages.len() >= total {
+                match answer[1].as_slice() {
+                    b"summary" => Some(End::Summary(Bytes::from(answer[4].clone()))),
+                    b"failed" => Some(End::Failed {
+                        code: text(&answer[2]).parse().unwrap_or(13),
+                        message: text(&answer[3]),
+                        details: Bytes::from(answer[4].clone()),
+                    }),
+                    _ => None,
+                }
+            } else {
+                None
+            };
+            Ok(Some(Page { messages, end }))
+        })
+    }
+}
+
+impl Shared for RedisJournal {
+    fn sent<'a>(
+        &'a self,
+        id: &'a str,
+        ids: &'a [String],
+        vendor_request_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), JournalError>> {
+        Box::pin(async move {
+            let answer: i64 = self
+                .run(&self.sent, id, |i| {
+                    i.arg(&self.me).arg(self.ttl_ms()).arg(vendor_request_id);
+                    for instance in ids {
+                        i.arg(instance);
+                    }
+                })
+                .await?;
+            owned(answer)
+        })
+    }
+
+    fn renew<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, JournalError>> {
+        Box::pin(async move {
+            let answer = self.lease_op(id, "renew").await?;
+            Ok(matches!(answer.first().map(|w| w.as_slice()), Some(b"ok")))
+        })
+    }
+
+    fn release<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), JournalError>> {
+        Box::pin(async move {
+            self.lease_op(id, "release").await?;
+            Ok(())
+        })
+    }
+
+    fn take_over<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<Resume>, JournalError>> {
+        Box::pin(async move {
+            let answer = self.lease_op(id, "take").await?;
+            match answer.first().map(|w| w.as_slice()) {
+                Some(b"taken") if answer.len() >= 8 => {
+                    let mut decided = HashSet::new();
+                    let mut sent = HashMap::new();
+                    for pair in answer[8..].chunks(2) {
+                        if let [instance, phase] = pair {
+                            let instance = text(instance);
+                            if phase == b"done" {
+                                decided.insert(instance);
+                            } else if let Some(rid) = phase.strip_prefix(b"sent:") {
+                                sent.insert(instance, text(rid));
+                            }
+                        }
+                    }
+                    Ok(Some(Resume {
+                        header: Header {
+                            id: id.to_string(),
+                            method: text(&answer[1]),
+                            fingerprint: text(&answer[2]),
+                            caller: text(&answer[3]),
+                            requested: number(&answer[4]) as u32,
+                            unique: number(&answer[5]) as u32,
+                            accepted_at: SystemTime::UNIX_EPOCH
+                                + Duration::from_millis(number(&answer[6])),
+                        },
+                        request: Bytes::from(answer[7].clone()),
+                        decided,
+                        sent,
+                    }))
+                }
+                Some(b"gone") | Some(b"ended") => {
+                    let mut remove = redis::cmd("SREM");
+                    remove.arg(UNFINISHED).arg(id);
+                    let _ = self.store.query::<i64>(&remove, PATIENCE).await;
+                    Ok(None)
+                }
+                _ => Ok(None),
+            }
+        })
+    }
+
+    fn unfinished(&self) -> BoxFuture<'_, Result<Vec<String>, JournalError>> {
+        Box::pin(async move {
+            let mut members = redis::cmd("SMEMBERS");
+            members.arg(UNFINISHED);
+            self.store
+                .query::<Vec<String>>(&members, PATIENCE)
+                .await
+                .map_err(JournalError)
+        })
+    }
+
+    fn counts<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<BTreeMap<String, u32>, JournalError>> {
+        Box::pin(async move {
+            let [meta, ..] = keys(id);
+            let mut all = redis::cmd("HGETALL");
+            all.arg(meta);
+            let fields: HashMap<String, Vec<u8>> = self
+                .store
+                .query(&all, PATIENCE)
+                .await
+                .map_err(JournalError)?;
+            Ok(fields
+                .into_iter()
+                .filter_map(|(k, v)| {
+                    Some((k.strip_prefix("count:")?.to_string(), number(&v) as u32))
+                })
+                .collect())
+        })
+    }
+}
