@@ -71,10 +71,19 @@ fn median(mut xs: Vec<f64>) -> f64 {
 
 #[tokio::main]
 async fn main() {
-    let sim = std::env::args().nth(1).expect("usage: bench_journal SIM_URL");
+    let sim = std::env::args()
+        .nth(1)
+        .expect("usage: bench_journal SIM_URL");
     let sim_addr = sim.trim_start_matches("http://").parse().unwrap();
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    admin(&http, &sim, "POST", "/_sim/timings", json!({"stop_ms": 100})).await;
+    admin(
+        &http,
+        &sim,
+        "POST",
+        "/_sim/timings",
+        json!({"stop_ms": 100}),
+    )
+    .await;
     let redis = Redis::start().await;
     let in_process = Replica::start(sim_addr, "").await;
     let shared = Replica::start(
@@ -106,7 +115,13 @@ async fn main() {
     for part in ["meta", "results", "phases"] {
         let key = format!("stopgate:op:{{op:{last_redis_op}}}:{part}");
         let used: Option<u64> = redis
-            .query(redis::cmd("MEMORY").arg("USAGE").arg(&key).arg("SAMPLES").arg(0))
+            .query(
+                redis::cmd("MEMORY")
+                    .arg("USAGE")
+                    .arg(&key)
+                    .arg("SAMPLES")
+                    .arg(0),
+            )
             .await;
         println!("  {key}: {} bytes", used.unwrap_or(0));
         bytes += used.unwrap_or(0);

@@ -269,3 +269,69 @@ async fn another_replica_refuses_a_different_request_under_the_same_id_and_forge
     assert!(keys.len() <= 3, "{keys:?}");
     assert_eq!(sim.calls(v, "StopInstances").await.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alibaba_graceful_then_force_is_forced_by_the_replica_that_takes_over_from_a_killed_one() {
+    let v = ALIBABA;
+    let sim = Sim::start().await;
+    let redis = Redis::start().await;
+    let stubborn = v.id(7);
+    sim.seed(v, vec![json!({"id": stubborn, "ignores_shutdown": true})])
+        .await;
+    // The guest ignores the shutdown: 1.5 s after the graceful stop it is running again.
+    sim.admin(
+        "POST",
+        "/_sim/timings",
+        json!({"stop_ms": 150, "force_stop_ms": 50, "graceful_timeout_ms": 1500}),
+    )
+    .await;
+    let mut owner = replica(&sim, &redis, "").await;
+    let other = replica(&sim, &redis, "").await;
+    let request = pb::StopInstancesRequest {
+        request_id: new_id(),
+        mode: pb::StopMode::GracefulThenForce as i32,
+        wait: Some(pb::WaitOptions {
+            until_terminal: true,
+            timeout: None,
+        }),
+        ..v.request(std::slice::from_ref(&stubborn))
+    };
+    let mut client = owner.client.clone();
+    let mut inbound = client
+        .stop_instances(request.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    inbound.message().await.unwrap().expect("the first message");
+    // Kill the owner once the vendor accepted the graceful stop and the journal noted it: the
+    // force phase is left to whoever takes over.
+    let phases = format!("stopgate:op:{{op:{}}}:phases", request.request_id);
+    loop {
+        let phase: Option<String> = redis
+            .query(redis::cmd("HGET").arg(&phases).arg(&stubborn))
+            .await;
+        if phase.is_some_and(|p| p.starts_with("sent:") && !p.starts_with("sent:|")) {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    owner.signal("KILL");
+    owner.exited().await;
+    drop(inbound);
+
+    let s = collect_stop(&other.client, tonic::Request::new(request))
+        .await
+        .unwrap();
+    assert_eq!(s.outcome(&stubborn), pb::InstanceOutcome::Stopped, "{s:#?}");
+    assert!(s.result(&stubborn).forced, "the new owner forced it");
+    assert_eq!(sim.state(v, &stubborn).await, v.stopped);
+    let calls = sim.calls(v, "StopInstances").await;
+    let accepted = |force: &str| {
+        calls
+            .iter()
+            .filter(|c| c["params"]["ForceStop"] == force && c["outcome"] == "ok")
+            .count()
+    };
+    assert_eq!(accepted("false"), 1, "one graceful stop: {calls:#?}");
+    assert_eq!(accepted("true"), 1, "one forced stop: {calls:#?}");
+}

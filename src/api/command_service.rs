@@ -106,15 +106,10 @@ impl Operation for StopCommandExecution {
         }
     }
 
-    fn resume(
-        valid: &mut ValidCommandStop,
-        decided: &std::collections::HashSet<String>,
-        sent: std::collections::HashMap<String, String>,
-    ) {
+    fn resume(valid: &mut ValidCommandStop, resume: &crate::operations::journal::Resume) {
         // A command stop naming no instance learns them again from the vendor; the ledger
-        // drops those already decided. Accepted cancels are read back as the tasks' states.
-        let _ = sent;
-        valid.ids.retain(|id| !decided.contains(id));
+        // drops those already decided. Cancels already sent are read back as the tasks' states.
+        valid.ids.retain(|id| !resume.decided.contains(id));
     }
 
     fn result_instance(message: &pb::StopCommandExecutionResponse) -> Option<&str> {

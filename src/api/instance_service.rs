@@ -104,13 +104,17 @@ impl Operation for StopInstances {
         }
     }
 
-    fn resume(
-        valid: &mut ValidStop,
-        decided: &std::collections::HashSet<String>,
-        sent: std::collections::HashMap<String, String>,
-    ) {
-        valid.ids.retain(|id| !decided.contains(id));
-        valid.sent = sent;
+    fn resume(valid: &mut ValidStop, resume: &crate::operations::journal::Resume) {
+        valid.ids.retain(|id| !resume.decided.contains(id));
+        valid.sent = resume.sent.clone();
+        // The force (or the wait's end) stays due when it was due with the earlier owner.
+        if let Some(left) = resume.remaining {
+            let left = left.max(std::time::Duration::from_secs(1));
+            match &mut valid.wait {
+                Some(wait) => *wait = left,
+                None => valid.graceful_timeout = left,
+            }
+        }
     }
 
     fn result_instance(message: &pb::StopInstancesResponse) -> Option<&str> {

@@ -72,11 +72,7 @@ pub trait Operation: 'static {
     fn result_instance(message: &Self::Message) -> Option<&str>;
     /// Narrows a request taken over from another replica to its undecided instances, with
     /// the stops the vendor already accepted (`sent`).
-    fn resume(
-        valid: &mut Self::Valid,
-        decided: &std::collections::HashSet<String>,
-        sent: std::collections::HashMap<String, String>,
-    );
+    fn resume(valid: &mut Self::Valid, resume: &crate::operations::journal::Resume);
 }
 
 /// What a validated request acts on.
@@ -385,7 +381,7 @@ pub fn resume<O: Operation>(
             "operation taken over from a replica that is gone"
         )
     });
-    O::resume(&mut valid, &resume.decided, resume.sent);
+    O::resume(&mut valid, &resume);
     let age = SystemTime::now()
         .duration_since(resume.header.accepted_at)
         .unwrap_or_default();

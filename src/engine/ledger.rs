@@ -74,10 +74,13 @@ pub struct Ledger<P, R> {
 
 /// Where an operation notes the stops the vendor accepted (the shared journal).
 pub trait Phases: Send + Sync {
+    /// The stop of `ids` is being sent (`vendor_request_id` empty) or was accepted; `watch`:
+    /// how long the watch that follows may last.
     fn sent<'a>(
         &'a self,
         ids: &'a [String],
         vendor_request_id: &'a str,
+        watch: Option<std::time::Duration>,
     ) -> crate::provider::BoxFuture<'a, ()>;
 }
 
@@ -119,14 +122,20 @@ impl<P: Send + 'static, R: Record> Ledger<P, R> {
     /// as possibly stopped by it (it reads them, and sends again only to one still running).
     pub async fn sending(&self, ids: &[String]) {
         if let Some(phases) = &self.phases {
-            phases.sent(ids, "").await;
+            phases.sent(ids, "", None).await;
         }
     }
 
-    /// The vendor accepted the stop of `ids`.
-    pub async fn sent(&self, ids: &[String], vendor_request_id: Option<&str>) {
+    /// The vendor accepted the stop of `ids`; `watch` is how long the watch that follows may
+    /// last (the wait, or the graceful window of an emulated graceful-then-force).
+    pub async fn sent(
+        &self,
+        ids: &[String],
+        vendor_request_id: Option<&str>,
+        watch: Option<Duration>,
+    ) {
         if let (Some(phases), Some(rid)) = (&self.phases, vendor_request_id) {
-            phases.sent(ids, rid).await;
+            phases.sent(ids, rid, watch).await;
         }
     }
 

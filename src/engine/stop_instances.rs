@@ -88,6 +88,14 @@ impl<'a> Run<'a> {
         self.req.mode == StopMode::GracefulThenForce && !self.caps.native_graceful_then_force
     }
 
+    /// How long accepted stops are watched: the wait, or the graceful window of the emulated
+    /// graceful-then-force; none when they are not watched.
+    fn watch_budget(&self) -> Option<std::time::Duration> {
+        self.req
+            .wait
+            .or_else(|| self.emulates_force().then_some(self.req.graceful_timeout))
+    }
+
     /// The mode sent to the vendor on the first call.
     fn first_mode(&self) -> StopMode {
         if self.emulates_force() {
@@ -382,7 +390,9 @@ impl<'a> Run<'a> {
             };
             match answer {
                 Ok(StopAnswer::Accepted { request_id }) => {
-                    self.ledger.sent(&ids, request_id.as_deref()).await;
+                    self.ledger
+                        .sent(&ids, request_id.as_deref(), self.watch_budget())
+                        .await;
                     for o in &group {
                         self.accepted(o, request_id.clone(), false).await;
                     }
@@ -401,7 +411,9 @@ impl<'a> Run<'a> {
                         .filter(|(_, r)| r.is_ok())
                         .map(|(id, _)| id.clone())
                         .collect();
-                    self.ledger.sent(&accepted, request_id.as_deref()).await;
+                    self.ledger
+                        .sent(&accepted, request_id.as_deref(), self.watch_budget())
+                        .await;
                     let mut answered: HashMap<String, Result<(), StopError>> =
                         results.into_iter().collect();
                     let mut recheck = Vec::new();
@@ -721,7 +733,9 @@ impl<'a> Run<'a> {
                 }
                 Ok(StopAnswer::Accepted { request_id })
                 | Ok(StopAnswer::PerInstance { request_id, .. }) => {
-                    self.ledger.sent(&run_ids, request_id.as_deref()).await;
+                    self.ledger
+                        .sent(&run_ids, request_id.as_deref(), self.watch_budget())
+                        .await;
                     for o in &running {
                         self.accepted(o, request_id.clone(), false).await;
                     }

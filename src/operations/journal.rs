@@ -79,8 +79,12 @@ pub struct Resume {
     pub request: Bytes,
     /// Instances that already have their result.
     pub decided: std::collections::HashSet<String>,
-    /// Instances whose stop the vendor accepted, with its RequestId, still undecided.
+    /// Undecided instances whose stop was sent: the vendor's RequestId once it accepted it,
+    /// empty while its answer was not seen.
     pub sent: std::collections::HashMap<String, String>,
+    /// What is left of the watch that followed those stops (the graceful window of Alibaba's
+    /// emulated graceful-then-force, or the wait), by the latest of them.
+    pub remaining: Option<std::time::Duration>,
 }
 
 /// The journal could not be read or written. `lost`: this replica no longer owns the
@@ -137,12 +141,14 @@ pub trait Journal: Send + Sync + 'static {
 /// What only a journal shared by replicas does: ownership, phases and take-over. The
 /// in-process journal has one owner, this process, for ever.
 pub trait Shared: Journal {
-    /// Notes that the vendor accepted the stop of `ids` (RequestId `vendor_request_id`).
+    /// Notes that the stop of `ids` is being sent (`vendor_request_id` empty) or was accepted;
+    /// `watch` is how long the watch that follows it may last (its end is kept as a due time).
     fn sent<'a>(
         &'a self,
         id: &'a str,
         ids: &'a [String],
         vendor_request_id: &'a str,
+        watch: Option<std::time::Duration>,
     ) -> BoxFuture<'a, Result<(), JournalError>>;
 
     /// Renews this replica's lease; `Ok(false)` when another replica owns it now.

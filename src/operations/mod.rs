@@ -225,13 +225,18 @@ impl crate::engine::ledger::Phases for JournalPhases {
         &'a self,
         ids: &'a [String],
         vendor_request_id: &'a str,
+        watch: Option<std::time::Duration>,
     ) -> crate::provider::BoxFuture<'a, ()> {
         Box::pin(async move {
             if ids.is_empty() {
                 return;
             }
             // An empty RequestId notes a stop about to be sent.
-            if let Err(e) = self.journal.sent(&self.id, ids, vendor_request_id).await {
+            if let Err(e) = self
+                .journal
+                .sent(&self.id, ids, vendor_request_id, watch)
+                .await
+            {
                 // Without the note, a replica taking over reads these instances' states and
                 // still sends nothing to one already stopping.
                 tracing::warn!(request_id = %self.id, error = %e, "cannot note accepted stops in the operation journal");
@@ -245,13 +250,20 @@ impl crate::engine::ledger::Phases for JournalPhases {
 pub fn heartbeat(journal: Arc<dyn Shared>, local: Arc<Local>, lease: std::time::Duration) {
     let mut state = local.state();
     tokio::spawn(async move {
+        let mut beat = tokio::time::interval(lease / 3);
+        beat.tick().await;
         loop {
             tokio::select! {
-                () = tokio::time::sleep(lease / 3) => {}
+                _ = beat.tick() => {}
                 changed = state.changed() => {
                     if changed.is_err() {
                         return;
                     }
+                    let now = *state.borrow_and_update();
+                    if now.ended || now.interrupted {
+                        return;
+                    }
+                    continue;
                 }
             }
             let now = *state.borrow();

@@ -279,11 +279,15 @@ impl Shared for RedisJournal {
         id: &'a str,
         ids: &'a [String],
         vendor_request_id: &'a str,
+        watch: Option<Duration>,
     ) -> BoxFuture<'a, Result<(), JournalError>> {
         Box::pin(async move {
             let answer: i64 = self
                 .run(&self.sent, id, |i| {
-                    i.arg(&self.me).arg(self.ttl_ms()).arg(vendor_request_id);
+                    i.arg(&self.me)
+                        .arg(self.ttl_ms())
+                        .arg(vendor_request_id)
+                        .arg(watch.map(|w| w.as_millis().to_string()).unwrap_or_default());
                     for instance in ids {
                         i.arg(instance);
                     }
@@ -311,19 +315,27 @@ impl Shared for RedisJournal {
         Box::pin(async move {
             let answer = self.lease_op(id, "take").await?;
             match answer.first().map(|w| w.as_slice()) {
-                Some(b"taken") if answer.len() >= 8 => {
+                Some(b"taken") if answer.len() >= 9 => {
+                    let now = number(&answer[8]);
                     let mut decided = HashSet::new();
                     let mut sent = HashMap::new();
-                    for pair in answer[8..].chunks(2) {
+                    let mut due: Option<u64> = None;
+                    for pair in answer[9..].chunks(2) {
                         if let [instance, phase] = pair {
                             let instance = text(instance);
                             if phase == b"done" {
                                 decided.insert(instance);
-                            } else if let Some(rid) = phase.strip_prefix(b"sent:") {
-                                sent.insert(instance, text(rid));
+                            } else if let Some(rest) = phase.strip_prefix(b"sent:") {
+                                let rest = text(rest);
+                                let (rid, at) = rest.split_once('|').unwrap_or((&rest, ""));
+                                if let Ok(at) = at.parse::<u64>() {
+                                    due = Some(due.map_or(at, |d| d.max(at)));
+                                }
+                                sent.insert(instance, rid.to_string());
                             }
                         }
                     }
+                    let remaining = due.map(|at| Duration::from_millis(at.saturating_sub(now)));
                     Ok(Some(Resume {
                         header: Header {
                             id: id.to_string(),
@@ -338,6 +350,7 @@ impl Shared for RedisJournal {
                         request: Bytes::from(answer[7].clone()),
                         decided,
                         sent,
+                        remaining,
                     }))
                 }
                 Some(b"gone") | Some(b"ended") => {

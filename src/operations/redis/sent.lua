@@ -1,9 +1,18 @@
--- Notes accepted stops of undecided instances, if this replica owns the operation.
--- KEYS: meta, results, phases. ARGV: owner, ttl_ms, vendor_request_id, instances...
+-- Notes stops of undecided instances, if this replica owns the operation: being sent (an
+-- empty RequestId) or accepted, with when the watch that follows must end (the graceful
+-- window or the wait), on Redis's clock.
+-- KEYS: meta, results, phases. ARGV: owner, ttl_ms, vendor_request_id, budget_ms ("" = none),
+-- instances... Each phase is "sent:<RequestId>|<due_ms>".
+redis.replicate_commands()
 if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return -1 end
-for i = 4, #ARGV do
+local due = ''
+if ARGV[4] ~= '' then
+  local t = redis.call('TIME')
+  due = tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[4]))
+end
+for i = 5, #ARGV do
   if redis.call('HGET', KEYS[3], ARGV[i]) ~= 'done' then
-    redis.call('HSET', KEYS[3], ARGV[i], 'sent:' .. ARGV[3])
+    redis.call('HSET', KEYS[3], ARGV[i], 'sent:' .. ARGV[3] .. '|' .. due)
   end
 end
 redis.call('PEXPIRE', KEYS[3], ARGV[2])
