@@ -9,6 +9,7 @@ use stopgate::api::pb;
 use tonic::Code;
 
 on_both_clouds!(
+    a_command_stop_outlives_its_stream_and_is_re_attached_to,
     pending_running_and_finished_tasks_each_get_the_truth,
     a_subset_of_instances_is_stopped_alone,
     an_instance_outside_the_execution_fails_alone,
@@ -616,4 +617,49 @@ async fn a_request_level_refusal_is_not_split_into_many_calls() {
             "{code}: one call, no bisection"
         );
     }
+}
+
+async fn a_command_stop_outlives_its_stream_and_is_re_attached_to(v: Vendor) {
+    let h = Harness::start().await;
+    let n = names(v);
+    let ids = v.ids(0..2);
+    seed_execution(
+        &h,
+        v,
+        &ids.iter()
+            .map(|i| (i.clone(), n.running, None))
+            .collect::<Vec<_>>(),
+        json!({}),
+    )
+    .await;
+    let request = pb::StopCommandExecutionRequest {
+        request_id: uuid::Uuid::new_v4().to_string(),
+        ..waiting(request(v, &[]))
+    };
+    // Start it, read the first message, and go away.
+    let mut client = pb::command_service_client::CommandServiceClient::new(h.channel.clone());
+    let mut inbound = client
+        .stop_command_execution(request.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let first = inbound.message().await.unwrap().expect("a first message");
+    assert!(matches!(
+        first.event,
+        Some(pb::stop_command_execution_response::Event::Accepted(_))
+    ));
+    drop(inbound);
+
+    let s = h.stop_command(request).await.unwrap();
+    assert!(s.accepted.as_ref().unwrap().reattached);
+    for id in &ids {
+        assert_eq!(s.outcome(id), pb::CommandOutcome::Terminated);
+    }
+    let stops: Vec<Value> = h
+        .calls(v, n.stop_action)
+        .await
+        .into_iter()
+        .filter(|c| c["outcome"] == "ok")
+        .collect();
+    assert_eq!(stops.len(), 1, "one stop, sent by the operation alone: {stops:#?}");
 }
