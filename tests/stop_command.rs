@@ -661,5 +661,9 @@ async fn a_command_stop_outlives_its_stream_and_is_re_attached_to(v: Vendor) {
         .into_iter()
         .filter(|c| c["outcome"] == "ok")
         .collect();
-    assert_eq!(stops.len(), 1, "one stop, sent by the operation alone: {stops:#?}");
+    assert_eq!(
+        stops.len(),
+        1,
+        "one stop, sent by the operation alone: {stops:#?}"
+    );
 }

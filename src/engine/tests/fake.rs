@@ -115,6 +115,11 @@ impl Fake {
         }
     }
 
+    /// Puts an instance in `state` (as if an earlier stop had reached it).
+    pub fn set(&self, id: &str, state: InstanceState) {
+        self.world().instances.insert(id.to_string(), state);
+    }
+
     pub fn ignores_shutdown(&self, id: &str) {
         self.world().ignores_shutdown.push(id.to_string());
     }

@@ -269,3 +269,61 @@ async fn a_dropped_request_makes_no_further_vendor_call() {
     tokio::time::sleep(Duration::from_secs(60)).await;
     assert_eq!(fake.calls(DESCRIBE) + fake.calls(STOP), made);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_taken_over_operation_reads_first_and_never_resends_an_accepted_stop() {
+    let fake = Arc::new(Fake::new(false));
+    // Accepted by the earlier owner: one still stopping, one already stopped, one still running
+    // (its stop accepted, not yet applied). Being sent when the owner died: one that took it,
+    // one that did not. And one the earlier owner never reached.
+    let [
+        stopping,
+        stopped,
+        accepted_running,
+        sent_applied,
+        sent_lost,
+        untouched,
+    ] = ["ins-a", "ins-b", "ins-c", "ins-d", "ins-e", "ins-f"].map(String::from);
+    fake.running(&[
+        accepted_running.clone(),
+        sent_lost.clone(),
+        untouched.clone(),
+    ]);
+    fake.set(&stopping, InstanceState::Stopping);
+    fake.set(&stopped, InstanceState::Stopped);
+    fake.set(&sent_applied, InstanceState::Stopping);
+    let mut request = stop_request(&[
+        stopping.clone(),
+        stopped.clone(),
+        accepted_running.clone(),
+        sent_applied.clone(),
+        sent_lost.clone(),
+        untouched.clone(),
+    ]);
+    request.sent = [
+        (stopping.clone(), "rid-1".to_string()),
+        (stopped.clone(), "rid-1".to_string()),
+        (accepted_running.clone(), "rid-1".to_string()),
+        (sent_applied.clone(), String::new()),
+        (sent_lost.clone(), String::new()),
+    ]
+    .into_iter()
+    .collect();
+    let d = stop(&fake, config(), request, None).await;
+    let outcome = |id: &str| d.results[id].outcome;
+    assert_eq!(outcome(&stopping), InstanceOutcome::StopAccepted);
+    assert_eq!(
+        d.results[&stopping].vendor_request_id.as_deref(),
+        Some("rid-1")
+    );
+    assert_eq!(outcome(&stopped), InstanceOutcome::Stopped, "{d:?}");
+    assert_eq!(outcome(&accepted_running), InstanceOutcome::StopAccepted);
+    assert_eq!(outcome(&sent_applied), InstanceOutcome::StopAccepted);
+    assert_eq!(outcome(&sent_lost), InstanceOutcome::StopAccepted);
+    assert_eq!(outcome(&untouched), InstanceOutcome::StopAccepted);
+    // One stop call, for the two instances no stop had reached.
+    assert_eq!(fake.calls(STOP), 1);
+    assert_eq!(fake.state(&accepted_running), Some(InstanceState::Running));
+    assert_eq!(fake.state(&sent_lost), Some(InstanceState::Stopping));
+    assert_eq!(fake.state(&untouched), Some(InstanceState::Stopping));
+}
