@@ -73,6 +73,8 @@ async fn a_replica_killed_mid_stop_is_taken_over_and_every_instance_is_answered_
     assert_eq!(before.len(), 500);
     owner.signal("KILL");
     owner.exited().await;
+    let ok = |calls: &[serde_json::Value]| calls.iter().filter(|c| c["outcome"] == "ok").count();
+    let accepted_by_the_dead = ok(&sim.calls(v, "StopInstances").await);
 
     // Re-attach on the other replica: it takes the operation over once the lease expires.
     let s = collect_stop(&other.client, tonic::Request::new(request))
@@ -104,7 +106,19 @@ async fn a_replica_killed_mid_stop_is_taken_over_and_every_instance_is_answered_
         .map(|o| summary.outcome_counts.get(*o).copied().unwrap_or(0))
         .sum();
     assert_eq!(counted, 5_000, "{summary:?}");
-    let named = accepted_stops(&sim.calls(v, "StopInstances").await, v);
+    let calls = sim.calls(v, "StopInstances").await;
+    // The summary names the RequestIds of both owners' stop calls: at least the 5 calls behind
+    // the 500 results read before the kill, and every call of the new owner.
+    let by_the_new_owner = ok(&calls) - accepted_by_the_dead;
+    let ids_named: std::collections::HashSet<&String> = summary.vendor_request_ids.iter().collect();
+    assert_eq!(ids_named.len(), summary.vendor_request_ids.len());
+    assert!(
+        ids_named.len() >= by_the_new_owner + 5 && ids_named.len() <= ok(&calls),
+        "{} RequestIds, {} accepted calls, {by_the_new_owner} by the new owner",
+        ids_named.len(),
+        ok(&calls)
+    );
+    let named = accepted_stops(&calls, v);
     assert_eq!(named.len(), 5_000, "every instance was stopped");
     let twice: Vec<(&String, &usize)> = named.iter().filter(|(_, n)| **n > 1).collect();
     assert!(

@@ -180,6 +180,8 @@ pub struct Caller {
     deadline: Deadline,
     /// The operation's audit record, when it has one.
     origin: Option<Arc<crate::audit::Origin>>,
+    /// Where state-changing calls' RequestIds are kept beyond this process (shared journal).
+    phases: Option<Arc<dyn crate::engine::ledger::Phases>>,
 }
 
 impl std::fmt::Debug for Caller {
@@ -238,7 +240,14 @@ impl Caller {
             budget: Arc::new(RetryBudget::new(budget)),
             deadline,
             origin: None,
+            phases: None,
         }
+    }
+
+    /// Keeps each state-changing call's RequestId in `phases` too.
+    pub fn with_phases(mut self, phases: Option<Arc<dyn crate::engine::ledger::Phases>>) -> Caller {
+        self.phases = phases;
+        self
     }
 
     /// Writes an audit line for each state-changing call, naming `origin`.
@@ -424,6 +433,13 @@ impl Caller {
             async move {
                 let answer = attempt.await;
                 self.state_changed(action, ids, &answer);
+                let request_id = match &answer {
+                    Ok(t) => t.vendor_request_id(),
+                    Err(e) => e.vendor_request_id.as_deref(),
+                };
+                if let (Some(phases), Some(id)) = (&self.phases, request_id) {
+                    phases.called(id).await;
+                }
                 answer
             }
         })

@@ -82,6 +82,9 @@ pub trait Phases: Send + Sync {
         vendor_request_id: &'a str,
         watch: Option<std::time::Duration>,
     ) -> crate::provider::BoxFuture<'a, ()>;
+
+    /// A state-changing vendor call (stop, force, cancel) answered with this RequestId.
+    fn called<'a>(&'a self, vendor_request_id: &'a str) -> crate::provider::BoxFuture<'a, ()>;
 }
 
 impl<P: Send + 'static, R: Record> Ledger<P, R> {
@@ -148,6 +151,11 @@ impl<P: Send + 'static, R: Record> Ledger<P, R> {
     /// The operation's audit record.
     pub fn origin(&self) -> Option<std::sync::Arc<crate::audit::Origin>> {
         self.origin.clone()
+    }
+
+    /// Where the operation's phases are noted, when it has such a place.
+    pub fn phases(&self) -> Option<std::sync::Arc<dyn Phases>> {
+        self.phases.clone()
     }
 
     /// Counts results in `metrics`, labelled with the operation and provider.

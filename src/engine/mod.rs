@@ -226,7 +226,8 @@ impl Engine {
                 &request.region,
                 deadline.clone(),
             )
-            .with_origin(ledger.origin());
+            .with_origin(ledger.origin())
+            .with_phases(ledger.phases());
         let poll = self.config.poll_interval();
         let (work_caller, work_ledger) = (caller.clone(), ledger.clone());
         let work = async move {
@@ -312,7 +313,8 @@ impl Engine {
                 &request.region,
                 deadline.clone(),
             )
-            .with_origin(ledger.origin());
+            .with_origin(ledger.origin())
+            .with_phases(ledger.phases());
         let concurrency = self
             .config
             .provider(request.provider)

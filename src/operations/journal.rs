@@ -87,6 +87,13 @@ pub struct Resume {
     pub remaining: Option<std::time::Duration>,
 }
 
+/// What the shared journal counts over a whole operation.
+#[derive(Debug, Clone, Default)]
+pub struct Totals {
+    pub outcomes: std::collections::BTreeMap<String, u32>,
+    pub vendor_request_ids: Vec<String>,
+}
+
 /// The journal could not be read or written. `lost`: this replica no longer owns the
 /// operation (another one took it over), so it must stop working on it.
 #[derive(Debug, Clone)]
@@ -163,9 +170,14 @@ pub trait Shared: Journal {
     /// Operations not yet ended, whoever owns them.
     fn unfinished(&self) -> BoxFuture<'_, Result<Vec<String>, JournalError>>;
 
-    /// Results per outcome over the whole operation, whoever recorded them.
-    fn counts<'a>(
+    /// Notes a state-changing vendor call's RequestId.
+    fn called<'a>(
         &'a self,
         id: &'a str,
-    ) -> BoxFuture<'a, Result<std::collections::BTreeMap<String, u32>, JournalError>>;
+        vendor_request_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), JournalError>>;
+
+    /// Over the whole operation, whoever recorded them: results per outcome, and the
+    /// RequestIds of every state-changing vendor call, in order.
+    fn totals<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Totals, JournalError>>;
 }

@@ -243,6 +243,15 @@ impl crate::engine::ledger::Phases for JournalPhases {
             }
         })
     }
+
+    fn called<'a>(&'a self, vendor_request_id: &'a str) -> crate::provider::BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if let Err(e) = self.journal.called(&self.id, vendor_request_id).await {
+                // The summary and the audit line then miss it only if this replica dies.
+                tracing::warn!(request_id = %self.id, error = %e, "cannot note a vendor RequestId in the operation journal");
+            }
+        })
+    }
 }
 
 /// Renews this replica's lease on `local` every third of the lease until the operation ends

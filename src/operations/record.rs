@@ -114,15 +114,16 @@ pub async fn record<P, R, M>(
                 }
                 Event::Summary(mut summary) => {
                     unique = Some(summary.unique);
-                    // Results recorded by an earlier owner count too.
-                    if let Some(shared) = operations.shared() {
-                        if let Ok(counts) = shared.counts(&id).await {
-                            let mut all = counts;
-                            for r in &batch {
-                                *all.entry(r.outcome.to_string()).or_default() += 1;
-                            }
-                            summary.outcome_counts = all;
+                    // What an earlier owner recorded counts too.
+                    if let Some(shared) = operations.shared()
+                        && let Ok(totals) = shared.totals(&id).await
+                    {
+                        let mut outcomes = totals.outcomes;
+                        for r in &batch {
+                            *outcomes.entry(r.outcome.to_string()).or_default() += 1;
                         }
+                        summary.outcome_counts = outcomes;
+                        summary.vendor_request_ids = totals.vendor_request_ids;
                     }
                     if let Some(on_end) = on_end.take() {
                         on_end(Some(&summary));

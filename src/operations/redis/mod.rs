@@ -4,7 +4,8 @@
 //!
 //! - `stopgate:op:{op:<id>}:meta`: a hash: the request's header and protobuf bytes, the owner
 //!   replica and its lease (`lease_until`, Redis time in ms), results per outcome
-//!   (`count:<OUTCOME>`), and the end once recorded;
+//!   (`count:<OUTCOME>`), the RequestId of every state-changing vendor call (`call:<id>`, in
+//!   order), and the end once recorded;
 //! - `stopgate:op:{op:<id>}:results`: a list of the results as encoded stream messages;
 //! - `stopgate:op:{op:<id>}:phases`: a hash per instance: `sent:<vendor RequestId>` once the
 //!   vendor accepted its stop, `done` once its result is recorded.
@@ -15,14 +16,14 @@
 //! `retention` after the end. `stopgate:ops:unfinished` (a set) lists operations not yet ended,
 //! for the sweep that finds those whose owner died.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 
 use super::journal::{
-    End, Header, Journal, JournalError, LOST, Opened, PAGE, Page, Recorded, Resume, Shared,
+    End, Header, Journal, JournalError, LOST, Opened, PAGE, Page, Recorded, Resume, Shared, Totals,
 };
 use crate::config::OperationSettings;
 use crate::pacing::redis::RedisStore;
@@ -69,6 +70,7 @@ pub struct RedisJournal {
     end: redis::Script,
     read: redis::Script,
     lease: redis::Script,
+    called: redis::Script,
 }
 
 impl RedisJournal {
@@ -83,6 +85,7 @@ impl RedisJournal {
             end: redis::Script::new(include_str!("end.lua")),
             read: redis::Script::new(include_str!("read.lua")),
             lease: redis::Script::new(include_str!("lease.lua")),
+            called: redis::Script::new(include_str!("called.lua")),
         }
     }
 
@@ -375,10 +378,22 @@ impl Shared for RedisJournal {
         })
     }
 
-    fn counts<'a>(
+    fn called<'a>(
         &'a self,
         id: &'a str,
-    ) -> BoxFuture<'a, Result<BTreeMap<String, u32>, JournalError>> {
+        vendor_request_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), JournalError>> {
+        Box::pin(async move {
+            let answer: i64 = self
+                .run(&self.called, id, |i| {
+                    i.arg(&self.me).arg(vendor_request_id);
+                })
+                .await?;
+            owned(answer)
+        })
+    }
+
+    fn totals<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Totals, JournalError>> {
         Box::pin(async move {
             let [meta, ..] = keys(id);
             let mut all = redis::cmd("HGETALL");
@@ -388,12 +403,20 @@ impl Shared for RedisJournal {
                 .query(&all, PATIENCE)
                 .await
                 .map_err(JournalError)?;
-            Ok(fields
-                .into_iter()
-                .filter_map(|(k, v)| {
-                    Some((k.strip_prefix("count:")?.to_string(), number(&v) as u32))
-                })
-                .collect())
+            let mut totals = Totals::default();
+            let mut calls = Vec::new();
+            for (field, value) in fields {
+                if let Some(outcome) = field.strip_prefix("count:") {
+                    totals
+                        .outcomes
+                        .insert(outcome.to_string(), number(&value) as u32);
+                } else if let Some(rid) = field.strip_prefix("call:") {
+                    calls.push((number(&value), rid.to_string()));
+                }
+            }
+            calls.sort();
+            totals.vendor_request_ids = calls.into_iter().map(|(_, rid)| rid).collect();
+            Ok(totals)
         })
     }
 }
