@@ -202,7 +202,10 @@ async fn alibaba_graceful_then_force_is_forced_after_the_caller_disconnects() {
     let s = h.stop(request).await;
     assert!(s.accepted.as_ref().unwrap().reattached);
     assert_eq!(s.outcome(&stubborn), pb::InstanceOutcome::Stopped, "{s:#?}");
-    assert!(s.result(&stubborn).forced, "the force phase ran with nobody listening");
+    assert!(
+        s.result(&stubborn).forced,
+        "the force phase ran with nobody listening"
+    );
     assert!(!s.result(&polite).forced);
     assert_eq!(h.state(v, &stubborn).await, v.stopped);
     let forced = h
@@ -237,7 +240,10 @@ async fn the_same_request_id_with_another_request_is_invalid_argument() {
     assert_eq!(status.code(), Code::InvalidArgument);
     let bad = status.get_details_bad_request().expect("a BadRequest");
     assert_eq!(bad.field_violations[0].field, "request_id", "{status:?}");
-    assert!(status.message().contains("request_id") || bad.field_violations[0].description.contains("different"));
+    assert!(
+        status.message().contains("request_id")
+            || bad.field_violations[0].description.contains("different")
+    );
     assert_eq!(h.state(v, &ids[1]).await, v.running, "nothing was sent");
 
     let malformed = pb::StopInstancesRequest {
@@ -344,7 +350,9 @@ async fn sigterm_with_a_short_grace_sends_what_was_decided_and_says_what_was_not
     let info = incomplete(&status);
     assert_eq!(info.metadata["resultsSent"], "2");
     assert!(
-        status.message().contains("2 instance(s) not reported here are NOT decided"),
+        status
+            .message()
+            .contains("2 instance(s) not reported here are NOT decided"),
         "{status:?}"
     );
     let decided: Vec<&str> = results.iter().map(|r| r.instance_id.as_str()).collect();
@@ -386,8 +394,7 @@ async fn audit_lines_name_the_caller_and_every_vendor_request_id() {
     let of = |event: &str| -> Vec<&String> {
         logs.iter()
             .filter(|l| {
-                l.contains(&format!("audit=\"{event}\""))
-                    || l.contains(&format!("audit={event}"))
+                l.contains(&format!("audit=\"{event}\"")) || l.contains(&format!("audit={event}"))
             })
             .filter(|l| l.contains(&request.request_id))
             .collect()

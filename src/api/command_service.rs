@@ -100,7 +100,9 @@ impl Operation for StopCommandExecution {
 
     fn accepted(accepted: pb::OperationAccepted) -> pb::StopCommandExecutionResponse {
         pb::StopCommandExecutionResponse {
-            event: Some(pb::stop_command_execution_response::Event::Accepted(accepted)),
+            event: Some(pb::stop_command_execution_response::Event::Accepted(
+                accepted,
+            )),
         }
     }
 

@@ -379,7 +379,9 @@ impl<M> Drop for CallStream<M> {
     fn drop(&mut self) {
         if !self.finished {
             self.rpc.span.in_scope(|| {
-                tracing::info!("caller went away; its operation continues and can be re-attached to")
+                tracing::info!(
+                    "caller went away; its operation continues and can be re-attached to"
+                )
             });
             self.finish(Code::Cancelled);
         }

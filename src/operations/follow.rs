@@ -85,9 +85,10 @@ where
     // Results already sent: progress about them is late and is dropped.
     let mut sent: HashSet<String> = HashSet::new();
     let mut cursor = 0usize;
-    let cut = f
-        .deadline
-        .map(|at| at.checked_sub(crate::engine::deadline::margin(BUFFER)).unwrap_or(at));
+    let cut = f.deadline.map(|at| {
+        at.checked_sub(crate::engine::deadline::margin(BUFFER))
+            .unwrap_or(at)
+    });
     let mut failures = 0u32;
     loop {
         // The recorder publishes an instance's progress before it writes its result: forward

@@ -223,7 +223,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_running_operation_is_kept_past_every_limit() {
         let journal = MemoryJournal::new(settings(1, 1, 1));
-        journal.open(&header("running"), Bytes::new()).await.unwrap();
+        journal
+            .open(&header("running"), Bytes::new())
+            .await
+            .unwrap();
         journal
             .append("running", vec![Bytes::from_static(b"a"); 5], None)
             .await
@@ -231,14 +234,17 @@ mod tests {
         for n in 0..3 {
             let id = format!("ended-{n}");
             journal.open(&header(&id), Bytes::new()).await.unwrap();
-            journal
-                .end(&id, End::Summary(Bytes::new()))
-                .await
-                .unwrap();
+            journal.end(&id, End::Summary(Bytes::new())).await.unwrap();
         }
         tokio::time::advance(Duration::from_secs(3600)).await;
         assert_eq!(
-            journal.read("running", 0).await.unwrap().unwrap().messages.len(),
+            journal
+                .read("running", 0)
+                .await
+                .unwrap()
+                .unwrap()
+                .messages
+                .len(),
             5
         );
         assert!(journal.read("ended-2", 0).await.unwrap().is_none());
@@ -275,11 +281,12 @@ mod tests {
     async fn reads_come_in_pages_and_the_end_only_with_the_last() {
         let journal = MemoryJournal::new(settings(3600, 10, 1_000_000));
         journal.open(&header("big"), Bytes::new()).await.unwrap();
-        let many: Vec<Bytes> = (0..PAGE + 5)
-            .map(|n| Bytes::from(n.to_string()))
-            .collect();
+        let many: Vec<Bytes> = (0..PAGE + 5).map(|n| Bytes::from(n.to_string())).collect();
         journal.append("big", many, Some(1005)).await.unwrap();
-        journal.end("big", End::Summary(Bytes::new())).await.unwrap();
+        journal
+            .end("big", End::Summary(Bytes::new()))
+            .await
+            .unwrap();
         let first = journal.read("big", 0).await.unwrap().unwrap();
         assert_eq!(first.messages.len(), PAGE);
         assert!(first.end.is_none());

@@ -124,7 +124,10 @@ pub async fn record<P, R, M>(
             let messages = std::mem::take(&mut batch);
             let unique = unique.take();
             let count = messages.len();
-            keep(&id, "results", || journal.append(&id, messages.clone(), unique)).await;
+            keep(&id, "results", || {
+                journal.append(&id, messages.clone(), unique)
+            })
+            .await;
             local.update(|s| s.recorded += count);
         }
         if let Some(end) = end.take() {
