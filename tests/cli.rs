@@ -216,6 +216,9 @@ async fn tls_options_on_a_plaintext_address_are_refused_rather_than_ignored() {
 enum Cut {
     /// Once this many bytes came back from the gateway, most likely inside a frame.
     AfterBytes(usize),
+    /// Just before the gateway's trailers (the HTTP/2 HEADERS frame that ends the stream): the
+    /// client has every message, the summary included, but never learns that the call ended.
+    BeforeTrailers,
 }
 
 /// A TCP proxy in front of the gateway that breaks its first connection as a load balancer or
@@ -259,6 +262,8 @@ fn frame(bytes: &[u8]) -> Option<(u8, u8, &[u8], usize)> {
 /// Relays one connection until the cut, then closes both sides; returns the bytes relayed to
 /// the client.
 async fn cut(client: TcpStream, gateway: TcpStream, at: Cut) -> Vec<u8> {
+    const HEADERS: u8 = 1;
+    const END_STREAM: u8 = 0x1;
     let (mut from_client, mut to_client) = client.into_split();
     let (mut from_gateway, mut to_gateway) = gateway.into_split();
     let requests = tokio::spawn(async move {
@@ -277,6 +282,18 @@ async fn cut(client: TcpStream, gateway: TcpStream, at: Cut) -> Vec<u8> {
             Cut::AfterBytes(limit) => {
                 let relay = unsent.len().min(limit - carried.len());
                 (relay, carried.len() + relay == limit)
+            }
+            Cut::BeforeTrailers => {
+                let mut whole = 0;
+                let mut trailers = false;
+                while let Some((kind, flags, _, length)) = frame(&unsent[whole..]) {
+                    trailers = kind == HEADERS && flags & END_STREAM != 0;
+                    if trailers {
+                        break;
+                    }
+                    whole += length;
+                }
+                (whole, trailers)
             }
         };
         if to_client.write_all(&unsent[..relay]).await.is_err() {
@@ -466,4 +483,42 @@ async fn the_same_request_id_again_re_attaches_and_sends_no_new_stop() {
         stop_calls,
         "re-attaching sent no vendor stop"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_broken_after_its_summary_prints_one_summary() {
+    let h = Harness::start().await;
+    let ids = TENCENT.ids(0..3);
+    h.seed_running(TENCENT, &ids).await;
+    let (proxy, first_connection) = cutting_proxy(h.gateway, Cut::BeforeTrailers).await;
+    let mut args = vec![
+        "stop-instances",
+        "--json",
+        "--provider",
+        "tencent",
+        "--region",
+        "ap-guangzhou",
+    ];
+    args.extend(ids.iter().map(String::as_str));
+    let (code, out, err) = stopgate_at(&format!("http://{proxy}"), &args).await;
+    assert_eq!(code, 0, "{err}");
+    let carried = carried_messages(&first_connection.await.expect("the CLI connected"));
+    assert!(
+        carried.last().is_some_and(|m| matches!(
+            m.event,
+            Some(pb::stop_instances_response::Event::Summary(_))
+        )),
+        "the first stream carried the summary: {carried:?}"
+    );
+    assert!(err.contains("re-attaching to operation"), "{err}");
+    let messages = json_lines(&out);
+    let summaries = messages
+        .iter()
+        .filter(|m| m.get("summary").is_some())
+        .count();
+    assert_eq!(summaries, 1, "{out}");
+    let per_instance = results_per_instance(&messages);
+    for id in &ids {
+        assert_eq!(per_instance.get(id), Some(&1), "one result line for {id}");
+    }
 }
