@@ -114,14 +114,15 @@ class CuttingProxy:
             if not data or not send(client, data):
                 break
             carried += data
+        # Recorded before the client can see the cut.
+        self.carried = bytes(carried)
+        self.cut.set()
         for s in (client, upstream):
             try:
                 s.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
             s.close()
-        self.carried = bytes(carried)
-        self.cut.set()
 
 
 def receive(s, most=65536):
