@@ -1,19 +1,41 @@
 // Stop instances, or a command execution, through stopgate from Node.js.
 //
-//   node stop.js GATEWAY instances PROVIDER REGION ID...
-//   node stop.js GATEWAY execution PROVIDER REGION EXECUTION_ID [INSTANCE...]
+//   node stop.js GATEWAY instances PROVIDER REGION ID... [--request-id ID]
+//   node stop.js GATEWAY execution PROVIDER REGION EXECUTION_ID [INSTANCE...] [--request-id ID]
 //
 // PROVIDER is alibaba or tencent. The .proto files are loaded at run time from ../../proto,
-// so nothing is generated. Prints one line per instance, then the summary.
+// so nothing is generated. Prints the operation id, one line per instance, then the summary.
+//
+// Every call is an operation named by its request_id (Google AIP-155): this example sends a new
+// UUID, or the ID given with --request-id. The stream's first message, OperationAccepted, names
+// the operation. The operation runs to its end at the gateway even when the stream breaks, so on
+// a broken stream (UNAVAILABLE, UNKNOWN, ABORTED, INTERNAL) the example sends the same request
+// with the same request_id again, with backoff: that re-attaches, and the new stream replays
+// every result recorded so far before the rest. Each instance is printed once. Run it again with
+// --request-id ID to get the results of an operation this client did not see to its end.
 'use strict';
 
+const crypto = require('crypto');
 const path = require('path');
 const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
 
-const [gateway, what, provider, region, ...rest] = process.argv.slice(2);
-if (!gateway || !['instances', 'execution'].includes(what) || !provider || !region || rest.length === 0) {
-  console.error('usage: node stop.js GATEWAY instances|execution alibaba|tencent REGION ID...');
+// The stream broke (the connection or the gateway went away): worth re-attaching.
+const REATTACH_ON = new Set([
+  grpc.status.UNAVAILABLE, grpc.status.UNKNOWN, grpc.status.ABORTED, grpc.status.INTERNAL,
+]);
+const REATTACH_ATTEMPTS = 5;
+
+const args = process.argv.slice(2);
+let requestId = crypto.randomUUID();
+const flag = args.indexOf('--request-id');
+if (flag !== -1) {
+  requestId = args[flag + 1];
+  args.splice(flag, 2);
+}
+const [gateway, what, provider, region, ...rest] = args;
+if (!gateway || !['instances', 'execution'].includes(what) || !provider || !region || rest.length === 0 || !requestId) {
+  console.error('usage: node stop.js GATEWAY instances|execution alibaba|tencent REGION ID... [--request-id ID]');
   process.exit(2);
 }
 
@@ -23,32 +45,66 @@ const definition = protoLoader.loadSync(
 );
 const stopgate = grpc.loadPackageDefinition(definition).stopgate.v1;
 const credentials = grpc.credentials.createInsecure();
-const common = { provider: `PROVIDER_${provider.toUpperCase()}`, region };
+const common = { provider: `PROVIDER_${provider.toUpperCase()}`, region, request_id: requestId };
 
-let call;
+// The same request, the same request_id: the first time it starts the operation, later it
+// re-attaches to it.
+let open;
 if (what === 'instances') {
   const client = new stopgate.InstanceService(gateway, credentials);
-  call = client.StopInstances({ ...common, instance_ids: rest });
+  open = () => client.StopInstances({ ...common, instance_ids: rest });
 } else {
   const client = new stopgate.CommandService(gateway, credentials);
-  call = client.StopCommandExecution({ ...common, execution_id: rest[0], instance_ids: rest.slice(1) });
+  open = () => client.StopCommandExecution({ ...common, execution_id: rest[0], instance_ids: rest.slice(1) });
 }
 
-let failed = false;
-call.on('data', (message) => {
-  if (message.result) {
-    const r = message.result;
-    const why = r.error ? ` ${r.error.message}` : '';
-    failed = failed || r.outcome.endsWith('_FAILED');
-    console.log(`${r.instance_id} ${r.outcome} ${r.vendor_state}${why}`);
-  } else if (message.summary) {
-    console.log(`summary ${JSON.stringify(message.summary.outcome_counts)} vendor_calls=${message.summary.vendor_calls}`);
-  }
-});
 // grpc-js reports codes as numbers; print the name, as the other clients do.
 const codeName = Object.fromEntries(Object.entries(grpc.status).map(([name, code]) => [code, name]));
-call.on('error', (error) => {
-  console.error(`stopgate: ${codeName[error.code] ?? error.code} ${error.details}`);
-  process.exit(2);
-});
-call.on('end', () => process.exit(failed ? 1 : 0));
+const printed = new Set(); // instances already printed: a re-attached stream replays them
+let failed = false;
+let summary = null;
+
+function attach(attempt) {
+  const call = open();
+  let broke = false;
+  call.on('data', (message) => {
+    if (message.accepted) {
+      const a = message.accepted;
+      console.log(a.reattached
+        ? `re-attached to operation ${a.request_id} (${a.recorded} result(s) recorded so far)`
+        : `operation ${a.request_id}`);
+    } else if (message.result && !printed.has(message.result.instance_id)) {
+      const r = message.result;
+      printed.add(r.instance_id);
+      const why = r.error ? ` ${r.error.message}` : '';
+      failed = failed || r.outcome.endsWith('_FAILED');
+      console.log(`${r.instance_id} ${r.outcome} ${r.vendor_state}${why}`);
+    } else if (message.summary) {
+      summary = message.summary;
+    }
+  });
+  call.on('error', (error) => {
+    broke = true; // grpc-js may still emit 'end' after an error: that end is not the operation's
+    const name = codeName[error.code] ?? error.code;
+    if (REATTACH_ON.has(error.code) && attempt < REATTACH_ATTEMPTS) {
+      const pause = 500 * 2 ** attempt;
+      console.error(`stopgate: the stream broke (${name}); re-attaching to operation ${requestId} in ${pause / 1000} s`);
+      setTimeout(() => attach(attempt + 1), pause);
+      return;
+    }
+    console.error(`stopgate: ${name} ${error.details}`);
+    if (REATTACH_ON.has(error.code)) {
+      console.error(`the operation goes on at the gateway: run again with --request-id ${requestId} to get every result`);
+    }
+    process.exit(2);
+  });
+  call.on('end', () => {
+    if (broke) return;
+    if (summary) {
+      console.log(`summary ${JSON.stringify(summary.outcome_counts)} vendor_calls=${summary.vendor_calls}`);
+    }
+    process.exit(failed ? 1 : 0);
+  });
+}
+
+attach(0);

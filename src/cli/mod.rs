@@ -416,6 +416,7 @@ where
     let mut rows = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let mut announced = false;
+    let mut summarized = false;
     let mut attempt = 0u32;
     'attach: loop {
         let broke = match open().await {
@@ -455,9 +456,12 @@ where
                                 }
                             }
                             Item::Summary(summary) => {
-                                if c.json {
+                                // A stream that broke after its summary (before its trailers)
+                                // is re-attached to and replays the summary: print it once.
+                                if c.json && !summarized {
                                     println!("{as_json}");
                                 }
+                                summarized = true;
                                 progress.summary(summary);
                             }
                             Item::Nothing => {}
