@@ -50,7 +50,8 @@ pub struct Connection {
     /// id to re-attach to an operation, e.g. after this client was stopped.
     #[arg(long)]
     pub request_id: Option<String>,
-    /// When the stream breaks, re-attach to the operation this many times (with backoff).
+    /// When the stream breaks, re-attach to the operation up to this many times in a row (with
+    /// backoff); a re-attached stream that carries its first message starts the count again.
     #[arg(long, default_value_t = 8)]
     pub reattach_attempts: u32,
 }
