@@ -21,7 +21,9 @@ if op == 'release' then
   return {'ok'}
 end
 local lease_until = tonumber(redis.call('HGET', KEYS[1], 'lease_until') or '0')
-if owner ~= me and lease_until > now then return {'held'} end
+-- A live lease is never taken, not even one of this replica's own: an operation this replica
+-- has just created may not have started yet.
+if lease_until > now then return {'held'} end
 redis.call('HSET', KEYS[1], 'owner', me, 'lease_until', tostring(now + tonumber(ARGV[3])))
 local h = redis.call('HMGET', KEYS[1], 'method', 'fingerprint', 'caller', 'requested', 'unique', 'accepted_at', 'request')
 local answer = {'taken', h[1] or '', h[2] or '', h[3] or '', h[4] or '0', h[5] or '0', h[6] or '0', h[7] or '', tostring(now)}
