@@ -71,6 +71,7 @@ fn median(mut xs: Vec<f64>) -> f64 {
 
 #[tokio::main]
 async fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let sim = std::env::args()
         .nth(1)
         .expect("usage: bench_journal SIM_URL");
