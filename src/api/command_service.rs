@@ -129,12 +129,12 @@ impl ProgressOf for TaskProgress {
 type Stream = stream::CallStream<pb::StopCommandExecutionResponse>;
 
 /// Continues a StopCommandExecution operation taken over from a replica that is gone.
-pub fn resume(
+pub async fn resume(
     engine: &Arc<Engine>,
     operations: &Arc<Operations>,
     resume: crate::operations::journal::Resume,
 ) {
-    stream::resume::<StopCommandExecution>(engine, operations, resume)
+    stream::resume::<StopCommandExecution>(engine, operations, resume).await
 }
 
 #[tonic::async_trait]

@@ -134,12 +134,12 @@ impl ProgressOf for Progress {
 type Stream = stream::CallStream<pb::StopInstancesResponse>;
 
 /// Continues a StopInstances operation taken over from a replica that is gone.
-pub fn resume(
+pub async fn resume(
     engine: &Arc<Engine>,
     operations: &Arc<Operations>,
     resume: crate::operations::journal::Resume,
 ) {
-    stream::resume::<StopInstances>(engine, operations, resume)
+    stream::resume::<StopInstances>(engine, operations, resume).await
 }
 
 #[tonic::async_trait]

@@ -169,15 +169,15 @@ pub async fn serve<O: Operation>(
     let instances = admission
         .reserve_instances(target.ids.len().max(1))
         .map_err(|status| rpc.refused(status))?;
-    let opened = operations
-        .journal()
-        .open(&header, encoded.into())
-        .await
-        .map_err(|e| {
-            rpc.refused(Status::unavailable(format!(
-                "the operation journal cannot be reached ({e}); nothing was sent: try again"
-            )))
-        })?;
+    let (journal, shared, opened) =
+        operations
+            .open(&header, encoded.into())
+            .await
+            .map_err(|e| {
+                rpc.refused(Status::unavailable(format!(
+                    "the operation journal cannot be reached ({e}); nothing was sent: try again"
+                )))
+            })?;
     let settings = operations.settings();
     let mut accepted = pb::OperationAccepted {
         request_id: id.clone(),
@@ -209,6 +209,12 @@ pub async fn serve<O: Operation>(
                 operations,
                 (valid, ids, Default::default()),
                 (origin, deadline),
+                Home {
+                    header: &header,
+                    journal: journal.clone(),
+                    shared,
+                    recorded: Vec::new(),
+                },
                 Some(instances),
                 &rpc.span,
             );
@@ -236,7 +242,7 @@ pub async fn serve<O: Operation>(
             finished,
         } => {
             drop(instances);
-            if !finished && operations.local(&id).is_none() {
+            if !finished && shared.is_some() && operations.local(&id).is_none() {
                 // Its owner may be gone: continue it here if its lease expired.
                 take_over(engine, operations, &id).await;
             }
@@ -254,6 +260,7 @@ pub async fn serve<O: Operation>(
     let unique = accepted.unique;
     let follower = follow::Follow {
         operations: operations.clone(),
+        journal,
         id,
         accepted: O::accepted(accepted),
         unique,
@@ -264,6 +271,15 @@ pub async fn serve<O: Operation>(
     Ok(Response::new(CallStream::new(rpc, rx)))
 }
 
+/// Where an operation starting here is kept: its header, its journal (with the shared side
+/// when replicas share it), and the results an earlier owner already recorded.
+struct Home<'a> {
+    header: &'a Header,
+    journal: Arc<dyn crate::operations::journal::Journal>,
+    shared: Option<Arc<dyn crate::operations::journal::Shared>>,
+    recorded: Vec<bytes::Bytes>,
+}
+
 /// Starts an operation here, new or taken over: the engine's work, its recorder and (with a
 /// shared journal) the heartbeat of its lease, all outliving the call. `ids` are all the
 /// operation's distinct instances, of which `decided` already have their result.
@@ -272,17 +288,24 @@ fn start<O: Operation>(
     operations: &Arc<Operations>,
     (valid, ids, decided): (O::Valid, Vec<String>, std::collections::HashSet<String>),
     (origin, deadline): (Origin, tokio::time::Instant),
+    home: Home<'_>,
     instances: Option<super::admission::Instances>,
     span: &tracing::Span,
 ) {
-    let local = operations.register(&origin.request_id);
+    let Home {
+        header,
+        journal,
+        shared,
+        recorded,
+    } = home;
+    let local = operations.register(header, (journal, shared.clone()), recorded);
     let (events_tx, events_rx) = mpsc::channel(EVENT_BUFFER);
     let target = O::target(&valid);
     let mut ledger = Ledger::new(ids, target.requested, events_tx)
         .labelled(O::METHOD, target.provider, engine.metrics().clone())
         .with_origin(origin.clone())
         .decided(decided);
-    if let Some(shared) = operations.shared() {
+    if let Some(shared) = shared {
         ledger = ledger.with_phases(Arc::new(crate::operations::JournalPhases {
             journal: shared.clone(),
             id: origin.request_id.clone(),
@@ -321,8 +344,10 @@ pub async fn take_over(engine: &Arc<Engine>, operations: &Arc<Operations>, id: &
     }
     match shared.take_over(id).await {
         Ok(Some(resume)) => match resume.header.method.as_str() {
-            "StopInstances" => super::instance_service::resume(engine, operations, resume),
-            "StopCommandExecution" => super::command_service::resume(engine, operations, resume),
+            "StopInstances" => super::instance_service::resume(engine, operations, resume).await,
+            "StopCommandExecution" => {
+                super::command_service::resume(engine, operations, resume).await
+            }
             other => {
                 tracing::error!(request_id = %id, method = other, "cannot continue an operation of an unknown method")
             }
@@ -337,7 +362,7 @@ pub async fn take_over(engine: &Arc<Engine>, operations: &Arc<Operations>, id: &
 /// Continues an operation of `O` that this replica took over from one that is gone: reads the
 /// request it recorded, and works only on the instances still undecided, never sending a stop
 /// the vendor already accepted.
-pub fn resume<O: Operation>(
+pub async fn resume<O: Operation>(
     engine: &Arc<Engine>,
     operations: &Arc<Operations>,
     resume: crate::operations::journal::Resume,
@@ -382,6 +407,21 @@ pub fn resume<O: Operation>(
         )
     });
     O::resume(&mut valid, &resume);
+    // This replica's copy starts with what the earlier owner recorded.
+    let mut recorded = Vec::new();
+    loop {
+        match operations.journal().read(&id, recorded.len()).await {
+            Ok(Some(page)) if !page.messages.is_empty() => recorded.extend(page.messages),
+            Ok(_) => break,
+            Err(e) => {
+                span.in_scope(|| tracing::warn!(request_id = %id, error = %e, "cannot read what the earlier owner recorded; leaving the operation to the next sweep"));
+                if let Some(shared) = operations.shared() {
+                    let _ = shared.release(&id).await;
+                }
+                return;
+            }
+        }
+    }
     let age = SystemTime::now()
         .duration_since(resume.header.accepted_at)
         .unwrap_or_default();
@@ -392,6 +432,12 @@ pub fn resume<O: Operation>(
         operations,
         (valid, ids, resume.decided),
         (origin, deadline),
+        Home {
+            header: &resume.header,
+            journal: operations.journal().clone(),
+            shared: operations.shared().cloned(),
+            recorded,
+        },
         None,
         &span,
     );

@@ -26,6 +26,8 @@ const POLL: Duration = Duration::from_millis(200);
 /// What a follower needs to know.
 pub struct Follow<M> {
     pub operations: Arc<Operations>,
+    /// Where the operation is kept.
+    pub journal: Arc<dyn super::journal::Journal>,
     pub id: String,
     /// The first message (OperationAccepted).
     pub accepted: M,
@@ -78,8 +80,16 @@ where
     if tx.send(Ok(f.accepted)).await.is_err() {
         return;
     }
-    let journal = f.operations.journal().clone();
     let local = f.operations.local(&f.id);
+    // An operation running here is read from this replica's copy, up to what its journal
+    // holds (so that nothing is streamed that a later re-attach elsewhere could contradict).
+    let journal: Arc<dyn super::journal::Journal> = match &local {
+        Some(l) => match &l.cache {
+            Some(cache) => cache.clone(),
+            None => l.journal.clone(),
+        },
+        None => f.journal.clone(),
+    };
     let mut state = local.as_ref().map(|l| l.state());
     let mut progress = local.as_ref().map(|l| l.progress());
     // Results already sent: progress about them is late and is dropped.
@@ -109,7 +119,20 @@ where
             }
         }
         let page = match journal.read(&f.id, cursor).await {
-            Ok(Some(page)) => page,
+            Ok(Some(mut page)) => {
+                if let Some(state) = &state {
+                    let now = *state.borrow();
+                    let kept = now.recorded.saturating_sub(cursor);
+                    if page.messages.len() > kept {
+                        page.messages.truncate(kept);
+                        page.end = None;
+                    }
+                    if !now.ended {
+                        page.end = None;
+                    }
+                }
+                page
+            }
             Ok(None) => {
                 let _ = tx
                     .send(Err(Status::not_found(format!(
@@ -176,7 +199,12 @@ where
         }
         let now: LocalState = state.as_ref().map(|s| *s.borrow()).unwrap_or_default();
         if now.interrupted && now.recorded <= cursor {
-            let why = if journal.shared() {
+            let why = if now.detached {
+                format!(
+                    "this replica shut down before operation {} ended, and the shared journal was unavailable: instances not reported here are NOT decided, and their stops may or may not have been sent (check their state)",
+                    f.id
+                )
+            } else if f.journal.shared() {
                 format!(
                     "this replica is shutting down before operation {} ended; another replica continues it",
                     f.id

@@ -158,7 +158,7 @@ pub trait Shared: Journal {
         watch: Option<std::time::Duration>,
     ) -> BoxFuture<'a, Result<(), JournalError>>;
 
-    /// Renews this replica's lease; `Ok(false)` when another replica owns it now.
+    /// Renews this replica's lease; `Ok(false)` only when another replica owns it now.
     fn renew<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, JournalError>>;
 
     /// Gives the lease up at once (shutdown), so another replica continues.

@@ -68,6 +68,26 @@ impl MemoryJournal {
         }
     }
 
+    /// Keeps `header`'s operation afresh with `messages` already recorded (this replica's copy
+    /// of an operation kept in the shared journal, or one it takes over).
+    pub fn restart(&self, header: &Header, messages: Vec<Bytes>) {
+        let mut kept = self.lock();
+        if let Some(old) = kept.entries.remove(&header.id)
+            && old.end.is_some()
+        {
+            kept.ended.retain(|id| *id != header.id);
+            kept.ended_results -= old.messages.len();
+        }
+        kept.entries.insert(
+            header.id.clone(),
+            Entry {
+                header: header.clone(),
+                messages,
+                end: None,
+            },
+        );
+    }
+
     /// How many operations are kept (for tests of the bounds).
     pub fn len(&self) -> usize {
         self.lock().entries.len()

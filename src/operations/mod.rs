@@ -37,6 +37,9 @@ pub struct LocalState {
     pub ended: bool,
     /// This process stopped working on it before its end (shutdown).
     pub interrupted: bool,
+    /// The shared journal could not be written: the operation goes on with this replica's
+    /// copy only.
+    pub detached: bool,
 }
 
 /// A progress event of an instance, encoded as a stream message.
@@ -46,9 +49,21 @@ pub struct Progress {
     pub message: Bytes,
 }
 
+/// Where an opened operation lives (its journal and, when replicas share it, the shared
+/// side), and what opening it found.
+pub type Opening = (Arc<dyn Journal>, Option<Arc<dyn Shared>>, journal::Opened);
+
 /// An operation running in this process.
 pub struct Local {
     pub id: String,
+    /// Where it is kept: the shared journal, or this process's when Redis was unavailable at
+    /// its start.
+    pub journal: Arc<dyn Journal>,
+    /// The same journal when replicas share it.
+    pub shared: Option<Arc<dyn Shared>>,
+    /// With a shared journal, this replica's copy: written first, read by the streams attached
+    /// here (up to what the shared journal holds), and all there is if Redis is lost.
+    pub cache: Option<Arc<memory::MemoryJournal>>,
     state: watch::Sender<LocalState>,
     progress: broadcast::Sender<Progress>,
     work: Mutex<Option<tokio::task::AbortHandle>>,
@@ -91,6 +106,9 @@ pub struct Operations {
     journal: Arc<dyn Journal>,
     /// The same journal when replicas share it (Redis).
     shared: Option<Arc<dyn Shared>>,
+    /// This process's own journal: the only one without Redis; with Redis, this replica's copy
+    /// of the operations it runs, and the journal of those started while Redis is away.
+    memory: Arc<memory::MemoryJournal>,
     settings: OperationSettings,
     local: Mutex<HashMap<String, Arc<Local>>>,
     /// How many operations run here.
@@ -100,10 +118,15 @@ pub struct Operations {
 }
 
 impl Operations {
-    pub fn new(journal: Arc<dyn Journal>, settings: OperationSettings) -> Operations {
+    fn new(
+        journal: Arc<dyn Journal>,
+        memory: Arc<memory::MemoryJournal>,
+        settings: OperationSettings,
+    ) -> Operations {
         Operations {
             journal,
             shared: None,
+            memory,
             settings,
             local: Mutex::new(HashMap::new()),
             running: watch::Sender::new(0),
@@ -125,18 +148,54 @@ impl Operations {
     /// With the in-process journal.
     pub fn in_memory(settings: OperationSettings) -> Operations {
         let journal = Arc::new(memory::MemoryJournal::new(settings.clone()));
-        Operations::new(journal, settings)
+        Operations::new(journal.clone(), journal, settings)
     }
 
-    /// With the journal in the `[cluster]` Redis, shared by replicas.
+    /// With the journal in the `[cluster]` Redis, shared by replicas. Redis trouble never fails
+    /// a stop: while Redis cannot be reached, operations are kept by this replica alone.
     pub fn in_redis(
         store: Arc<crate::pacing::redis::RedisStore>,
         settings: OperationSettings,
     ) -> Operations {
         let journal = Arc::new(redis::RedisJournal::new(store, settings.clone()));
-        let mut operations = Operations::new(journal.clone(), settings);
+        let memory = Arc::new(memory::MemoryJournal::new(settings.clone()));
+        let mut operations = Operations::new(journal.clone(), memory, settings);
         operations.shared = Some(journal);
         operations
+    }
+
+    /// Opens the operation `header.id`: in the journal of the local operation of that id if
+    /// there is one, else in the shared journal, else (Redis unavailable, and allowed) in this
+    /// process's. Returns the journal it lives in, with its shared side.
+    pub async fn open(
+        &self,
+        header: &journal::Header,
+        request: bytes::Bytes,
+    ) -> Result<Opening, journal::JournalError> {
+        if let Some(local) = self.local(&header.id) {
+            match local.journal.open(header, request.clone()).await {
+                Ok(opened) => return Ok((local.journal.clone(), local.shared.clone(), opened)),
+                // Redis is away: the copy here answers for the operation running here.
+                Err(error) => {
+                    let Some(cache) = &local.cache else {
+                        return Err(error);
+                    };
+                    let opened = cache.open(header, request).await?;
+                    let cache: Arc<dyn Journal> = cache.clone();
+                    return Ok((cache, None, opened));
+                }
+            }
+        }
+        match self.journal.open(header, request.clone()).await {
+            Ok(opened) => Ok((self.journal.clone(), self.shared.clone(), opened)),
+            Err(error) if self.shared.is_some() => {
+                tracing::warn!(request_id = %header.id, %error, "the shared operation journal is unavailable; this operation is kept by this replica only (re-attach here; no other replica can continue it)");
+                let opened = self.memory.open(header, request).await?;
+                let memory: Arc<dyn Journal> = self.memory.clone();
+                Ok((memory, None, opened))
+            }
+            Err(error) => Err(error),
+        }
     }
 
     pub fn journal(&self) -> &Arc<dyn Journal> {
@@ -156,11 +215,28 @@ impl Operations {
         self.local.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Registers an operation that starts running here.
-    pub fn register(&self, id: &str) -> Arc<Local> {
+    /// Registers an operation that starts running here, kept in `journal`; with a shared
+    /// journal, this replica keeps a copy, starting with `recorded`.
+    pub fn register(
+        &self,
+        header: &journal::Header,
+        (journal, shared): (Arc<dyn Journal>, Option<Arc<dyn Shared>>),
+        recorded: Vec<bytes::Bytes>,
+    ) -> Arc<Local> {
+        let id = &header.id;
+        let cache = shared.as_ref().map(|_| {
+            self.memory.restart(header, recorded.clone());
+            self.memory.clone()
+        });
         let local = Arc::new(Local {
             id: id.to_string(),
-            state: watch::Sender::new(LocalState::default()),
+            journal,
+            shared,
+            cache,
+            state: watch::Sender::new(LocalState {
+                recorded: recorded.len(),
+                ..LocalState::default()
+            }),
             progress: broadcast::Sender::new(PROGRESS_BUFFER),
             work: Mutex::new(None),
         });

@@ -40,22 +40,41 @@ fn bug() -> End {
     ))
 }
 
-/// Retries a journal write until it succeeds: a result, once decided, must be kept. Returns
-/// false when this replica no longer owns the operation (another one continues it).
-async fn keep<F, Fut>(id: &str, what: &str, write: F) -> bool
+/// How a write to the operation's journal ended.
+enum Written {
+    Done,
+    /// This replica no longer owns the operation: another one continues it.
+    Lost,
+    /// The shared journal could not be written for a while: the operation goes on with this
+    /// replica's copy alone.
+    Unavailable,
+}
+
+/// Failed writes after which an operation that may go on alone does so.
+const GIVE_UP_AFTER: u32 = 3;
+
+/// Retries a journal write until it succeeds (a result, once decided, must be kept), unless
+/// this replica lost the operation, or `patient` is false and the journal stays unavailable.
+async fn keep<F, Fut>(id: &str, what: &str, patient: bool, write: F) -> Written
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<(), JournalError>>,
 {
     let mut pause = Duration::from_millis(100);
+    let mut failures = 0;
     loop {
         match write().await {
-            Ok(()) => return true,
+            Ok(()) => return Written::Done,
             Err(e) if e.0 == LOST => {
                 tracing::warn!(request_id = %id, "another replica took this operation over; stopping work on it here");
-                return false;
+                return Written::Lost;
             }
             Err(e) => {
+                failures += 1;
+                if !patient && failures >= GIVE_UP_AFTER {
+                    tracing::warn!(request_id = %id, error = %e, "the shared operation journal is unavailable; the operation goes on with this replica's copy only (streams attached here get every result; no other replica can continue it)");
+                    return Written::Unavailable;
+                }
                 tracing::warn!(request_id = %id, error = %e, "cannot write {what} to the operation journal; retrying");
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_secs(5));
@@ -79,12 +98,16 @@ pub async fn record<P, R, M>(
     R: Record,
     M: Message,
 {
-    let journal: Arc<dyn Journal> = operations.journal().clone();
+    let journal: Arc<dyn Journal> = local.journal.clone();
     let id = local.id.clone();
     let mut on_end = Some(on_end);
     let mut ended = false;
     let mut batch: Vec<Recorded> = Vec::new();
     let mut lost = false;
+    // Without a copy here, writes wait for the journal; with one, the operation goes on with
+    // the copy alone when Redis stays away.
+    let patient = local.cache.is_none();
+    let mut detached = false;
     let mut end: Option<End> = None;
     let mut unique = None;
     while let Some(first) = events.recv().await {
@@ -115,7 +138,7 @@ pub async fn record<P, R, M>(
                 Event::Summary(mut summary) => {
                     unique = Some(summary.unique);
                     // What an earlier owner recorded counts too.
-                    if let Some(shared) = operations.shared()
+                    if let Some(shared) = &local.shared
                         && let Ok(totals) = shared.totals(&id).await
                     {
                         let mut outcomes = totals.outcomes;
@@ -151,24 +174,52 @@ pub async fn record<P, R, M>(
             let results = std::mem::take(&mut batch);
             let unique = unique.take();
             let count = results.len();
-            if !keep(&id, "results", || {
-                journal.append(&id, results.clone(), unique)
-            })
-            .await
-            {
-                lost = true;
-                local.abort_work();
-                continue;
+            if let Some(cache) = &local.cache {
+                let _ = cache.append(&id, results.clone(), unique).await;
             }
-            local.update(|s| s.recorded += count);
+            if !detached {
+                let written = keep(&id, "results", patient, || {
+                    journal.append(&id, results.clone(), unique)
+                })
+                .await;
+                match written {
+                    Written::Done => {}
+                    Written::Lost => {
+                        lost = true;
+                        local.abort_work();
+                        continue;
+                    }
+                    Written::Unavailable => detached = true,
+                }
+            }
+            local.update(|s| {
+                s.recorded += count;
+                s.detached = detached;
+            });
         }
         if let Some(end) = end.take() {
-            if !keep(&id, "the operation's end", || journal.end(&id, end.clone())).await {
-                lost = true;
-                local.abort_work();
-                continue;
+            if let Some(cache) = &local.cache {
+                let _ = cache.end(&id, end.clone()).await;
             }
-            local.update(|s| s.ended = true);
+            if !detached {
+                let written = keep(&id, "the operation's end", patient, || {
+                    journal.end(&id, end.clone())
+                })
+                .await;
+                match written {
+                    Written::Done => {}
+                    Written::Lost => {
+                        lost = true;
+                        local.abort_work();
+                        continue;
+                    }
+                    Written::Unavailable => detached = true,
+                }
+            }
+            local.update(|s| {
+                s.ended = true;
+                s.detached = detached;
+            });
             ended = true;
         }
     }
@@ -178,7 +229,7 @@ pub async fn record<P, R, M>(
             _ if lost => local.update(|s| s.interrupted = true),
             Err(e) if e.is_cancelled() => {
                 // Shutdown: what was decided is recorded; another replica continues at once.
-                if let Some(shared) = operations.shared() {
+                if let Some(shared) = local.shared.as_ref().filter(|_| !detached) {
                     if let Err(e) = shared.release(&id).await {
                         tracing::warn!(request_id = %id, error = %e, "cannot release the operation's lease; another replica continues it once the lease expires");
                     }
@@ -188,7 +239,15 @@ pub async fn record<P, R, M>(
             _ => {
                 // The work ended without its summary: a bug (a panic) or a lost end.
                 tracing::error!(request_id = %id, "the operation ended without a summary (a bug); reported as INTERNAL");
-                keep(&id, "the operation's end", || journal.end(&id, bug())).await;
+                if let Some(cache) = &local.cache {
+                    let _ = cache.end(&id, bug()).await;
+                }
+                if !detached {
+                    keep(&id, "the operation's end", patient, || {
+                        journal.end(&id, bug())
+                    })
+                    .await;
+                }
                 local.update(|s| s.ended = true);
             }
         }

@@ -303,7 +303,12 @@ impl Shared for RedisJournal {
     fn renew<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, JournalError>> {
         Box::pin(async move {
             let answer = self.lease_op(id, "renew").await?;
-            Ok(matches!(answer.first().map(|w| w.as_slice()), Some(b"ok")))
+            // Only another owner ends the work here: keys that are gone (a Redis restarted
+            // empty) leave the operation to this replica, which nobody else can take it from.
+            Ok(!matches!(
+                answer.first().map(|w| w.as_slice()),
+                Some(b"lost")
+            ))
         })
     }
 
