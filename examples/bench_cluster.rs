@@ -41,17 +41,7 @@ fn ids(from: usize, n: usize) -> Vec<String> {
 }
 
 async fn seed(http: &reqwest::Client, sim: &str, ids: &[String]) {
-    for chunk in ids.chunks(5000) {
-        let instances: Vec<Value> = chunk.iter().map(|id| json!({"id": id})).collect();
-        admin(
-            http,
-            sim,
-            "POST",
-            "/_sim/instances",
-            json!({"provider": "tencent", "region": REGION, "instances": instances}),
-        )
-        .await;
-    }
+    sim_admin::seed_running(http, sim, ("tencent", REGION), ids).await
 }
 
 /// Stops `ids` through `client`; returns (successes, failures).

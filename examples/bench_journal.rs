@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use stopgate::api::pb;
 
 #[path = "support/sim_admin.rs"]
@@ -28,17 +28,7 @@ async fn seed(http: &reqwest::Client, sim: &str, run: usize) -> Vec<String> {
     let ids: Vec<String> = (0..INSTANCES)
         .map(|i| format!("ins-j{run:02}{i:05}"))
         .collect();
-    for chunk in ids.chunks(5000) {
-        let instances: Vec<Value> = chunk.iter().map(|id| json!({"id": id})).collect();
-        admin(
-            http,
-            sim,
-            "POST",
-            "/_sim/instances",
-            json!({"provider": "tencent", "region": REGION, "instances": instances}),
-        )
-        .await;
-    }
+    sim_admin::seed_running(http, sim, ("tencent", REGION), &ids).await;
     ids
 }
 

@@ -80,34 +80,36 @@ pub fn vendor_call(
 /// The operation ended: its counts and every state-changing vendor RequestId, or `None` when
 /// it ended without a summary (a request-level failure, a bug, or a shutdown).
 pub fn finished(origin: &Origin, summary: Option<&crate::engine::ledger::Summary>) {
-    match summary {
-        Some(s) => tracing::info!(
-            target: "stopgate::audit",
-            audit = "operation.finished",
-            request_id = %origin.request_id,
-            caller = %origin.caller,
-            method = origin.method,
-            provider = %origin.provider,
-            account = %origin.account,
-            region = %origin.region,
-            unique = s.unique,
-            outcomes = ?s.outcome_counts,
-            vendor_calls = s.vendor_calls,
-            vendor_request_ids = %s.vendor_request_ids.join(","),
+    let (unique, outcomes, vendor_calls, vendor_request_ids) = match summary {
+        Some(s) => (
+            s.unique,
+            format!("{:?}", s.outcome_counts),
+            s.vendor_calls,
+            s.vendor_request_ids.join(","),
+        ),
+        None => (0, String::new(), 0, String::new()),
+    };
+    tracing::info!(
+        target: "stopgate::audit",
+        audit = "operation.finished",
+        request_id = %origin.request_id,
+        caller = %origin.caller,
+        method = origin.method,
+        provider = %origin.provider,
+        account = %origin.account,
+        region = %origin.region,
+        summary = summary.is_some(),
+        unique,
+        outcomes,
+        vendor_calls,
+        vendor_request_ids,
+        "{}",
+        if summary.is_some() {
             "operation finished"
-        ),
-        None => tracing::info!(
-            target: "stopgate::audit",
-            audit = "operation.finished",
-            request_id = %origin.request_id,
-            caller = %origin.caller,
-            method = origin.method,
-            provider = %origin.provider,
-            account = %origin.account,
-            region = %origin.region,
+        } else {
             "operation ended without a summary"
-        ),
-    }
+        }
+    );
 }
 
 /// A vendor answer that carries the vendor's RequestId.

@@ -27,6 +27,46 @@ async fn replica(sim: &Sim, redis: &Redis, extra: &str) -> Replica {
     .await
 }
 
+/// Starts `request` on `replica` and reads the stream's first message.
+async fn started(
+    replica: &Replica,
+    request: &pb::StopInstancesRequest,
+) -> tonic::Streaming<pb::StopInstancesResponse> {
+    let mut client = replica.client.clone();
+    let mut inbound = client
+        .stop_instances(request.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    inbound.message().await.unwrap().expect("the first message");
+    inbound
+}
+
+/// An Alibaba simulator with one instance whose guest ignores the shutdown (running again
+/// `graceful_ms` after the graceful stop), and a graceful-then-force request for it that waits.
+async fn stubborn_alibaba(sim: &Sim, graceful_ms: u64) -> (String, pb::StopInstancesRequest) {
+    let v = ALIBABA;
+    let stubborn = v.id(7);
+    sim.seed(v, vec![json!({"id": stubborn, "ignores_shutdown": true})])
+        .await;
+    sim.admin(
+        "POST",
+        "/_sim/timings",
+        json!({"stop_ms": 150, "force_stop_ms": 50, "graceful_timeout_ms": graceful_ms}),
+    )
+    .await;
+    let request = pb::StopInstancesRequest {
+        request_id: new_id(),
+        mode: pb::StopMode::GracefulThenForce as i32,
+        wait: Some(pb::WaitOptions {
+            until_terminal: true,
+            timeout: None,
+        }),
+        ..v.request(std::slice::from_ref(&stubborn))
+    };
+    (stubborn, request)
+}
+
 /// Reads results from `inbound` until `n` have come (or the stream ends).
 async fn read_results(
     inbound: &mut tonic::Streaming<pb::StopInstancesResponse>,
@@ -63,12 +103,7 @@ async fn a_replica_killed_mid_stop_is_taken_over_and_every_instance_is_answered_
         request_id: new_id(),
         ..v.request(&ids)
     };
-    let mut client = owner.client.clone();
-    let mut inbound = client
-        .stop_instances(request.clone())
-        .await
-        .unwrap()
-        .into_inner();
+    let mut inbound = started(&owner, &request).await;
     let before = read_results(&mut inbound, 500).await;
     assert_eq!(before.len(), 500);
     owner.signal("KILL");
@@ -147,13 +182,7 @@ async fn sigterm_shorter_than_the_wait_hands_the_operation_over() {
         }),
         ..v.request(&ids)
     };
-    let mut client = owner.client.clone();
-    let mut inbound = client
-        .stop_instances(request.clone())
-        .await
-        .unwrap()
-        .into_inner();
-    inbound.message().await.unwrap().expect("the first message");
+    let mut inbound = started(&owner, &request).await;
     // Once every stop was sent (each instance stopping), shut the owner down.
     loop {
         let states = sim.states(v).await;
@@ -192,34 +221,10 @@ async fn alibaba_graceful_then_force_is_forced_with_the_caller_gone_and_re_attac
     let v = ALIBABA;
     let sim = Sim::start().await;
     let redis = Redis::start().await;
-    let stubborn = v.id(1);
-    sim.seed(v, vec![json!({"id": stubborn, "ignores_shutdown": true})])
-        .await;
-    sim.admin(
-        "POST",
-        "/_sim/timings",
-        json!({"stop_ms": 150, "force_stop_ms": 50, "graceful_timeout_ms": 300}),
-    )
-    .await;
+    let (stubborn, request) = stubborn_alibaba(&sim, 300).await;
     let first = replica(&sim, &redis, "").await;
     let second = replica(&sim, &redis, "").await;
-    let request = pb::StopInstancesRequest {
-        request_id: new_id(),
-        mode: pb::StopMode::GracefulThenForce as i32,
-        wait: Some(pb::WaitOptions {
-            until_terminal: true,
-            timeout: None,
-        }),
-        ..v.request(std::slice::from_ref(&stubborn))
-    };
-    let mut client = first.client.clone();
-    let mut inbound = client
-        .stop_instances(request.clone())
-        .await
-        .unwrap()
-        .into_inner();
-    inbound.message().await.unwrap().expect("the first message");
-    drop(inbound);
+    drop(started(&first, &request).await);
 
     let s = collect_stop(&second.client, tonic::Request::new(request))
         .await
@@ -289,34 +294,11 @@ async fn alibaba_graceful_then_force_is_forced_by_the_replica_that_takes_over_fr
     let v = ALIBABA;
     let sim = Sim::start().await;
     let redis = Redis::start().await;
-    let stubborn = v.id(7);
-    sim.seed(v, vec![json!({"id": stubborn, "ignores_shutdown": true})])
-        .await;
     // The guest ignores the shutdown: 1.5 s after the graceful stop it is running again.
-    sim.admin(
-        "POST",
-        "/_sim/timings",
-        json!({"stop_ms": 150, "force_stop_ms": 50, "graceful_timeout_ms": 1500}),
-    )
-    .await;
+    let (stubborn, request) = stubborn_alibaba(&sim, 1500).await;
     let mut owner = replica(&sim, &redis, "").await;
     let other = replica(&sim, &redis, "").await;
-    let request = pb::StopInstancesRequest {
-        request_id: new_id(),
-        mode: pb::StopMode::GracefulThenForce as i32,
-        wait: Some(pb::WaitOptions {
-            until_terminal: true,
-            timeout: None,
-        }),
-        ..v.request(std::slice::from_ref(&stubborn))
-    };
-    let mut client = owner.client.clone();
-    let mut inbound = client
-        .stop_instances(request.clone())
-        .await
-        .unwrap()
-        .into_inner();
-    inbound.message().await.unwrap().expect("the first message");
+    let inbound = started(&owner, &request).await;
     // Kill the owner once the vendor accepted the graceful stop and the journal noted it: the
     // force phase is left to whoever takes over.
     let phases = format!("stopgate:op:{{op:{}}}:phases", request.request_id);

@@ -89,30 +89,6 @@ fn waiting(mut r: pb::StopCommandExecutionRequest) -> pb::StopCommandExecutionRe
     r
 }
 
-fn call_ids(call: &Value, v: Vendor) -> Vec<String> {
-    match v.provider {
-        pb::Provider::Alibaba => {
-            let mut ids: Vec<(usize, String)> = call["params"]
-                .as_object()
-                .unwrap()
-                .iter()
-                .filter_map(|(k, v)| {
-                    Some((
-                        k.strip_prefix("InstanceId.")?.parse().ok()?,
-                        v.as_str()?.to_string(),
-                    ))
-                })
-                .collect();
-            ids.sort();
-            ids.into_iter().map(|(_, id)| id).collect()
-        }
-        _ => call["params"]["InstanceIds"]
-            .as_array()
-            .map(|a| a.iter().map(|v| v.as_str().unwrap().to_string()).collect())
-            .unwrap_or_default(),
-    }
-}
-
 async fn task_state(h: &Harness, v: Vendor, instance: &str) -> String {
     let all = h
         .admin(
@@ -175,7 +151,7 @@ async fn pending_running_and_finished_tasks_each_get_the_truth(v: Vendor) {
     assert_eq!(s.result(&ids[3]).exit_code, Some(3));
     let calls = h.calls(v, n.stop_action).await;
     assert_eq!(calls.len(), 1);
-    let sent = call_ids(&calls[0], v);
+    let sent = params_ids(&calls[0], v);
     assert!(
         !sent.contains(&ids[2]) && !sent.contains(&ids[3]),
         "finished tasks are not sent: {sent:?}"
@@ -208,7 +184,7 @@ async fn a_subset_of_instances_is_stopped_alone(v: Vendor) {
         "the unnamed instance keeps running"
     );
     assert_eq!(
-        call_ids(&h.calls(v, n.stop_action).await[0], v),
+        params_ids(&h.calls(v, n.stop_action).await[0], v),
         ids[0..2].to_vec()
     );
 }
@@ -245,7 +221,7 @@ async fn an_instance_outside_the_execution_fails_alone(v: Vendor) {
     assert!(
         calls
             .iter()
-            .all(|c| c["outcome"] == "ok" && !call_ids(c, v).contains(&stranger)),
+            .all(|c| c["outcome"] == "ok" && !params_ids(c, v).contains(&stranger)),
         "{calls:?}"
     );
 }
@@ -296,7 +272,7 @@ async fn one_hundred_twenty_instances_are_chunked_to_the_vendor_limit(v: Vendor)
         .calls(v, n.stop_action)
         .await
         .iter()
-        .map(|c| call_ids(c, v).len())
+        .map(|c| params_ids(c, v).len())
         .collect();
     sizes.sort();
     let expected = match v.provider {
@@ -471,7 +447,7 @@ async fn a_periodic_alibaba_invocation_has_its_future_runs_cancelled() {
     // The whole invocation was stopped in one call with no instance list (docs/vendors/alibaba.md, §2.3).
     let calls = h.calls(v, "StopInvocation").await;
     assert_eq!(calls.len(), 1);
-    assert!(call_ids(&calls[0], v).is_empty());
+    assert!(params_ids(&calls[0], v).is_empty());
 }
 
 #[tokio::test]
@@ -557,7 +533,7 @@ async fn the_not_found_probe_names_only_an_instance_that_cannot_exist() {
         h.stop_command(request(v, &[])).await.unwrap_err();
         let calls = h.calls(v, names(v).stop_action).await;
         assert_eq!(calls.len(), 1);
-        let probe = call_ids(&calls[0], v);
+        let probe = params_ids(&calls[0], v);
         assert_eq!(
             probe.len(),
             1,

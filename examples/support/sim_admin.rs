@@ -22,3 +22,27 @@ pub async fn admin(
     assert!(status.is_success(), "admin {path}: {status} {value}");
     value
 }
+
+/// Seeds running instances with these ids, 5,000 per admin call.
+#[allow(dead_code)] // not every benchmark seeds instances this way
+pub async fn seed_running(
+    http: &reqwest::Client,
+    sim: &str,
+    (provider, region): (&str, &str),
+    ids: &[String],
+) {
+    for chunk in ids.chunks(5000) {
+        let instances: Vec<Value> = chunk
+            .iter()
+            .map(|id| serde_json::json!({"id": id}))
+            .collect();
+        admin(
+            http,
+            sim,
+            "POST",
+            "/_sim/instances",
+            serde_json::json!({"provider": provider, "region": region, "instances": instances}),
+        )
+        .await;
+    }
+}

@@ -219,15 +219,12 @@ impl Engine {
     ) {
         let adapter = self.adapter(request.provider).expect("validated provider");
         let deadline = Self::deadline_of(deadline, &ledger);
-        let caller = self
-            .caller(
-                request.provider,
-                &request.account,
-                &request.region,
-                deadline.clone(),
-            )
-            .with_origin(ledger.origin())
-            .with_phases(ledger.phases());
+        let caller = self.caller(
+            request.provider,
+            &request.account,
+            &request.region,
+            (deadline.clone(), &ledger),
+        );
         let poll = self.config.poll_interval();
         let (work_caller, work_ledger) = (caller.clone(), ledger.clone());
         let work = async move {
@@ -261,12 +258,14 @@ impl Engine {
         )
     }
 
-    fn caller(
+    /// The vendor caller of one request: its deadline, and its ledger's audit record and
+    /// journal phases.
+    fn caller<P: Send + 'static, R: Record>(
         &self,
         provider: Provider,
         account: &str,
         region: &str,
-        deadline: Deadline,
+        (deadline, ledger): (Deadline, &Ledger<P, R>),
     ) -> Caller {
         let adapter = self.adapter(provider).expect("both adapters exist");
         let overrides = self.config.provider(provider).rate_limits.clone();
@@ -294,6 +293,8 @@ impl Engine {
             deadline,
             self.metrics.clone(),
         )
+        .with_origin(ledger.origin())
+        .with_phases(ledger.phases())
     }
 
     /// Runs a validated StopInstances to its summary. `deadline` ends the work (the operation's
@@ -306,15 +307,12 @@ impl Engine {
     ) {
         let adapter = self.adapter(request.provider).expect("validated provider");
         let deadline = Self::deadline_of(deadline, &ledger);
-        let caller = self
-            .caller(
-                request.provider,
-                &request.account,
-                &request.region,
-                deadline.clone(),
-            )
-            .with_origin(ledger.origin())
-            .with_phases(ledger.phases());
+        let caller = self.caller(
+            request.provider,
+            &request.account,
+            &request.region,
+            (deadline.clone(), &ledger),
+        );
         let concurrency = self
             .config
             .provider(request.provider)

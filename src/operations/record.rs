@@ -83,6 +83,33 @@ where
     }
 }
 
+/// Writes to the operation's journal, unless the operation already goes on without it; when
+/// the journal stays unavailable (and `patient` is false), sets `detached`. Returns false when
+/// this replica lost the operation to another.
+async fn write_through<F, Fut>(
+    id: &str,
+    what: &str,
+    patient: bool,
+    detached: &mut bool,
+    write: F,
+) -> bool
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), JournalError>>,
+{
+    if *detached {
+        return true;
+    }
+    match keep(id, what, patient, write).await {
+        Written::Done => true,
+        Written::Lost => false,
+        Written::Unavailable => {
+            *detached = true;
+            true
+        }
+    }
+}
+
 /// Records the events of the operation `local` until they end, then its end: the summary or
 /// the request's failure, INTERNAL if the work panicked, or nothing if it was interrupted
 /// (shutdown), which followers then report. `on_end` sees the summary (for the audit line).
@@ -177,20 +204,13 @@ pub async fn record<P, R, M>(
             if let Some(cache) = &local.cache {
                 let _ = cache.append(&id, results.clone(), unique).await;
             }
-            if !detached {
-                let written = keep(&id, "results", patient, || {
-                    journal.append(&id, results.clone(), unique)
-                })
-                .await;
-                match written {
-                    Written::Done => {}
-                    Written::Lost => {
-                        lost = true;
-                        local.abort_work();
-                        continue;
-                    }
-                    Written::Unavailable => detached = true,
-                }
+            let kept = write_through(&id, "results", patient, &mut detached, || {
+                journal.append(&id, results.clone(), unique)
+            });
+            if !kept.await {
+                lost = true;
+                local.abort_work();
+                continue;
             }
             local.update(|s| {
                 s.recorded += count;
@@ -201,20 +221,13 @@ pub async fn record<P, R, M>(
             if let Some(cache) = &local.cache {
                 let _ = cache.end(&id, end.clone()).await;
             }
-            if !detached {
-                let written = keep(&id, "the operation's end", patient, || {
-                    journal.end(&id, end.clone())
-                })
-                .await;
-                match written {
-                    Written::Done => {}
-                    Written::Lost => {
-                        lost = true;
-                        local.abort_work();
-                        continue;
-                    }
-                    Written::Unavailable => detached = true,
-                }
+            let kept = write_through(&id, "the operation's end", patient, &mut detached, || {
+                journal.end(&id, end.clone())
+            });
+            if !kept.await {
+                lost = true;
+                local.abort_work();
+                continue;
             }
             local.update(|s| {
                 s.ended = true;

@@ -429,7 +429,8 @@ impl CommandStream {
     }
 }
 
-/// The instance ids a StopInstances call in the simulator's call log named, in order.
+/// The instance ids a call in the simulator's call log named, in order (StopInstances, and the
+/// command stops, which name instances the same way).
 pub fn params_ids(call: &Value, vendor: Vendor) -> Vec<String> {
     match vendor.provider {
         pb::Provider::Alibaba => {
@@ -446,12 +447,11 @@ pub fn params_ids(call: &Value, vendor: Vendor) -> Vec<String> {
             ids.sort();
             ids.into_iter().map(|(_, id)| id).collect()
         }
+        // A TAT CancelInvocation without InstanceIds names every instance.
         _ => call["params"]["InstanceIds"]
             .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap().to_string())
-            .collect(),
+            .map(|a| a.iter().map(|v| v.as_str().unwrap().to_string()).collect())
+            .unwrap_or_default(),
     }
 }
 

@@ -58,6 +58,20 @@ fn number(bytes: &[u8]) -> u64 {
     text(bytes).parse().unwrap_or(0)
 }
 
+/// A header from the scripts' six fields: method, fingerprint, caller, requested, unique,
+/// accepted_at (ms).
+fn header_of(id: &str, fields: &[Vec<u8>]) -> Header {
+    Header {
+        id: id.to_string(),
+        method: text(&fields[0]),
+        fingerprint: text(&fields[1]),
+        caller: text(&fields[2]),
+        requested: number(&fields[3]) as u32,
+        unique: number(&fields[4]) as u32,
+        accepted_at: SystemTime::UNIX_EPOCH + Duration::from_millis(number(&fields[5])),
+    }
+}
+
 /// The journal in Redis.
 pub struct RedisJournal {
     store: Arc<RedisStore>,
@@ -115,6 +129,17 @@ impl RedisJournal {
             .map_err(|e| JournalError(format!("the operation journal in Redis: {e}")))
     }
 
+    /// Takes `id` off the set of unfinished operations.
+    async fn finished(&self, id: &str) -> Result<(), JournalError> {
+        let mut remove = redis::cmd("SREM");
+        remove.arg(UNFINISHED).arg(id);
+        self.store
+            .query::<i64>(&remove, PATIENCE)
+            .await
+            .map(|_| ())
+            .map_err(JournalError)
+    }
+
     async fn lease_op(&self, id: &str, op: &str) -> Result<Vec<Vec<u8>>, JournalError> {
         let lease = self.settings.lease().as_millis() as u64;
         self.run(&self.lease, id, |i| {
@@ -169,16 +194,7 @@ impl Journal for RedisJournal {
                     Ok(Opened::Created)
                 }
                 Some(b"existing") if answer.len() == 9 => Ok(Opened::Existing {
-                    header: Header {
-                        id: header.id.clone(),
-                        method: text(&answer[1]),
-                        fingerprint: text(&answer[2]),
-                        caller: text(&answer[3]),
-                        requested: number(&answer[4]) as u32,
-                        unique: number(&answer[5]) as u32,
-                        accepted_at: SystemTime::UNIX_EPOCH
-                            + Duration::from_millis(number(&answer[6])),
-                    },
+                    header: header_of(&header.id, &answer[1..7]),
                     recorded: number(&answer[7]) as usize,
                     finished: answer[8] == b"1",
                 }),
@@ -232,13 +248,7 @@ impl Journal for RedisJournal {
                 })
                 .await?;
             owned(answer)?;
-            let mut remove = redis::cmd("SREM");
-            remove.arg(UNFINISHED).arg(id);
-            self.store
-                .query::<i64>(&remove, PATIENCE)
-                .await
-                .map_err(JournalError)?;
-            Ok(())
+            self.finished(id).await
         })
     }
 
@@ -345,16 +355,7 @@ impl Shared for RedisJournal {
                     }
                     let remaining = due.map(|at| Duration::from_millis(at.saturating_sub(now)));
                     Ok(Some(Resume {
-                        header: Header {
-                            id: id.to_string(),
-                            method: text(&answer[1]),
-                            fingerprint: text(&answer[2]),
-                            caller: text(&answer[3]),
-                            requested: number(&answer[4]) as u32,
-                            unique: number(&answer[5]) as u32,
-                            accepted_at: SystemTime::UNIX_EPOCH
-                                + Duration::from_millis(number(&answer[6])),
-                        },
+                        header: header_of(id, &answer[1..7]),
                         request: Bytes::from(answer[7].clone()),
                         decided,
                         sent,
@@ -362,9 +363,7 @@ impl Shared for RedisJournal {
                     }))
                 }
                 Some(b"gone") | Some(b"ended") => {
-                    let mut remove = redis::cmd("SREM");
-                    remove.arg(UNFINISHED).arg(id);
-                    let _ = self.store.query::<i64>(&remove, PATIENCE).await;
+                    let _ = self.finished(id).await;
                     Ok(None)
                 }
                 _ => Ok(None),

@@ -275,38 +275,36 @@ impl RedisStore {
         invocation: &redis::ScriptInvocation<'_>,
         patience: Duration,
     ) -> Result<T, String> {
-        let Some(mut connection) = self.current() else {
-            return Err(format!("Redis at {} is not connected", self.address));
-        };
-        let call = async {
-            match &mut connection {
-                Connection::Single(c) => invocation.invoke_async::<T>(c).await,
-                Connection::Cluster(c) => invocation.invoke_async::<T>(c).await,
-            }
-        };
-        match tokio::time::timeout(patience, call).await {
-            Ok(Ok(answer)) => Ok(answer),
-            Ok(Err(e)) => Err(describe(&e)),
-            Err(_) => Err(format!("no answer from Redis within {patience:?}")),
-        }
+        self.on_connection(patience, async |connection| match connection {
+            Connection::Single(c) => invocation.invoke_async::<T>(c).await,
+            Connection::Cluster(c) => invocation.invoke_async::<T>(c).await,
+        })
+        .await
     }
 
-    /// Runs one command (the operation journal's index of running operations).
+    /// Runs one command (the operation journal's index of unfinished operations).
     pub async fn query<T: redis::FromRedisValue>(
         &self,
         command: &redis::Cmd,
         patience: Duration,
     ) -> Result<T, String> {
+        self.on_connection(patience, async |connection| match connection {
+            Connection::Single(c) => command.query_async::<T>(c).await,
+            Connection::Cluster(c) => command.query_async::<T>(c).await,
+        })
+        .await
+    }
+
+    /// Runs `call` on the current connection, allowing `patience` for the answer.
+    async fn on_connection<T>(
+        &self,
+        patience: Duration,
+        call: impl AsyncFnOnce(&mut Connection) -> redis::RedisResult<T>,
+    ) -> Result<T, String> {
         let Some(mut connection) = self.current() else {
             return Err(format!("Redis at {} is not connected", self.address));
         };
-        let call = async {
-            match &mut connection {
-                Connection::Single(c) => command.query_async::<T>(c).await,
-                Connection::Cluster(c) => command.query_async::<T>(c).await,
-            }
-        };
-        match tokio::time::timeout(patience, call).await {
+        match tokio::time::timeout(patience, call(&mut connection)).await {
             Ok(Ok(answer)) => Ok(answer),
             Ok(Err(e)) => Err(describe(&e)),
             Err(_) => Err(format!("no answer from Redis within {patience:?}")),
