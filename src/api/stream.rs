@@ -219,6 +219,11 @@ pub async fn serve<O: Operation>(
                 &rpc.span,
             );
         }
+        Opened::Existing { header: kept, .. } if kept.caller != header.caller => {
+            return Err(rpc.refused(Status::permission_denied(format!(
+                "request_id {id:?} belongs to an operation of another caller; use a new request_id"
+            ))));
+        }
         Opened::Existing { header: kept, .. } if kept.fingerprint != header.fingerprint => {
             return Err(rpc.refused(status::invalid_fields(vec![(
                 "request_id".to_string(),
@@ -230,11 +235,6 @@ pub async fn serve<O: Operation>(
                         .unwrap_or_default()
                 ),
             )])));
-        }
-        Opened::Existing { header: kept, .. } if kept.caller != header.caller => {
-            return Err(rpc.refused(Status::permission_denied(format!(
-                "request_id {id:?} belongs to an operation of another caller; use a new request_id"
-            ))));
         }
         Opened::Existing {
             header: kept,

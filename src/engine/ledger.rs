@@ -70,18 +70,21 @@ pub struct Ledger<P, R> {
     /// Where accepted stops are noted, so that another replica taking the operation over
     /// knows which stops were its own.
     phases: Option<std::sync::Arc<dyn Phases>>,
+    /// Another replica owns the operation now.
+    lost: std::sync::atomic::AtomicBool,
 }
 
 /// Where an operation notes the stops the vendor accepted (the shared journal).
 pub trait Phases: Send + Sync {
     /// The stop of `ids` is being sent (`vendor_request_id` empty) or was accepted; `watch`:
-    /// how long the watch that follows may last.
+    /// how long the watch that follows may last. False when another replica owns the operation
+    /// now: nothing more may be sent from here.
     fn sent<'a>(
         &'a self,
         ids: &'a [String],
         vendor_request_id: &'a str,
         watch: Option<std::time::Duration>,
-    ) -> crate::provider::BoxFuture<'a, ()>;
+    ) -> crate::provider::BoxFuture<'a, bool>;
 
     /// A state-changing vendor call (stop, force, cancel) answered with this RequestId.
     fn called<'a>(&'a self, vendor_request_id: &'a str) -> crate::provider::BoxFuture<'a, ()>;
@@ -105,6 +108,7 @@ impl<P: Send + 'static, R: Record> Ledger<P, R> {
             }),
             origin: None,
             phases: None,
+            lost: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -123,10 +127,15 @@ impl<P: Send + 'static, R: Record> Ledger<P, R> {
 
     /// A stop of `ids` is about to be sent: a replica taking the operation over treats them
     /// as possibly stopped by it (it reads them, and sends again only to one still running).
-    pub async fn sending(&self, ids: &[String]) {
-        if let Some(phases) = &self.phases {
-            phases.sent(ids, "", None).await;
+    pub async fn sending(&self, ids: &[String]) -> bool {
+        let Some(phases) = &self.phases else {
+            return true;
+        };
+        let owner = phases.sent(ids, "", None).await;
+        if !owner {
+            self.lost.store(true, Ordering::Release);
         }
+        owner
     }
 
     /// The vendor accepted the stop of `ids`; `watch` is how long the watch that follows may
@@ -137,8 +146,10 @@ impl<P: Send + 'static, R: Record> Ledger<P, R> {
         vendor_request_id: Option<&str>,
         watch: Option<Duration>,
     ) {
-        if let (Some(phases), Some(rid)) = (&self.phases, vendor_request_id) {
-            phases.sent(ids, rid, watch).await;
+        if let (Some(phases), Some(rid)) = (&self.phases, vendor_request_id)
+            && !phases.sent(ids, rid, watch).await
+        {
+            self.lost.store(true, Ordering::Release);
         }
     }
 
@@ -254,9 +265,10 @@ impl<P: Send + 'static, R: Record> Ledger<P, R> {
         self.lock().notes.push(note.into());
     }
 
-    /// Whether the caller went away.
+    /// Whether nobody takes results any more, or another replica owns the operation now:
+    /// either way, no further vendor call is made.
     pub fn is_closed(&self) -> bool {
-        self.tx.is_closed()
+        self.tx.is_closed() || self.lost.load(Ordering::Acquire)
     }
 
     /// Fails every id that has no result yet with `error`.

@@ -379,8 +379,8 @@ impl<'a> Run<'a> {
             };
             let action = self.adapter.actions().stop;
             let stop = || self.adapter.stop(self.scope, &call);
-            if !self.req.dry_run {
-                self.ledger.sending(&ids).await;
+            if !self.req.dry_run && !self.ledger.sending(&ids).await {
+                return;
             }
             // A dry run changes nothing, so its lost answers are simply asked again.
             let answer = if self.req.dry_run {
@@ -714,8 +714,8 @@ impl<'a> Run<'a> {
             all_or_nothing: true,
         };
         let action = self.adapter.actions().stop;
-        if !self.req.dry_run {
-            self.ledger.sending(&run_ids).await;
+        if !self.req.dry_run && !self.ledger.sending(&run_ids).await {
+            return;
         }
         let mut round = 0;
         loop {

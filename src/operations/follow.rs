@@ -80,6 +80,7 @@ where
     if tx.send(Ok(f.accepted)).await.is_err() {
         return;
     }
+    let mut closing = f.operations.closing();
     let local = f.operations.local(&f.id);
     // An operation running here is read from this replica's copy, up to what its journal
     // holds (so that nothing is streamed that a later re-attach elsewhere could contradict).
@@ -199,7 +200,12 @@ where
         }
         let now: LocalState = state.as_ref().map(|s| *s.borrow()).unwrap_or_default();
         if now.interrupted && now.recorded <= cursor {
-            let why = if now.detached {
+            let why = if now.lost {
+                format!(
+                    "another replica took operation {} over and continues it",
+                    f.id
+                )
+            } else if now.detached {
                 format!(
                     "this replica shut down before operation {} ended, and the shared journal was unavailable: instances not reported here are NOT decided, and their stops may or may not have been sent (check their state)",
                     f.id
@@ -210,9 +216,12 @@ where
                     f.id
                 )
             } else {
-                let undecided = (f.unique as usize).saturating_sub(sent.len());
+                let undecided = match (f.unique as usize).saturating_sub(sent.len()) {
+                    0 => "the instances".to_string(),
+                    n => format!("{n} instance(s)"),
+                };
                 format!(
-                    "this replica shut down before operation {} ended: {undecided} instance(s) not reported here are NOT decided, and their stops may or may not have been sent (check their state); the operation was kept in this process only, so it ends here",
+                    "this replica shut down before operation {} ended: {undecided} not reported here are NOT decided, and their stops may or may not have been sent (check their state); the operation was kept in this process only, so it ends here",
                     f.id
                 )
             };
@@ -226,6 +235,18 @@ where
         }
         let polling = state.is_none();
         tokio::select! {
+            // Shutdown: a stream following an operation that runs elsewhere ends now (one that
+            // runs here ends through its state, once what was decided is recorded).
+            () = async { let _ = closing.wait_for(|c| *c).await; }, if polling => {
+                let why = format!(
+                    "this replica is shutting down; operation {} goes on elsewhere",
+                    f.id
+                );
+                let _ = tx
+                    .send(Err(incomplete(Code::Unavailable, &f.id, sent.len(), &why)))
+                    .await;
+                return;
+            }
             changed = async {
                 match state.as_mut() {
                     Some(s) => s.changed().await.is_ok(),

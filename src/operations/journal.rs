@@ -102,6 +102,9 @@ pub struct JournalError(pub String);
 /// The operation belongs to another replica now.
 pub const LOST: &str = "this replica no longer owns the operation";
 
+/// The shared journal no longer keeps the operation (it expired, or Redis restarted empty).
+pub const GONE: &str = "the shared journal no longer keeps the operation";
+
 impl std::fmt::Display for JournalError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)

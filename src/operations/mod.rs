@@ -40,6 +40,8 @@ pub struct LocalState {
     /// The shared journal could not be written: the operation goes on with this replica's
     /// copy only.
     pub detached: bool,
+    /// Another replica owns the operation now.
+    pub lost: bool,
 }
 
 /// A progress event of an instance, encoded as a stream message.
@@ -115,6 +117,8 @@ pub struct Operations {
     running: watch::Sender<usize>,
     /// Shutting down: take nothing over any more.
     stopping: std::sync::atomic::AtomicBool,
+    /// Set when the grace period is over: every stream still open here ends.
+    closing: watch::Sender<bool>,
 }
 
 impl Operations {
@@ -131,7 +135,13 @@ impl Operations {
             local: Mutex::new(HashMap::new()),
             running: watch::Sender::new(0),
             stopping: std::sync::atomic::AtomicBool::new(false),
+            closing: watch::Sender::new(false),
         }
+    }
+
+    /// Resolves once the grace period of a shutdown is over.
+    pub fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
     }
 
     /// Whether this replica is shutting down (it takes no operation over).
@@ -172,19 +182,15 @@ impl Operations {
         header: &journal::Header,
         request: bytes::Bytes,
     ) -> Result<Opening, journal::JournalError> {
+        // An operation running here is answered for by its copy here: never opened afresh in a
+        // Redis that may have lost it.
         if let Some(local) = self.local(&header.id) {
-            match local.journal.open(header, request.clone()).await {
-                Ok(opened) => return Ok((local.journal.clone(), local.shared.clone(), opened)),
-                // Redis is away: the copy here answers for the operation running here.
-                Err(error) => {
-                    let Some(cache) = &local.cache else {
-                        return Err(error);
-                    };
-                    let opened = cache.open(header, request).await?;
-                    let cache: Arc<dyn Journal> = cache.clone();
-                    return Ok((cache, None, opened));
-                }
-            }
+            let kept: Arc<dyn Journal> = match &local.cache {
+                Some(cache) => cache.clone(),
+                None => local.journal.clone(),
+            };
+            let opened = kept.open(header, request).await?;
+            return Ok((local.journal.clone(), local.shared.clone(), opened));
         }
         match self.journal.open(header, request.clone()).await {
             Ok(opened) => Ok((self.journal.clone(), self.shared.clone(), opened)),
@@ -279,6 +285,7 @@ impl Operations {
     /// here. What was decided is still written to the journal; followers then end their streams
     /// saying which results are missing and how to re-attach.
     pub fn interrupt(&self) {
+        self.closing.send_replace(true);
         let running: Vec<Arc<Local>> = self.lock().values().cloned().collect();
         for local in running {
             tracing::warn!(
@@ -302,20 +309,28 @@ impl crate::engine::ledger::Phases for JournalPhases {
         ids: &'a [String],
         vendor_request_id: &'a str,
         watch: Option<std::time::Duration>,
-    ) -> crate::provider::BoxFuture<'a, ()> {
+    ) -> crate::provider::BoxFuture<'a, bool> {
         Box::pin(async move {
             if ids.is_empty() {
-                return;
+                return true;
             }
             // An empty RequestId notes a stop about to be sent.
-            if let Err(e) = self
+            match self
                 .journal
                 .sent(&self.id, ids, vendor_request_id, watch)
                 .await
             {
+                Ok(()) => true,
+                Err(e) if e.0 == journal::LOST => {
+                    tracing::warn!(request_id = %self.id, "another replica owns this operation now; sending nothing more from here");
+                    false
+                }
                 // Without the note, a replica taking over reads these instances' states and
                 // still sends nothing to one already stopping.
-                tracing::warn!(request_id = %self.id, error = %e, "cannot note accepted stops in the operation journal");
+                Err(e) => {
+                    tracing::warn!(request_id = %self.id, error = %e, "cannot note stops in the operation journal");
+                    true
+                }
             }
         })
     }

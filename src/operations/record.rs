@@ -12,7 +12,7 @@ use prost::Message;
 use tokio::sync::mpsc;
 use tonic::Status;
 
-use super::journal::{End, Journal, JournalError, LOST, Recorded};
+use super::journal::{End, GONE, Journal, JournalError, LOST, Recorded};
 use super::{Local, Operations, Progress};
 use crate::engine::ledger::{Event, Record};
 
@@ -69,6 +69,10 @@ where
                 tracing::warn!(request_id = %id, "another replica took this operation over; stopping work on it here");
                 return Written::Lost;
             }
+            Err(e) if e.0 == GONE && !patient => {
+                tracing::warn!(request_id = %id, "the shared journal no longer keeps this operation (Redis restarted empty?); it goes on with this replica's copy only");
+                return Written::Unavailable;
+            }
             Err(e) => {
                 failures += 1;
                 if !patient && failures >= GIVE_UP_AFTER {
@@ -76,6 +80,41 @@ where
                     return Written::Unavailable;
                 }
                 tracing::warn!(request_id = %id, error = %e, "cannot write {what} to the operation journal; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// How long a detached operation keeps trying to write its end back to Redis.
+const CATCH_UP_FOR: Duration = Duration::from_secs(600);
+
+/// Writes back to the shared journal what a detached operation recorded only here, once Redis
+/// answers: the results it missed (each instance at most once) and the end. Gives up when
+/// another replica owns the operation, when Redis no longer keeps it, or after
+/// [`CATCH_UP_FOR`].
+async fn catch_up(local: Arc<Local>, unsynced: Vec<Recorded>, end: End) {
+    let id = local.id.clone();
+    let journal = local.journal.clone();
+    let started = tokio::time::Instant::now();
+    let mut pause = Duration::from_millis(500);
+    loop {
+        let written = match journal.append(&id, unsynced.clone(), None).await {
+            Ok(()) => journal.end(&id, end.clone()).await,
+            Err(e) => Err(e),
+        };
+        match written {
+            Ok(()) => {
+                tracing::info!(request_id = %id, results = unsynced.len(), "the shared journal has the operation's end again");
+                return;
+            }
+            Err(e) if e.0 == LOST || e.0 == GONE => return,
+            Err(_) if started.elapsed() >= CATCH_UP_FOR => {
+                tracing::warn!(request_id = %id, "gave up writing the operation's end back to the shared journal; a replica may take it over once Redis answers");
+                return;
+            }
+            Err(_) => {
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_secs(5));
             }
@@ -135,6 +174,9 @@ pub async fn record<P, R, M>(
     // the copy alone when Redis stays away.
     let patient = local.cache.is_none();
     let mut detached = false;
+    // While detached: the results Redis misses, and the end, written back once it answers.
+    let mut unsynced: Vec<Recorded> = Vec::new();
+    let mut final_end: Option<End> = None;
     let mut end: Option<End> = None;
     let mut unique = None;
     while let Some(first) = events.recv().await {
@@ -212,6 +254,9 @@ pub async fn record<P, R, M>(
                 local.abort_work();
                 continue;
             }
+            if detached {
+                unsynced.extend(results);
+            }
             local.update(|s| {
                 s.recorded += count;
                 s.detached = detached;
@@ -221,6 +266,7 @@ pub async fn record<P, R, M>(
             if let Some(cache) = &local.cache {
                 let _ = cache.end(&id, end.clone()).await;
             }
+            final_end = Some(end.clone());
             let kept = write_through(&id, "the operation's end", patient, &mut detached, || {
                 journal.end(&id, end.clone())
             });
@@ -237,6 +283,17 @@ pub async fn record<P, R, M>(
         }
     }
     let joined = work.await;
+    if lost {
+        // Another replica continues: this copy is done with (and may be forgotten).
+        if let Some(cache) = &local.cache {
+            let _ = cache.end(&id, failed(&Status::unavailable(LOST))).await;
+        }
+        local.update(|s| s.lost = true);
+    } else if detached && let Some(end) = final_end.take() {
+        // Redis must learn the end too, or a replica would take the operation over and run it
+        // again once its lease expired.
+        tokio::spawn(catch_up(local.clone(), unsynced, end));
+    }
     if !ended {
         match joined {
             _ if lost => local.update(|s| s.interrupted = true),

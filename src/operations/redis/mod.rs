@@ -23,7 +23,8 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 
 use super::journal::{
-    End, Header, Journal, JournalError, LOST, Opened, PAGE, Page, Recorded, Resume, Shared, Totals,
+    End, GONE, Header, Journal, JournalError, LOST, Opened, PAGE, Page, Recorded, Resume, Shared,
+    Totals,
 };
 use crate::config::OperationSettings;
 use crate::pacing::redis::RedisStore;
@@ -32,7 +33,8 @@ use crate::provider::BoxFuture;
 /// The set of operations not yet ended.
 const UNFINISHED: &str = "stopgate:ops:unfinished";
 
-/// How long one journal command may take before it counts as failed.
+/// How long one journal command may take before it counts as failed, at most; never more
+/// than a third of the lease, so that a renewal fits in it.
 const PATIENCE: Duration = Duration::from_secs(2);
 
 fn keys(id: &str) -> [String; 3] {
@@ -108,6 +110,10 @@ impl RedisJournal {
         &self.me
     }
 
+    fn patience(&self) -> Duration {
+        PATIENCE.min(self.settings.lease() / 3)
+    }
+
     /// While running, keys live as long as the operation may, and its retention after.
     fn ttl_ms(&self) -> u64 {
         (self.settings.max_duration() + self.settings.retention()).as_millis() as u64
@@ -124,7 +130,7 @@ impl RedisJournal {
         invocation.key(results).key(phases);
         args(&mut invocation);
         self.store
-            .invoke(&invocation, PATIENCE)
+            .invoke(&invocation, self.patience())
             .await
             .map_err(|e| JournalError(format!("the operation journal in Redis: {e}")))
     }
@@ -134,7 +140,7 @@ impl RedisJournal {
         let mut remove = redis::cmd("SREM");
         remove.arg(UNFINISHED).arg(id);
         self.store
-            .query::<i64>(&remove, PATIENCE)
+            .query::<i64>(&remove, self.patience())
             .await
             .map(|_| ())
             .map_err(JournalError)
@@ -149,11 +155,12 @@ impl RedisJournal {
     }
 }
 
+/// A script's answer: -1 another replica owns the operation, -2 Redis no longer keeps it.
 fn owned(answer: i64) -> Result<(), JournalError> {
-    if answer < 0 {
-        Err(JournalError(LOST.to_string()))
-    } else {
-        Ok(())
+    match answer {
+        -1 => Err(JournalError(LOST.to_string())),
+        -2 => Err(JournalError(GONE.to_string())),
+        _ => Ok(()),
     }
 }
 
@@ -188,7 +195,7 @@ impl Journal for RedisJournal {
                     let mut add = redis::cmd("SADD");
                     add.arg(UNFINISHED).arg(&header.id);
                     self.store
-                        .query::<i64>(&add, PATIENCE)
+                        .query::<i64>(&add, self.patience())
                         .await
                         .map_err(JournalError)?;
                     Ok(Opened::Created)
@@ -248,7 +255,9 @@ impl Journal for RedisJournal {
                 })
                 .await?;
             owned(answer)?;
-            self.finished(id).await
+            // The sweep drops ended operations from the set too: a failure here is harmless.
+            let _ = self.finished(id).await;
+            Ok(())
         })
     }
 
@@ -376,7 +385,7 @@ impl Shared for RedisJournal {
             let mut members = redis::cmd("SMEMBERS");
             members.arg(UNFINISHED);
             self.store
-                .query::<Vec<String>>(&members, PATIENCE)
+                .query::<Vec<String>>(&members, self.patience())
                 .await
                 .map_err(JournalError)
         })
@@ -404,7 +413,7 @@ impl Shared for RedisJournal {
             all.arg(meta);
             let fields: HashMap<String, Vec<u8>> = self
                 .store
-                .query(&all, PATIENCE)
+                .query(&all, self.patience())
                 .await
                 .map_err(JournalError)?;
             let mut totals = Totals::default();

@@ -13,6 +13,8 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   return {'existing', h[1] or '', h[2] or '', h[3] or '', h[4] or '0', h[5] or '0', h[6] or '0',
           tostring(redis.call('LLEN', KEYS[2])), ended}
 end
+-- Leftovers of an earlier operation under this id (its meta expired first) are not inherited.
+redis.call('DEL', KEYS[2], KEYS[3])
 redis.call('HSET', KEYS[1], 'method', ARGV[4], 'fingerprint', ARGV[5], 'caller', ARGV[6],
   'requested', ARGV[7], 'unique', ARGV[8], 'accepted_at', ARGV[9], 'request', ARGV[10],
   'owner', ARGV[1], 'lease_until', tostring(now + tonumber(ARGV[2])))
