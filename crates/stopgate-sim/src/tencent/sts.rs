@@ -1,0 +1,175 @@
+//! The simulated Tencent Cloud STS, API version 2018-08-13 (docs/simulator.md "Temporary
+//! credentials"): `AssumeRole` (TC3-signed with a known key) and `AssumeRoleWithWebIdentity`
+//! (`Authorization: SKIP`, the OIDC token checked against a seeded provider).
+
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use super::auth;
+use super::body::TcError;
+use super::{envelope, render_error};
+use crate::identity::{Role, expiration_text, valid_session_name};
+use crate::server::{HttpRequest, Reply};
+use crate::{Call, SimState};
+use stopgate_vendor::Provider;
+
+/// The STS API version.
+pub const VERSION: &str = "2018-08-13";
+
+/// DurationSeconds when the caller sends none, and the most it may ask for.
+const DEFAULT_DURATION: u64 = 7200;
+const MAX_DURATION: u64 = 43_200;
+
+fn text<'a>(body: &'a Value, name: &str) -> Result<&'a str, TcError> {
+    body[name]
+        .as_str()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| TcError::missing(name))
+}
+
+fn role(state: &SimState, body: &Value) -> Result<Role, TcError> {
+    let arn = text(body, "RoleArn")?;
+    state
+        .identity()
+        .role(Provider::Tencent, arn)
+        .cloned()
+        .ok_or_else(|| {
+            TcError::new(
+                "ResourceNotFound.RoleNotFound",
+                format!("The role {arn} does not exist. Seed it with POST /_sim/roles."),
+            )
+        })
+}
+
+fn checked_session(body: &Value) -> Result<(), TcError> {
+    let name = text(body, "RoleSessionName")?;
+    if !valid_session_name(name, 128, "_+=,.@-") {
+        return Err(TcError::new(
+            "InvalidParameter.ParamError",
+            "RoleSessionName must be 2 to 128 letters, digits and _ + = , . @ -.",
+        ));
+    }
+    Ok(())
+}
+
+fn duration(body: &Value) -> Result<u64, TcError> {
+    match &body["DurationSeconds"] {
+        Value::Null => Ok(DEFAULT_DURATION),
+        value => value
+            .as_u64()
+            .filter(|d| (1..=MAX_DURATION).contains(d))
+            .ok_or_else(|| {
+                TcError::new(
+                    "InvalidParameter.OverTimeError",
+                    format!("DurationSeconds must be an integer from 1 to {MAX_DURATION}."),
+                )
+            }),
+    }
+}
+
+fn issue(state: &SimState, body: &Value) -> Result<Value, TcError> {
+    let role = role(state, body)?;
+    checked_session(body)?;
+    let seconds = duration(body)?;
+    let key = state.issue_key(&role, seconds);
+    let expires = key.expires.unwrap_or_else(OffsetDateTime::now_utc);
+    Ok(json!({
+        "Credentials": {
+            "Token": key.token,
+            "TmpSecretId": key.access_key_id,
+            "TmpSecretKey": key.secret,
+        },
+        "ExpiredTime": expires.unix_timestamp(),
+        "Expiration": expiration_text(expires),
+    }))
+}
+
+fn with_web_identity(state: &SimState, body: &Value) -> Result<Value, TcError> {
+    let provider_id = text(body, "ProviderId")?;
+    let token = text(body, "WebIdentityToken")?.trim();
+    let oidc = state
+        .identity()
+        .oidc(Provider::Tencent, provider_id)
+        .cloned()
+        .ok_or_else(|| {
+            TcError::new(
+                "InvalidParameter.ParamError",
+                format!(
+                    "The identity provider {provider_id} does not exist. Seed it with POST /_sim/oidc-providers."
+                ),
+            )
+        })?;
+    if !oidc.tokens.iter().any(|t| t.trim() == token) {
+        return Err(TcError::new(
+            "InvalidParameter.WebIdentityTokenError",
+            "The WebIdentityToken is not one this identity provider accepts: seed it in the provider's tokens.",
+        ));
+    }
+    issue(state, body)
+}
+
+/// Serves one STS request.
+pub(crate) fn handle(state: &SimState, request: &HttpRequest, request_id: &str) -> Reply {
+    let action = request.header("x-tc-action").unwrap_or_default();
+    let mut call = Call::new(
+        Provider::Tencent,
+        "sts",
+        action.to_string(),
+        request
+            .header("x-tc-region")
+            .unwrap_or_default()
+            .to_string(),
+        Value::Null,
+        request_id.to_string(),
+    );
+    let body = if request.body.is_empty() {
+        Ok(json!({}))
+    } else {
+        serde_json::from_slice::<Value>(&request.body).map_err(|e| {
+            TcError::new(
+                "InvalidParameter",
+                format!("The request body is not valid JSON: {e}."),
+            )
+        })
+    };
+    let result = body.and_then(|body| {
+        call.params = json!({
+            "RoleArn": body["RoleArn"],
+            "RoleSessionName": body["RoleSessionName"],
+            "DurationSeconds": body["DurationSeconds"],
+            "ProviderId": body["ProviderId"],
+        });
+        match action {
+            "AssumeRole" => auth::verify(state, request, "sts").and_then(|account| {
+                call.account = account;
+                issue(state, &body)
+            }),
+            "AssumeRoleWithWebIdentity" => {
+                if request.header("authorization") != Some("SKIP") {
+                    return Err(TcError::new(
+                        "AuthFailure.InvalidAuthorization",
+                        "AssumeRoleWithWebIdentity is not signed: send `Authorization: SKIP`.",
+                    ));
+                }
+                with_web_identity(state, &body)
+            }
+            other => Err(TcError::new(
+                "InvalidAction",
+                format!(
+                    "The action `{other}` is not served by the simulated sts {VERSION}: use AssumeRole or AssumeRoleWithWebIdentity."
+                ),
+            )),
+        }
+    });
+    match result {
+        Ok(response) => {
+            call.applied = true;
+            state.log(&call, "ok", 200);
+            envelope(response, request_id)
+        }
+        Err(error) => {
+            state.log(&call, &error.code, 200);
+            render_error(&error, request_id)
+        }
+    }
+}
