@@ -249,6 +249,38 @@ def test_ecs_metadata_token_needs_a_ttl(sim):
     assert b"X-aliyun-ecs-metadata-token-ttl-seconds" in body
 
 
+def test_ecs_ram_role_provider_falls_back_to_imdsv1_when_the_token_call_fails(sim, admin, instance):
+    admin.add_role("alibaba", ROLE_ARN)
+    admin.set_instance_role("alibaba", "StopgateEcsRole", ROLE_ARN)
+    admin.fault("alibaba", {"http_status": 500}, action="GetMetadataToken")
+    provider = ecs_ram_role_provider(sim)
+    assert instance in ali_instances(ecs_with(sim, credential=credential_client(provider)), [instance])
+    outcomes = [(c["action"], c["outcome"]) for c in admin.calls("alibaba") if c["service"] == "metadata"]
+    assert ("GetMetadataToken", "http_500") in outcomes
+    assert ("GetRoleCredentials", "ok") in outcomes
+
+
+def test_ecs_ram_role_provider_with_imdsv1_disabled_fails_when_the_token_call_fails(sim, admin):
+    from alibabacloud_credentials.exceptions import CredentialException
+
+    admin.add_role("alibaba", ROLE_ARN)
+    admin.set_instance_role("alibaba", "StopgateEcsRole", ROLE_ARN)
+    admin.fault("alibaba", {"http_status": 500}, action="GetMetadataToken")
+    with pytest.raises(CredentialException) as ei:
+        ecs_ram_role_provider(sim, disable_imds_v1=True).get_credentials()
+    assert "HttpCode=500" in str(ei.value)
+
+
+def test_an_injected_sts_fault_reaches_the_credentials_library(sim, admin):
+    from alibabacloud_credentials.exceptions import CredentialException
+
+    admin.add_role("alibaba", ROLE_ARN)
+    admin.fault("alibaba", {"http_status": 503}, action="AssumeRole")
+    with pytest.raises(CredentialException) as ei:
+        ram_role_provider(sim).get_credentials()
+    assert "http_code: 503" in str(ei.value)
+
+
 # ---------------------------------------------------------------------------------------------
 # Expiry
 

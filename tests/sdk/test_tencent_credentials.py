@@ -166,6 +166,13 @@ def test_cvm_metadata_without_an_instance_role_is_404(sim):
     assert b"/_sim/instance-roles" in body
 
 
+def test_an_injected_sts_error_reaches_the_sts_sdk(sim, admin):
+    admin.add_role("tencent", ROLE_ARN)
+    admin.fault("tencent", {"error": {"code": "InternalError.SystemError"}}, action="AssumeRole")
+    with tc_error("InternalError.SystemError"):
+        sts_assume_role(sim)
+
+
 # ---------------------------------------------------------------------------------------------
 # Expiry
 

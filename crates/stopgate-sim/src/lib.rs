@@ -210,6 +210,22 @@ impl SimState {
         }
     }
 
+    /// Runs the faults of phase "before" for a call to a credential service (STS, instance
+    /// metadata): waits their latency and returns the fault that replaces the answer, if any.
+    /// Rate limits do not apply to these services.
+    pub(crate) async fn credential_fault(&self, call: &Call) -> Option<FaultKind> {
+        let plan = lock(&self.faults).plan(
+            FaultPhase::Before,
+            call.provider,
+            &call.action,
+            &|_: &str| false,
+        );
+        if plan.latency_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(plan.latency_ms)).await;
+        }
+        plan.outcome
+    }
+
     /// Runs the faults of phase "after" once the action has run: waits their latency, and
     /// returns the fault that replaces the real answer, if any.
     pub(crate) async fn after_action(
@@ -351,7 +367,7 @@ pub async fn route(state: &Arc<SimState>, request: HttpRequest) -> Reply {
         return admin::handle(state, request).await;
     }
     if request.path.starts_with("/latest/") {
-        return metadata::handle(state, request);
+        return metadata::handle(state, request).await;
     }
     if request.headers.contains_key("x-tc-action") {
         return tencent::handle(state, request).await;

@@ -7,6 +7,7 @@
 use serde_json::json;
 use time::OffsetDateTime;
 
+use crate::faults::{FaultKind, FaultPhase};
 use crate::identity::{InstanceRole, expiration_text};
 use crate::server::{HttpRequest, Reply};
 use crate::{Call, SimState, new_request_id};
@@ -38,9 +39,12 @@ fn log(state: &SimState, provider: Provider, action: &str, outcome: &str, status
 }
 
 /// Serves one request under `/latest/`.
-pub fn handle(state: &SimState, request: HttpRequest) -> Reply {
+pub async fn handle(state: &SimState, request: HttpRequest) -> Reply {
     let method = request.method.as_str();
     let path = request.path.as_str();
+    if let Some(reply) = fault(state, method, path).await {
+        return reply;
+    }
     if method == "PUT" && path == "/latest/api/token" {
         return alibaba_token(state, &request);
     }
@@ -58,6 +62,57 @@ pub fn handle(state: &SimState, request: HttpRequest) -> Reply {
             "404 - Not Found: the simulator serves PUT /latest/api/token, GET {ALI_ROLE_PATH}[<role>] and GET {TC_ROLE_PATH}[<role>]"
         ),
     )
+}
+
+/// The injected fault for this request, if one strikes: faults name the actions of the call
+/// log (`GetMetadataToken`, `GetRoleName`, `GetRoleCredentials`).
+async fn fault(state: &SimState, method: &str, path: &str) -> Option<Reply> {
+    let (provider, rest) = if method == "PUT" && path == "/latest/api/token" {
+        (Provider::Alibaba, None)
+    } else if let Some(rest) = path.strip_prefix(ALI_ROLE_PATH) {
+        (Provider::Alibaba, Some(rest))
+    } else if let Some(rest) = path.strip_prefix(TC_ROLE_PATH) {
+        (Provider::Tencent, Some(rest))
+    } else {
+        return None;
+    };
+    let action = match rest {
+        None => "GetMetadataToken",
+        Some("") => "GetRoleName",
+        Some(_) => "GetRoleCredentials",
+    };
+    let mut call = Call::new(
+        provider,
+        "metadata",
+        action.to_string(),
+        String::new(),
+        serde_json::Value::Null,
+        new_request_id(provider),
+    );
+    let kind = state.credential_fault(&call).await?;
+    call.fault_phase = Some(FaultPhase::Before);
+    Some(match kind {
+        FaultKind::Error {
+            code,
+            message,
+            http_status,
+        } => {
+            let status = http_status.unwrap_or(500);
+            state.log(&call, &code, status);
+            text(
+                status,
+                format!(
+                    "{code}: {}",
+                    message.unwrap_or_else(|| "injected fault".to_string())
+                ),
+            )
+        }
+        other => state.transport_fault(
+            &call,
+            other,
+            ("text/plain", "{\"AccessKeyId\":\"STS.".to_string()),
+        ),
+    })
 }
 
 fn alibaba_token(state: &SimState, request: &HttpRequest) -> Reply {

@@ -163,7 +163,8 @@ pub async fn handle(state: &Arc<SimState>, request: HttpRequest) -> Reply {
             v3,
             action.as_deref(),
             &request_id,
-        );
+        )
+        .await;
     }
     let params = Params::from_pairs(&all);
     let mut call = Call::new(

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::auth;
 use super::params::AliError;
+use crate::faults::{FaultKind, FaultPhase};
 use crate::identity::{Role, expiration_text, jwt_claims, valid_session_name};
 use crate::server::{HttpRequest, Reply};
 use crate::{Call, SimState};
@@ -172,7 +173,7 @@ fn assume_role_with_oidc(state: &SimState, params: &Params<'_>) -> Result<Value,
 }
 
 /// Serves one STS request. `all` are the query and form parameters, `query` the query alone.
-pub(crate) fn handle(
+pub(crate) async fn handle(
     state: &SimState,
     request: &HttpRequest,
     query: &[(String, String)],
@@ -190,6 +191,35 @@ pub(crate) fn handle(
         Value::Null,
         request_id.to_string(),
     );
+    call.params = json!({
+        "RoleArn": params.get("RoleArn"),
+        "RoleSessionName": params.get("RoleSessionName"),
+        "DurationSeconds": params.get("DurationSeconds"),
+        "OIDCProviderArn": params.get("OIDCProviderArn"),
+    });
+    if let Some(kind) = state.credential_fault(&call).await {
+        call.fault_phase = Some(FaultPhase::Before);
+        return match kind {
+            FaultKind::Error {
+                code,
+                message,
+                http_status,
+            } => {
+                let status = http_status.unwrap_or(400);
+                let message = message.unwrap_or_else(|| format!("Injected fault {code}."));
+                state.log(&call, &code, status);
+                render_error(&AliError::new(status, &code, message), request_id)
+            }
+            other => state.transport_fault(
+                &call,
+                other,
+                (
+                    "application/json;charset=utf-8",
+                    format!("{{\"RequestId\":\"{request_id}\",\"Creden"),
+                ),
+            ),
+        };
+    }
     let result = match action {
         Some("AssumeRole") => {
             let auth = if v3 {
@@ -212,12 +242,6 @@ pub(crate) fn handle(
         )),
         None => Err(AliError::missing("Action")),
     };
-    call.params = json!({
-        "RoleArn": params.get("RoleArn"),
-        "RoleSessionName": params.get("RoleSessionName"),
-        "DurationSeconds": params.get("DurationSeconds"),
-        "OIDCProviderArn": params.get("OIDCProviderArn"),
-    });
     match result {
         Ok(mut body) => {
             call.applied = true;
@@ -291,7 +315,7 @@ mod tests {
             headers: http::HeaderMap::new(),
             body: bytes::Bytes::new(),
         };
-        let reply = handle(
+        let reply = block_on(handle(
             state,
             &request,
             pairs,
@@ -299,23 +323,29 @@ mod tests {
             false,
             Some("AssumeRole"),
             "REQ",
-        );
+        ));
         let Reply::Response(response) = reply else {
             panic!("a response was expected")
         };
         let status = response.status().as_u16();
-        let body = futures_body(*response);
+        let body = block_on(async {
+            use http_body_util::BodyExt;
+            response
+                .into_body()
+                .collect()
+                .await
+                .expect("full body")
+                .to_bytes()
+        });
         (status, serde_json::from_slice(&body).expect("JSON"))
     }
 
-    fn futures_body(response: http::Response<http_body_util::Full<bytes::Bytes>>) -> bytes::Bytes {
-        use http_body_util::BodyExt;
-        let rt = tokio::runtime::Builder::new_current_thread()
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
             .build()
-            .expect("runtime");
-        rt.block_on(response.into_body().collect())
-            .expect("full body")
-            .to_bytes()
+            .expect("runtime")
+            .block_on(future)
     }
 
     #[test]

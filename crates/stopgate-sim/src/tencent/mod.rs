@@ -96,7 +96,7 @@ pub async fn handle(state: &Arc<SimState>, request: HttpRequest) -> Reply {
         .unwrap_or_default()
         .to_string();
     if version == sts::VERSION {
-        return sts::handle(state, &request, &request_id);
+        return sts::handle(state, &request, &request_id).await;
     }
     let service = match version.as_str() {
         "2017-03-12" => "cvm",

@@ -7,7 +7,8 @@ use time::OffsetDateTime;
 
 use super::auth;
 use super::body::TcError;
-use super::{envelope, render_error};
+use super::{envelope, render_error, render_fault};
+use crate::faults::FaultPhase;
 use crate::identity::{Role, expiration_text, valid_session_name};
 use crate::server::{HttpRequest, Reply};
 use crate::{Call, SimState};
@@ -109,7 +110,7 @@ fn with_web_identity(state: &SimState, body: &Value) -> Result<Value, TcError> {
 }
 
 /// Serves one STS request.
-pub(crate) fn handle(state: &SimState, request: &HttpRequest, request_id: &str) -> Reply {
+pub(crate) async fn handle(state: &SimState, request: &HttpRequest, request_id: &str) -> Reply {
     let action = request.header("x-tc-action").unwrap_or_default();
     let mut call = Call::new(
         Provider::Tencent,
@@ -132,13 +133,19 @@ pub(crate) fn handle(state: &SimState, request: &HttpRequest, request_id: &str) 
             )
         })
     };
-    let result = body.and_then(|body| {
+    if let Ok(body) = &body {
         call.params = json!({
             "RoleArn": body["RoleArn"],
             "RoleSessionName": body["RoleSessionName"],
             "DurationSeconds": body["DurationSeconds"],
             "ProviderId": body["ProviderId"],
         });
+    }
+    if let Some(kind) = state.credential_fault(&call).await {
+        call.fault_phase = Some(FaultPhase::Before);
+        return render_fault(state, &call, kind, request_id);
+    }
+    let result = body.and_then(|body| {
         match action {
             "AssumeRole" => auth::verify(state, request, "sts").and_then(|account| {
                 call.account = account;
