@@ -180,3 +180,152 @@ pub(crate) async fn handle(state: &SimState, request: &HttpRequest, request_id: 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credentials::{TENCENT_ACCOUNT, TENCENT_SECRET_ID, TENCENT_SECRET_KEY};
+    use crate::{SimConfig, SimState};
+    use stopgate_vendor::tencent::sign;
+
+    const ARN: &str = "qcs::cam::uin/100000000001:roleName/stopper";
+
+    fn state() -> std::sync::Arc<SimState> {
+        let state = SimState::new(&SimConfig {
+            seed_demo: false,
+            ..SimConfig::default()
+        });
+        state.identity().add_role(Role {
+            provider: Provider::Tencent,
+            arn: ARN.to_string(),
+            account: TENCENT_ACCOUNT.to_string(),
+            lifetime_seconds: None,
+            max_session_seconds: MAX_DURATION,
+        });
+        state
+    }
+
+    /// A POST signed with TC3 as tencentcloud-sdk-python signs it (content-type and host).
+    fn signed(action: &str, service: &str, body: &str, id: &str, key: &str) -> HttpRequest {
+        let timestamp = OffsetDateTime::now_utc().unix_timestamp();
+        let signed_headers = vec![
+            ("content-type".to_string(), "application/json".to_string()),
+            ("host".to_string(), "127.0.0.1:8780".to_string()),
+        ];
+        let payload = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(body.as_bytes()));
+        let req = sign::Tc3Request {
+            method: "POST",
+            canonical_query: "",
+            headers: &signed_headers,
+            payload_sha256: &payload,
+            timestamp,
+            service,
+        };
+        let mut headers = http::HeaderMap::new();
+        for (name, value) in [
+            ("content-type", "application/json".to_string()),
+            ("host", "127.0.0.1:8780".to_string()),
+            ("x-tc-action", action.to_string()),
+            ("x-tc-timestamp", timestamp.to_string()),
+            ("x-tc-region", "ap-guangzhou".to_string()),
+            ("authorization", sign::tc3_authorization(&req, id, key)),
+        ] {
+            headers.insert(name, value.parse().expect("header value"));
+        }
+        HttpRequest {
+            method: http::Method::POST,
+            path: "/".to_string(),
+            query: String::new(),
+            headers,
+            body: bytes::Bytes::from(body.to_string()),
+        }
+    }
+
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("runtime")
+            .block_on(future)
+    }
+
+    fn answer(state: &SimState, request: &HttpRequest) -> Value {
+        let Reply::Response(response) = block_on(handle(state, request, "req")) else {
+            panic!("a response was expected")
+        };
+        let body = block_on(async {
+            use http_body_util::BodyExt;
+            response
+                .into_body()
+                .collect()
+                .await
+                .expect("body")
+                .to_bytes()
+        });
+        serde_json::from_slice::<Value>(&body).expect("JSON")["Response"].clone()
+    }
+
+    #[test]
+    fn assume_role_signed_with_a_known_key_is_answered_with_credentials() {
+        let state = state();
+        let body =
+            format!(r#"{{"RoleArn": "{ARN}", "RoleSessionName": "s1", "DurationSeconds": 900}}"#);
+        let response = answer(
+            &state,
+            &signed(
+                "AssumeRole",
+                "sts",
+                &body,
+                TENCENT_SECRET_ID,
+                TENCENT_SECRET_KEY,
+            ),
+        );
+        assert!(
+            response["Credentials"]["TmpSecretId"].is_string(),
+            "{response}"
+        );
+        let lifetime = response["ExpiredTime"].as_i64().expect("integer")
+            - OffsetDateTime::now_utc().unix_timestamp();
+        assert!((800..=900).contains(&lifetime), "{lifetime}");
+    }
+
+    #[test]
+    fn assume_role_signed_with_another_key_is_refused() {
+        let state = state();
+        let body = format!(r#"{{"RoleArn": "{ARN}", "RoleSessionName": "s1"}}"#);
+        let response = answer(
+            &state,
+            &signed("AssumeRole", "sts", &body, TENCENT_SECRET_ID, "not-the-key"),
+        );
+        assert_eq!(response["Error"]["Code"], "AuthFailure.SignatureFailure");
+    }
+
+    #[test]
+    fn an_issued_key_is_refused_with_token_failure_once_expired() {
+        let state = state();
+        let key = crate::identity::new_temporary_key(
+            Provider::Tencent,
+            TENCENT_ACCOUNT,
+            OffsetDateTime::now_utc() - time::Duration::seconds(10),
+            5,
+        );
+        state.credentials().issue(key.clone());
+        let mut request = signed(
+            "DescribeInstances",
+            "cvm",
+            "{}",
+            &key.access_key_id,
+            &key.secret,
+        );
+        request.headers.insert(
+            "x-tc-token",
+            key.token
+                .clone()
+                .expect("token")
+                .parse()
+                .expect("header value"),
+        );
+        let error = auth::verify(&state, &request, "cvm").expect_err("expired");
+        assert_eq!(error.code, "AuthFailure.TokenFailure");
+    }
+}
