@@ -53,16 +53,19 @@ fn checked_session(body: &Value) -> Result<(), TcError> {
     Ok(())
 }
 
-fn duration(body: &Value) -> Result<u64, TcError> {
+fn duration(body: &Value, role: &Role) -> Result<u64, TcError> {
+    let max = role.max_session_seconds.min(MAX_DURATION);
     match &body["DurationSeconds"] {
-        Value::Null => Ok(DEFAULT_DURATION),
+        Value::Null => Ok(DEFAULT_DURATION.min(max)),
         value => value
             .as_u64()
-            .filter(|d| (1..=MAX_DURATION).contains(d))
+            .filter(|d| (1..=max).contains(d))
             .ok_or_else(|| {
                 TcError::new(
                     "InvalidParameter.OverTimeError",
-                    format!("DurationSeconds must be an integer from 1 to {MAX_DURATION}."),
+                    format!(
+                        "DurationSeconds must be an integer from 1 to {max} (the role's maximum session duration)."
+                    ),
                 )
             }),
     }
@@ -71,7 +74,7 @@ fn duration(body: &Value) -> Result<u64, TcError> {
 fn issue(state: &SimState, body: &Value) -> Result<Value, TcError> {
     let role = role(state, body)?;
     checked_session(body)?;
-    let seconds = duration(body)?;
+    let seconds = duration(body, &role)?;
     let key = state.issue_key(&role, seconds);
     let expires = key.expires.unwrap_or_else(OffsetDateTime::now_utc);
     Ok(json!({
