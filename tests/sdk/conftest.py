@@ -8,6 +8,9 @@ Clients are built with the OFFICIAL vendor SDKs:
     signature_algorithm='v2')
   * aliyun-python-sdk-core + aliyun-python-sdk-ecs (legacy, always V2 HMAC-SHA1)
   * tencentcloud-sdk-python cvm / tat (TC3-HMAC-SHA256)
+  * credential libraries against the simulated STS and metadata services:
+    alibabacloud-credentials, alibabacloud-sts20150401, tencentcloud-sdk-python-common's
+    credential classes, tencentcloud-sdk-python-sts (test_*_credentials.py)
 
 Run (from the repo root, after `cargo build`):
     python -m venv /tmp/sdkvenv && /tmp/sdkvenv/bin/pip install -r tests/sdk/requirements.txt

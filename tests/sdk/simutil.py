@@ -131,6 +131,19 @@ class Admin:
     def clear_calls(self):
         return self.call("DELETE", "/_sim/calls")
 
+    def add_role(self, provider, arn, lifetime_seconds=None, **extra):
+        body = dict(extra, provider=provider, arn=arn)
+        if lifetime_seconds is not None:
+            body["lifetime_seconds"] = lifetime_seconds
+        return self.call("POST", "/_sim/roles", body)
+
+    def add_oidc_provider(self, provider, id, tokens):
+        return self.call("POST", "/_sim/oidc-providers", {"provider": provider, "id": id, "tokens": tokens})
+
+    def set_instance_role(self, provider, role_name, role_arn):
+        return self.call("POST", "/_sim/instance-roles",
+                         {"provider": provider, "role_name": role_name, "role_arn": role_arn})
+
     def add_credential(self, provider, access_key_id, secret, account, token=None):
         body = {"provider": provider, "access_key_id": access_key_id, "secret": secret,
                 "account": account}
@@ -141,6 +154,13 @@ class Admin:
 
 # --------------------------------------------------------------------------------------------
 # polling
+
+
+def wait_past(expiration_unix_seconds):
+    """Waits until the wall clock has passed a credential's expiry (the event a test of expiry
+    waits for), checking now and then."""
+    while time.time() < expiration_unix_seconds + 1:
+        time.sleep(0.2)
 
 
 def wait_until(fn, timeout=5.0, interval=0.05, desc="condition"):

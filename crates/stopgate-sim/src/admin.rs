@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use super::SimState;
 use super::credentials::{Credential, MAX_CREDENTIALS};
 use super::faults::FaultSpec;
+use super::identity::{InstanceRole, MAX_ENTRIES, OidcProvider, Role};
 use super::seed::{InstanceSpec, InvocationSpec};
 use super::server::{HttpRequest, Reply};
 use super::timings::Timings;
@@ -113,6 +114,35 @@ struct CredentialBody {
     account: String,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleBody {
+    provider: String,
+    arn: String,
+    account: Option<String>,
+    lifetime_seconds: Option<u64>,
+    max_session_seconds: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OidcProviderBody {
+    provider: String,
+    id: String,
+    tokens: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InstanceRoleBody {
+    provider: String,
+    role_name: String,
+    role_arn: String,
+}
+
+/// The longest session any of the vendors grants (12 hours).
+const MAX_SESSION_SECONDS: u64 = 43_200;
+
 /// Serves one admin request.
 pub async fn handle(state: &Arc<SimState>, request: HttpRequest) -> Reply {
     let result = match (request.method.as_str(), request.path.as_str()) {
@@ -140,6 +170,9 @@ pub async fn handle(state: &Arc<SimState>, request: HttpRequest) -> Reply {
             Ok(Reply::json(200, &json!({})))
         }
         ("POST", "/_sim/credentials") => add_credential(state, &request),
+        ("POST", "/_sim/roles") => add_role(state, &request),
+        ("POST", "/_sim/oidc-providers") => add_oidc_provider(state, &request),
+        ("POST", "/_sim/instance-roles") => set_instance_role(state, &request),
         (method, path) => Err(Reply::json(
             404,
             &json!({ "error": format!("no admin route {method} {path}; see docs/simulator.md") }),
@@ -164,6 +197,8 @@ fn reset(state: &SimState, request: &HttpRequest) -> Result<Reply, Reply> {
     super::lock(&state.calls).clear();
     super::lock(&state.limits).reset();
     *super::lock(&state.timings) = Timings::default();
+    state.identity().clear();
+    state.credentials().forget_issued();
     if demo {
         state.seed_demo();
     }
@@ -383,7 +418,99 @@ fn add_credential(state: &SimState, request: &HttpRequest) -> Result<Reply, Repl
         secret: body.secret,
         token: body.token,
         account: body.account,
+        expires: None,
     };
     state.credentials().add(provider, credential);
+    Ok(Reply::json(200, &json!({})))
+}
+
+fn add_role(state: &SimState, request: &HttpRequest) -> Result<Reply, Reply> {
+    let body: RoleBody = parse_body(request)?;
+    let provider = parse_provider(Some(&body.provider))?;
+    if body.arn.is_empty() {
+        return Err(bad_request("\"arn\" must not be empty"));
+    }
+    if body.lifetime_seconds == Some(0) {
+        return Err(bad_request(
+            "\"lifetime_seconds\" must be at least 1 (leave it out to use what the caller asks for)",
+        ));
+    }
+    let default_max = match provider {
+        Provider::Alibaba => 3600,
+        Provider::Tencent => MAX_SESSION_SECONDS,
+    };
+    let max_session_seconds = body.max_session_seconds.unwrap_or(default_max);
+    if !(900..=MAX_SESSION_SECONDS).contains(&max_session_seconds) {
+        return Err(bad_request(format!(
+            "\"max_session_seconds\" must be from 900 to {MAX_SESSION_SECONDS}"
+        )));
+    }
+    let account = body
+        .account
+        .unwrap_or_else(|| state.credentials().default_account(provider));
+    let role = Role {
+        provider,
+        arn: body.arn,
+        account,
+        lifetime_seconds: body.lifetime_seconds,
+        max_session_seconds,
+    };
+    if !state.identity().add_role(role) {
+        return Err(bad_request(format!(
+            "the simulator already holds {MAX_ENTRIES} roles; reset it (POST /_sim/reset) first"
+        )));
+    }
+    Ok(Reply::json(200, &json!({})))
+}
+
+fn add_oidc_provider(state: &SimState, request: &HttpRequest) -> Result<Reply, Reply> {
+    let body: OidcProviderBody = parse_body(request)?;
+    let provider = parse_provider(Some(&body.provider))?;
+    if body.id.is_empty() {
+        return Err(bad_request(
+            "\"id\" must not be empty: the OIDC provider ARN (alibaba) or ProviderId (tencent)",
+        ));
+    }
+    if body.tokens.len() > MAX_ENTRIES || body.tokens.iter().any(|t| t.trim().is_empty()) {
+        return Err(bad_request(format!(
+            "\"tokens\" must hold at most {MAX_ENTRIES} non-empty tokens"
+        )));
+    }
+    let oidc = OidcProvider {
+        provider,
+        id: body.id,
+        tokens: body.tokens,
+    };
+    if !state.identity().add_oidc(oidc) {
+        return Err(bad_request(format!(
+            "the simulator already holds {MAX_ENTRIES} OIDC providers; reset it (POST /_sim/reset) first"
+        )));
+    }
+    Ok(Reply::json(200, &json!({})))
+}
+
+fn set_instance_role(state: &SimState, request: &HttpRequest) -> Result<Reply, Reply> {
+    let body: InstanceRoleBody = parse_body(request)?;
+    let provider = parse_provider(Some(&body.provider))?;
+    if body.role_name.is_empty()
+        || body.role_name.contains('/')
+        || body.role_name.chars().any(char::is_whitespace)
+    {
+        return Err(bad_request(
+            "\"role_name\" must be a non-empty name without '/' or whitespace",
+        ));
+    }
+    let mut identity = state.identity();
+    if identity.role(provider, &body.role_arn).is_none() {
+        return Err(bad_request(format!(
+            "no {provider} role {:?}: seed it first with POST /_sim/roles",
+            short(&body.role_arn)
+        )));
+    }
+    identity.set_instance_role(InstanceRole {
+        provider,
+        role_name: body.role_name,
+        role_arn: body.role_arn,
+    });
     Ok(Reply::json(200, &json!({})))
 }

@@ -4,6 +4,8 @@
 use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
+use time::OffsetDateTime;
+
 use stopgate_vendor::Provider;
 
 /// Default Alibaba access key id.
@@ -40,6 +42,16 @@ pub struct Credential {
     /// STS / session token the key must come with, if it is temporary.
     pub token: Option<String>,
     pub account: String,
+    /// When a key issued by the simulated STS or metadata service stops being accepted;
+    /// `None` for keys that never expire.
+    pub expires: Option<OffsetDateTime>,
+}
+
+impl Credential {
+    /// Whether the key has expired at `now`.
+    pub fn expired(&self, now: OffsetDateTime) -> bool {
+        self.expires.is_some_and(|at| now >= at)
+    }
 }
 
 impl std::fmt::Debug for Credential {
@@ -48,6 +60,7 @@ impl std::fmt::Debug for Credential {
             .field("provider", &self.provider)
             .field("access_key_id", &self.access_key_id)
             .field("account", &self.account)
+            .field("expires", &self.expires)
             .finish_non_exhaustive()
     }
 }
@@ -56,10 +69,17 @@ impl std::fmt::Debug for Credential {
 /// vendor call can create, so the keys bound the world.
 pub const MAX_CREDENTIALS: usize = 1000;
 
+/// The most temporary keys the simulator remembers having issued. Past it the oldest are
+/// forgotten (and then refused as unknown), which keeps memory bounded however often a client
+/// refreshes.
+pub const MAX_ISSUED: usize = 10_000;
+
 /// Every accepted key.
 #[derive(Debug, Default)]
 pub struct Credentials {
     keys: Vec<Credential>,
+    /// Temporary keys issued by the simulated STS and metadata services, oldest first.
+    issued: VecDeque<Credential>,
 }
 
 impl Credentials {
@@ -75,6 +95,7 @@ impl Credentials {
                     secret: secret.to_string(),
                     token: token.map(str::to_string),
                     account: account.to_string(),
+                    expires: None,
                 },
             )
         };
@@ -119,7 +140,20 @@ impl Credentials {
         self.keys.push(credential);
     }
 
-    /// How many keys there are.
+    /// Remembers a temporary key the simulator issued.
+    pub fn issue(&mut self, credential: Credential) {
+        if self.issued.len() >= MAX_ISSUED {
+            self.issued.pop_front();
+        }
+        self.issued.push_back(credential);
+    }
+
+    /// Forgets every issued temporary key.
+    pub fn forget_issued(&mut self) {
+        self.issued.clear();
+    }
+
+    /// How many keys there are (issued temporary keys not counted).
     pub fn len(&self) -> usize {
         self.keys.len()
     }
@@ -133,6 +167,7 @@ impl Credentials {
     pub fn find(&self, provider: Provider, access_key_id: &str) -> Option<&Credential> {
         self.keys
             .iter()
+            .chain(self.issued.iter().rev())
             .find(|k| k.provider == Some(provider) && k.access_key_id == access_key_id)
     }
 

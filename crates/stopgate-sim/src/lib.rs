@@ -8,9 +8,11 @@ pub mod banner;
 pub mod calllog;
 pub mod credentials;
 pub mod faults;
+pub mod identity;
 pub mod ids;
 pub mod instance;
 pub mod invocation;
+pub mod metadata;
 pub mod ratelimit;
 pub mod seed;
 pub mod server;
@@ -82,6 +84,7 @@ pub struct SimState {
     world: Mutex<World>,
     timings: Mutex<Timings>,
     credentials: Mutex<Credentials>,
+    identity: Mutex<identity::Identity>,
     nonces: Mutex<NonceCache>,
     limits: Mutex<RateLimits>,
     faults: Mutex<Faults>,
@@ -106,6 +109,7 @@ impl SimState {
             world: Mutex::new(World::default()),
             timings: Mutex::new(Timings::default()),
             credentials: Mutex::new(credentials),
+            identity: Mutex::new(identity::Identity::default()),
             nonces: Mutex::new(NonceCache::default()),
             limits: Mutex::new(RateLimits::default()),
             faults: Mutex::new(Faults::default()),
@@ -150,6 +154,28 @@ impl SimState {
         lock(&self.credentials)
     }
 
+    pub(crate) fn identity(&self) -> MutexGuard<'_, identity::Identity> {
+        lock(&self.identity)
+    }
+
+    /// Issues a temporary key for `role`: it lives the role's fixed lifetime if it has one,
+    /// else `requested_seconds`, and is accepted by the vendor APIs until then.
+    pub(crate) fn issue_key(
+        &self,
+        role: &identity::Role,
+        requested_seconds: u64,
+    ) -> credentials::Credential {
+        let lifetime = role.lifetime_seconds.unwrap_or(requested_seconds);
+        let key = identity::new_temporary_key(
+            role.provider,
+            &role.account,
+            OffsetDateTime::now_utc(),
+            lifetime,
+        );
+        self.credentials().issue(key.clone());
+        key
+    }
+
     pub(crate) fn nonces(&self) -> MutexGuard<'_, NonceCache> {
         lock(&self.nonces)
     }
@@ -182,6 +208,22 @@ impl SimState {
                 retry_after_ms,
             },
         }
+    }
+
+    /// Runs the faults of phase "before" for a call to a credential service (STS, instance
+    /// metadata): waits their latency and returns the fault that replaces the answer, if any.
+    /// Rate limits do not apply to these services.
+    pub(crate) async fn credential_fault(&self, call: &Call) -> Option<FaultKind> {
+        let plan = lock(&self.faults).plan(
+            FaultPhase::Before,
+            call.provider,
+            &call.action,
+            &|_: &str| false,
+        );
+        if plan.latency_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(plan.latency_ms)).await;
+        }
+        plan.outcome
     }
 
     /// Runs the faults of phase "after" once the action has run: waits their latency, and
@@ -323,6 +365,9 @@ pub enum Gate {
 pub async fn route(state: &Arc<SimState>, request: HttpRequest) -> Reply {
     if request.path.starts_with("/_sim") {
         return admin::handle(state, request).await;
+    }
+    if request.path.starts_with("/latest/") {
+        return metadata::handle(state, request).await;
     }
     if request.headers.contains_key("x-tc-action") {
         return tencent::handle(state, request).await;

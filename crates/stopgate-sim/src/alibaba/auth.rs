@@ -9,6 +9,7 @@ use time::macros::format_description;
 
 use super::params::AliError;
 use crate::SimState;
+use crate::credentials::Credential;
 use crate::server::HttpRequest;
 use stopgate_vendor::Provider;
 use stopgate_vendor::alibaba::sign;
@@ -77,6 +78,18 @@ fn check_token(expected: Option<&str>, sent: Option<&str>) -> Result<(), AliErro
     }
 }
 
+/// A temporary key is refused from its expiry on (docs/simulator.md "Temporary credentials").
+fn check_expiry(credential: &Credential) -> Result<(), AliError> {
+    if credential.expired(OffsetDateTime::now_utc()) {
+        return Err(AliError::new(
+            400,
+            "InvalidSecurityToken.Expired",
+            "Specified SecurityToken is expired. Get new temporary credentials from STS or the instance metadata service.",
+        ));
+    }
+    Ok(())
+}
+
 fn check_nonce(state: &SimState, nonce: &str) -> Result<(), AliError> {
     if state.nonces().insert(nonce, Instant::now()) {
         Ok(())
@@ -120,7 +133,12 @@ pub fn verify_v2(
         .cloned()
         .collect();
     let string_to_sign = sign::rpc_string_to_sign(method, &signed);
-    if sign::rpc_signature(&string_to_sign, &credential.secret) != signature {
+    // alibabacloud-credentials encodes a space as `+` (Python's quote_plus) where the
+    // documented encoding has `%20`: its signatures are accepted too.
+    let plus_form = string_to_sign.replace("%2520", "%2B");
+    if sign::rpc_signature(&string_to_sign, &credential.secret) != signature
+        && sign::rpc_signature(&plus_form, &credential.secret) != signature
+    {
         // aliyun-python-sdk-core splits this message on ':' (docs/vendors/alibaba.md, §7 item 7).
         return Err(AliError::new(
             400,
@@ -131,6 +149,7 @@ pub fn verify_v2(
         ));
     }
     check_token(credential.token.as_deref(), get("SecurityToken"))?;
+    check_expiry(&credential)?;
     check_nonce(state, nonce)?;
     Ok(credential.account)
 }
@@ -215,6 +234,7 @@ pub fn verify_v3(
         credential.token.as_deref(),
         request.header("x-acs-security-token"),
     )?;
+    check_expiry(&credential)?;
     check_nonce(state, &nonce)?;
     Ok(credential.account)
 }

@@ -6,6 +6,7 @@ mod assistant;
 mod auth;
 mod ecs;
 pub mod params;
+pub mod sts;
 mod xml;
 
 use std::sync::Arc;
@@ -153,6 +154,18 @@ pub async fn handle(state: &Arc<SimState>, request: HttpRequest) -> Reply {
         (false, Some(f)) if f.eq_ignore_ascii_case("json") => Format::Json,
         _ => Format::Xml,
     };
+    if version.as_deref() == Some(sts::VERSION) {
+        return sts::handle(
+            state,
+            &request,
+            &query,
+            &all,
+            v3,
+            action.as_deref(),
+            &request_id,
+        )
+        .await;
+    }
     let params = Params::from_pairs(&all);
     let mut call = Call::new(
         Provider::Alibaba,

@@ -92,7 +92,14 @@ pub fn verify(state: &SimState, request: &HttpRequest, service: &str) -> Result<
         ));
     }
     match (credential.token.as_deref(), request.header("x-tc-token")) {
-        (Some(expected), Some(sent)) if expected == sent => {}
+        (Some(expected), Some(sent)) if expected == sent => {
+            if credential.expired(time::OffsetDateTime::now_utc()) {
+                return Err(TcError::new(
+                    "AuthFailure.TokenFailure",
+                    "The token has expired. Get new temporary credentials from STS or the instance metadata service.",
+                ));
+            }
+        }
         (Some(_), _) => {
             return Err(TcError::new(
                 "AuthFailure.TokenFailure",

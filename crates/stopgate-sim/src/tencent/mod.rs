@@ -5,6 +5,7 @@
 mod auth;
 pub mod body;
 mod cvm;
+pub mod sts;
 mod tat;
 
 use std::sync::Arc;
@@ -94,6 +95,9 @@ pub async fn handle(state: &Arc<SimState>, request: HttpRequest) -> Reply {
         .header("x-tc-version")
         .unwrap_or_default()
         .to_string();
+    if version == sts::VERSION {
+        return sts::handle(state, &request, &request_id).await;
+    }
     let service = match version.as_str() {
         "2017-03-12" => "cvm",
         "2020-10-28" => "tat",
