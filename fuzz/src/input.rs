@@ -104,6 +104,8 @@ pub fn stop_request(u: &mut Unstructured<'_>) -> Result<pb::StopInstancesRequest
         confirm_local_disk_data_loss: bool::arbitrary(u)?,
         wait: wait(u)?,
         graceful_timeout: duration(u)?,
+        // Checked before validation, in the service (src/api/stream.rs).
+        request_id: String::new(),
     })
 }
 
@@ -116,6 +118,7 @@ pub fn command_request(u: &mut Unstructured<'_>) -> Result<pb::StopCommandExecut
         instance_ids: list(u, &IDS, 24)?,
         dry_run: bool::arbitrary(u)?,
         wait: wait(u)?,
+        request_id: String::new(),
     })
 }
 
