@@ -27,8 +27,8 @@
 //!   (`redis`, with its Lua script and local fallback).
 //! - [`provider`]: the [`provider::Adapter`] trait and one adapter per vendor, each with
 //!   `sign` (from `stopgate-vendor`), `client`, `errors` and its actions (Alibaba
-//!   `ecs`/`assistant`, Tencent `cvm`/`tat`); the error classes both share (`classes`) and the
-//!   bounded HTTP reads (`http`).
+//!   `ecs`/`assistant`, Tencent `cvm`/`tat`); the error classes both share (`classes`), the
+//!   bounded HTTP reads (`http`) and each call's current credentials (`signing`).
 //! - [`model`]: the normalized vocabulary: providers, states, outcomes, reasons, the error type.
 //! - [`config`]: accounts, credential sources (`source`), endpoints, limits, retry budget, TLS,
 //!   callers.

@@ -334,3 +334,41 @@ async fn tencent_assume_role_is_signed_with_tc3_for_sts() {
     assert_eq!(body["ExternalId"], "ext-1");
     assert_eq!(body["Policy"], "%7B%22Version%22%3A%20%221%22%7D");
 }
+
+#[tokio::test]
+async fn a_provider_is_usable_once_its_instance_role_answers() {
+    let expired = time::OffsetDateTime::now_utc().unix_timestamp() + 3600;
+    let cvm = serve(vec![
+        (200, "stopgate-role".into()),
+        (
+            200,
+            format!(r#"{{"TmpSecretId":"AKIDcvm","TmpSecretKey":"k","ExpiredTime":{expired},"Expiration":"2026-11-30T10:00:00Z","Token":"t","Code":"Success"}}"#),
+        ),
+    ])
+    .await;
+    let ecs = serve(vec![]).await;
+    let config: crate::config::Config = toml::from_str(&format!(
+        "[accounts.vm.tencent]\nsource = \"instance_role\"\nmetadata_endpoint = \"{}\"\n[accounts.vm.alibaba]\nsource = \"instance_role\"\nmetadata_endpoint = \"{}\"",
+        cvm.url, ecs.url
+    ))
+    .unwrap();
+    config.validate().unwrap();
+    let store = super::CredentialStore::build(&config, None, &|_| None).unwrap();
+    assert!(!store.usable(crate::model::Provider::Tencent));
+    store.refresh_due().await;
+    assert!(store.usable(crate::model::Provider::Tencent));
+    assert!(!store.usable(crate::model::Provider::Alibaba));
+    let received = cvm.received.lock().unwrap().clone();
+    assert!(
+        received[1]
+            .line
+            .starts_with("GET /latest/meta-data/cam/security-credentials/stopgate-role ")
+    );
+    let error = store
+        .get("vm", crate::model::Provider::Alibaba)
+        .unwrap()
+        .current()
+        .await
+        .unwrap_err();
+    assert!(error.source.contains("ECS RAM role"), "{error}");
+}
