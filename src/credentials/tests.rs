@@ -200,3 +200,28 @@ fn the_token_file_is_read_again_after_rotation() {
     let missing = read_token_file(&dir.join("missing")).unwrap_err();
     assert!(missing.contains("token_file"), "{missing}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn refreshes_and_their_failures_are_counted() {
+    use opentelemetry::metrics::MeterProvider;
+    use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+    let exporter = InMemoryMetricExporter::default();
+    let meters = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(exporter.clone()).build())
+        .build();
+    let metrics = crate::telemetry::Metrics::new(&meters.meter("stopgate-test"));
+    let source = Scripted::new(vec![keys("first", HOUR), Err("STS down".to_string())]);
+    let credential = Credential::from_source(
+        Provider::Alibaba,
+        source.clone(),
+        Some(metrics.credential_refreshes.clone()),
+    );
+    credential.current().await.unwrap();
+    tokio::time::advance(Duration::from_secs(50 * 60)).await;
+    credential.current().await.unwrap();
+    meters.force_flush().unwrap();
+    assert_eq!(
+        crate::telemetry::counted(&exporter, "stopgate.credentials.refreshes"),
+        2
+    );
+}
