@@ -3,12 +3,13 @@
 //!
 //! Alibaba: access keys (`ALIBABA_CLOUD_ACCESS_KEY_ID`, `…_SECRET`, `…_SECURITY_TOKEN`), then
 //! RRSA OIDC (`ALIBABA_CLOUD_ROLE_ARN`, `ALIBABA_CLOUD_OIDC_PROVIDER_ARN`,
-//! `ALIBABA_CLOUD_OIDC_TOKEN_FILE`), then the ECS RAM role unless
-//! `ALIBABA_CLOUD_ECS_METADATA_DISABLED=true`. Tencent: access keys (`TENCENTCLOUD_SECRET_ID`,
-//! `…_SECRET_KEY`, `…_SESSION_TOKEN`), then TKE OIDC (`TKE_REGION`, `TKE_PROVIDER_ID`,
-//! `TKE_WEB_IDENTITY_TOKEN_FILE`, `TKE_ROLE_ARN`), then the CVM CAM role. Unlike the Tencent
-//! SDK, TKE OIDC comes before the CVM role, so that a pod acts as its own role rather than its
-//! node's. Profile files are not read.
+//! `ALIBABA_CLOUD_OIDC_TOKEN_FILE`), then the `credentials.ini` profile, then the ECS RAM role
+//! unless `ALIBABA_CLOUD_ECS_METADATA_DISABLED=true`. Tencent: access keys
+//! (`TENCENTCLOUD_SECRET_ID`, `…_SECRET_KEY`, `…_SESSION_TOKEN`), then the profile file, then
+//! TKE OIDC (`TKE_REGION`, `TKE_PROVIDER_ID`, `TKE_WEB_IDENTITY_TOKEN_FILE`, `TKE_ROLE_ARN`),
+//! then the CVM CAM role. Unlike the Tencent SDK, TKE OIDC comes before the CVM role, so that a
+//! pod acts as its own role rather than its node's. The Alibaba CLI's `~/.aliyun/config.json`
+//! is not read.
 
 use crate::config::{
     CredentialSource, Credentials, DEFAULT_SESSION_NAME, DefaultChain, InstanceRole, OidcRole,
@@ -71,6 +72,9 @@ pub fn resolve(
                     },
                 }));
             }
+            if let Some(profile) = super::profile::alibaba(chain, env)? {
+                return Ok(profile);
+            }
             if on("ALIBABA_CLOUD_ECS_METADATA_DISABLED") {
                 return Err("the alibaba default chain found nothing: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, or the RRSA variables ALIBABA_CLOUD_ROLE_ARN, ALIBABA_CLOUD_OIDC_PROVIDER_ARN and ALIBABA_CLOUD_OIDC_TOKEN_FILE; the ECS metadata service is turned off by ALIBABA_CLOUD_ECS_METADATA_DISABLED".to_string());
             }
@@ -86,6 +90,9 @@ pub fn resolve(
                 "TENCENTCLOUD_SESSION_TOKEN",
             ) {
                 return Ok(keys);
+            }
+            if let Some(profile) = super::profile::tencent(env)? {
+                return Ok(profile);
             }
             if let (Some(region), Some(provider), Some(token_file), Some(role_arn)) = (
                 var("TKE_REGION"),

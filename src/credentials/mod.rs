@@ -10,7 +10,8 @@
 //! - `token_file`: the OIDC token, re-read on every exchange.
 //! - The sources: `alibaba_sts` (AssumeRole, AssumeRoleWithOIDC), `alibaba_metadata` (ECS RAM
 //!   role), `tencent_sts` (AssumeRole, AssumeRoleWithWebIdentity), `tencent_metadata` (CVM CAM
-//!   role), and `chain` (the vendors' default chains); `answer`: reading what they answer.
+//!   role), `chain` (the vendors' default chains) and `profile` (their profile files);
+//!   `answer`: reading what they answer.
 //! - [`CredentialStore`] (`store`): every configured account × provider's credential.
 
 mod alibaba_metadata;
@@ -19,6 +20,7 @@ mod answer;
 mod cache;
 mod chain;
 mod error;
+mod profile;
 mod schedule;
 mod snapshot;
 mod source;
