@@ -178,7 +178,8 @@ impl Engine {
         self.cluster.as_ref()
     }
 
-    /// Counts into `metrics` instead of the global meter provider's instruments.
+    /// Counts into `metrics` instead of the global meter provider's instruments (credential
+    /// refreshes excepted: the credentials, built with the engine, keep the global counter).
     pub fn with_metrics(mut self, metrics: Metrics) -> Engine {
         self.metrics = metrics;
         self
