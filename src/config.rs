@@ -10,6 +10,12 @@ use serde::Deserialize;
 
 use crate::model::Provider;
 
+mod source;
+pub use source::{
+    AssumeRole, CredentialSource, DEFAULT_SESSION_NAME, DURATION_RANGE, DefaultChain, InstanceRole,
+    OidcRole, StsSettings,
+};
+
 /// A secret string: never printed by `Debug`.
 #[derive(Clone, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
@@ -61,16 +67,18 @@ impl Credentials {
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Account {
-    pub alibaba: Option<Credentials>,
-    pub tencent: Option<Credentials>,
+    /// Where the Alibaba credentials come from (`[accounts.NAME.alibaba]`).
+    pub alibaba: Option<CredentialSource>,
+    /// Where the Tencent credentials come from (`[accounts.NAME.tencent]`).
+    pub tencent: Option<CredentialSource>,
     /// Regions this account may act in; empty means any well-formed region.
     #[serde(default)]
     pub regions: Vec<String>,
 }
 
 impl Account {
-    /// The credentials for a provider.
-    pub fn credentials(&self, provider: Provider) -> Option<&Credentials> {
+    /// Where the credentials for a provider come from.
+    pub fn source(&self, provider: Provider) -> Option<&CredentialSource> {
         match provider {
             Provider::Alibaba => self.alibaba.as_ref(),
             Provider::Tencent => self.tencent.as_ref(),
@@ -359,7 +367,8 @@ impl Config {
         toml::from_str(&text).map_err(|e| format!("invalid config {}: {e}", path.display()))
     }
 
-    /// Fills the `default` account from the vendors' standard variables and the endpoints
+    /// Fills the `default` account from the vendors' standard variables (access keys, or else
+    /// the default chain when a pod's OIDC variables are all set) and the endpoints
     /// from `STOPGATE_ALIBABA_ENDPOINT` / `STOPGATE_TENCENT_ENDPOINT` (docs/design.md "Operations").
     /// A file's explicit settings win over the environment.
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) {
@@ -384,11 +393,30 @@ impl Config {
             .accounts
             .entry(DEFAULT_ACCOUNT.to_string())
             .or_default();
+        // Without keys, a pod's OIDC variables (ACK RRSA, TKE) select the default chain.
+        let chain = |vars: &[&str]| {
+            vars.iter()
+                .all(|v| get(v).is_some_and(|value| !value.is_empty()))
+                .then(|| CredentialSource::DefaultChain(DefaultChain::default()))
+        };
         if account.alibaba.is_none() {
-            account.alibaba = alibaba;
+            account.alibaba = alibaba.map(CredentialSource::from).or_else(|| {
+                chain(&[
+                    "ALIBABA_CLOUD_ROLE_ARN",
+                    "ALIBABA_CLOUD_OIDC_PROVIDER_ARN",
+                    "ALIBABA_CLOUD_OIDC_TOKEN_FILE",
+                ])
+            });
         }
         if account.tencent.is_none() {
-            account.tencent = tencent;
+            account.tencent = tencent.map(CredentialSource::from).or_else(|| {
+                chain(&[
+                    "TKE_REGION",
+                    "TKE_PROVIDER_ID",
+                    "TKE_WEB_IDENTITY_TOKEN_FILE",
+                    "TKE_ROLE_ARN",
+                ])
+            });
         }
         if account.alibaba.is_none() && account.tencent.is_none() && account.regions.is_empty() {
             self.accounts.remove(DEFAULT_ACCOUNT);
@@ -445,6 +473,13 @@ impl Config {
                 return Err(format!(
                     "[{provider}.rate_limits] {action} = {rate}: a rate must be a positive, finite number of requests per second"
                 ));
+            }
+        }
+        for (name, account) in &self.accounts {
+            for provider in Provider::ALL {
+                if let Some(source) = account.source(provider) {
+                    source.validate(provider, &format!("accounts.{name}.{provider}"))?;
+                }
             }
         }
         self.validate_limits()?;
@@ -543,12 +578,13 @@ mod tests {
         let mut config = Config::default();
         config.apply_env(|k| env.get(k).map(|v| v.to_string()));
         let account = &config.accounts[DEFAULT_ACCOUNT];
-        assert_eq!(account.alibaba.as_ref().unwrap().secret.expose(), "sk");
-        assert!(account.alibaba.as_ref().unwrap().token.is_none());
+        let alibaba = account.source(Provider::Alibaba).unwrap().as_static();
+        assert_eq!(alibaba.unwrap().secret.expose(), "sk");
+        assert!(alibaba.unwrap().token.is_none());
         assert_eq!(
             account
-                .tencent
-                .as_ref()
+                .source(Provider::Tencent)
+                .and_then(CredentialSource::as_static)
                 .unwrap()
                 .token
                 .as_ref()
@@ -561,6 +597,31 @@ mod tests {
             Some("http://127.0.0.1:9")
         );
         assert_eq!(config.alibaba.endpoint, None);
+    }
+
+    #[test]
+    fn a_pods_oidc_variables_select_the_default_chain() {
+        let env: BTreeMap<&str, &str> = [
+            ("ALIBABA_CLOUD_ROLE_ARN", "acs:ram::1:role/r"),
+            (
+                "ALIBABA_CLOUD_OIDC_PROVIDER_ARN",
+                "acs:ram::1:oidc-provider/p",
+            ),
+            ("ALIBABA_CLOUD_OIDC_TOKEN_FILE", "/var/run/token"),
+            ("TKE_REGION", "ap-guangzhou"),
+            ("TKE_PROVIDER_ID", "cls-1"),
+        ]
+        .into_iter()
+        .collect();
+        let mut config = Config::default();
+        config.apply_env(|k| env.get(k).map(|v| v.to_string()));
+        let account = &config.accounts[DEFAULT_ACCOUNT];
+        assert_eq!(
+            account.source(Provider::Alibaba).unwrap().kind(),
+            "default_chain"
+        );
+        // Two of TKE's four variables are not enough.
+        assert!(account.source(Provider::Tencent).is_none());
     }
 
     #[test]
@@ -581,8 +642,8 @@ mod tests {
         assert_eq!(config.alibaba.rate_limits["StopInstances"], 5.0);
         assert_eq!(
             config.accounts["prod"]
-                .tencent
-                .as_ref()
+                .source(Provider::Tencent)
+                .and_then(CredentialSource::as_static)
                 .unwrap()
                 .access_key_id
                 .expose(),

@@ -27,10 +27,14 @@
 //!   (`redis`, with its Lua script and local fallback).
 //! - [`provider`]: the [`provider::Adapter`] trait and one adapter per vendor, each with
 //!   `sign` (from `stopgate-vendor`), `client`, `errors` and its actions (Alibaba
-//!   `ecs`/`assistant`, Tencent `cvm`/`tat`); the error classes both share (`classes`) and the
-//!   bounded HTTP reads (`http`).
+//!   `ecs`/`assistant`, Tencent `cvm`/`tat`); the error classes both share (`classes`), the
+//!   bounded HTTP reads (`http`) and each call's current credentials (`signing`).
 //! - [`model`]: the normalized vocabulary: providers, states, outcomes, reasons, the error type.
-//! - [`config`]: accounts, credentials, endpoints, limits, retry budget, TLS, callers.
+//! - [`config`]: accounts, credential sources (`source`), endpoints, limits, retry budget, TLS,
+//!   callers.
+//! - [`credentials`]: each account × provider's credentials: static, or fetched from STS or a
+//!   metadata service (`alibaba_sts`, `alibaba_metadata`, `tencent_sts`, `tencent_metadata`,
+//!   `chain`), cached and refreshed ahead of expiry (`cache`, `schedule`, `store`).
 //! - [`telemetry`]: logs, OpenTelemetry traces and metrics.
 //! - `sim` (feature `sim`): the `stopgate-sim` crate, the emulator of both vendors' HTTP APIs
 //!   (`docs/simulator.md`): `world`/`instance`/`invocation` hold the state machines,
@@ -44,6 +48,7 @@ pub mod api;
 pub mod audit;
 pub mod cli;
 pub mod config;
+pub mod credentials;
 pub mod engine;
 pub mod model;
 pub mod operations;

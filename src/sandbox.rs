@@ -21,16 +21,22 @@ pub fn config(sim: SocketAddr) -> Config {
     config.accounts.insert(
         DEFAULT_ACCOUNT.to_string(),
         Account {
-            alibaba: Some(Credentials {
-                access_key_id: Secret::new(credentials::ALIBABA_ACCESS_KEY_ID),
-                secret: Secret::new(credentials::ALIBABA_ACCESS_KEY_SECRET),
-                token: None,
-            }),
-            tencent: Some(Credentials {
-                access_key_id: Secret::new(credentials::TENCENT_SECRET_ID),
-                secret: Secret::new(credentials::TENCENT_SECRET_KEY),
-                token: None,
-            }),
+            alibaba: Some(
+                Credentials {
+                    access_key_id: Secret::new(credentials::ALIBABA_ACCESS_KEY_ID),
+                    secret: Secret::new(credentials::ALIBABA_ACCESS_KEY_SECRET),
+                    token: None,
+                }
+                .into(),
+            ),
+            tencent: Some(
+                Credentials {
+                    access_key_id: Secret::new(credentials::TENCENT_SECRET_ID),
+                    secret: Secret::new(credentials::TENCENT_SECRET_KEY),
+                    token: None,
+                }
+                .into(),
+            ),
             regions: Vec::new(),
         },
     );

@@ -59,6 +59,23 @@ pub async fn bind(
     Ok((listener, local))
 }
 
+/// Sets each provider's health from its credentials.
+async fn report_providers(
+    reporter: &tonic_health::server::HealthReporter,
+    credentials: &crate::credentials::CredentialStore,
+) {
+    for provider in Provider::ALL {
+        let status = if credentials.usable(provider) {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        reporter
+            .set_service_status(provider_health_name(provider), status)
+            .await;
+    }
+}
+
 /// Serves on `listener` until `shutdown` resolves, then reports NOT_SERVING, refuses new calls
 /// with UNAVAILABLE and lets running operations and in-flight streams finish for up to `grace`;
 /// then it stops the operations still running, and their streams end with what was decided. The listener keeps
@@ -80,16 +97,22 @@ pub async fn serve(
     reporter
         .set_service_status(COMMAND_SERVICE, ServingStatus::Serving)
         .await;
-    for provider in Provider::ALL {
-        let status = if engine.is_configured(provider) {
-            ServingStatus::Serving
-        } else {
-            ServingStatus::NotServing
-        };
-        reporter
-            .set_service_status(provider_health_name(provider), status)
-            .await;
-    }
+    // Temporary credentials are fetched before listening, then kept fresh in the background;
+    // a provider is SERVING while some account holds credentials for it that can sign a call.
+    let credentials = engine.credentials().clone();
+    credentials.refresh_due().await;
+    report_providers(&reporter, &credentials).await;
+    let keeper = {
+        let reporter = reporter.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(crate::credentials::KEEP_INTERVAL).await;
+                credentials.refresh_due().await;
+                report_providers(&reporter, &credentials).await;
+            }
+        })
+    };
+    let _keeper = crate::engine::AbortOnDrop(keeper);
     if let Some(cluster) = engine.cluster().cloned() {
         // Before listening, so the first calls are paced with the other replicas; a Redis that
         // does not answer now is retried in the background and pacing stays local meanwhile.

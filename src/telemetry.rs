@@ -271,6 +271,8 @@ pub struct Metrics {
     pub vendor_retries: Counter<u64>,
     pub pacing_fallbacks: Counter<u64>,
     pub results: Counter<u64>,
+    /// Credential refreshes by provider, source and outcome (`ok`, `failed`).
+    pub credential_refreshes: Counter<u64>,
 }
 
 /// The instruments of the global meter provider (the one OTLP exports), created on first use.
@@ -318,6 +320,12 @@ impl Metrics {
             results: meter
                 .u64_counter("stopgate.results")
                 .with_description("Per-instance results by operation, provider and outcome")
+                .build(),
+            credential_refreshes: meter
+                .u64_counter("stopgate.credentials.refreshes")
+                .with_description(
+                    "Fetches of temporary vendor credentials by provider, source and outcome",
+                )
                 .build(),
         }
     }

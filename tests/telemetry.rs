@@ -144,16 +144,22 @@ async fn a_stop_is_traced_under_the_callers_trace_and_no_secret_is_exported_or_l
             "redis://:{REDIS_PASSWORD}@127.0.0.1:{redis_port}/0"
         )));
         let account = c.accounts.get_mut("default").unwrap();
-        account.alibaba = Some(Credentials {
-            access_key_id: Secret::new(sim::ALIBABA_STS.0),
-            secret: Secret::new(sim::ALIBABA_STS.1),
-            token: Some(Secret::new(sim::ALIBABA_STS.2)),
-        });
-        account.tencent = Some(Credentials {
-            access_key_id: Secret::new(sim::TENCENT_TEMPORARY.0),
-            secret: Secret::new(sim::TENCENT_TEMPORARY.1),
-            token: Some(Secret::new(sim::TENCENT_TEMPORARY.2)),
-        });
+        account.alibaba = Some(
+            Credentials {
+                access_key_id: Secret::new(sim::ALIBABA_STS.0),
+                secret: Secret::new(sim::ALIBABA_STS.1),
+                token: Some(Secret::new(sim::ALIBABA_STS.2)),
+            }
+            .into(),
+        );
+        account.tencent = Some(
+            Credentials {
+                access_key_id: Secret::new(sim::TENCENT_TEMPORARY.0),
+                secret: Secret::new(sim::TENCENT_TEMPORARY.1),
+                token: Some(Secret::new(sim::TENCENT_TEMPORARY.2)),
+            }
+            .into(),
+        );
     })
     .await;
     for (v, (trace, parent)) in [ALIBABA, TENCENT].into_iter().zip(TRACES) {

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use prost::Message;
 use stopgate::api::{convert, pb, status};
-use stopgate::config::{Account, Config, Credentials, Secret};
+use stopgate::config::{Account, Config, CredentialSource, Credentials, Secret};
 use stopgate::engine::Engine;
 use tonic_types::StatusExt;
 
@@ -25,10 +25,13 @@ pub const TRAILER_LIMIT: usize = 12 * 1024;
 pub fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(|| {
-        let creds = |id: &str, secret: &str| Credentials {
-            access_key_id: Secret::new(id),
-            secret: Secret::new(secret),
-            token: None,
+        let creds = |id: &str, secret: &str| -> CredentialSource {
+            Credentials {
+                access_key_id: Secret::new(id),
+                secret: Secret::new(secret),
+                token: None,
+            }
+            .into()
         };
         let mut accounts = BTreeMap::new();
         accounts.insert(

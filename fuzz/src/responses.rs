@@ -15,6 +15,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use stopgate::config::{Credentials, Secret};
+use stopgate::credentials::Credential;
 use stopgate::model::{Billing, Provider, StopError, StopMode};
 use stopgate::provider::alibaba::AlibabaClient;
 use stopgate::provider::tencent::TencentClient;
@@ -179,11 +180,14 @@ pub fn check(provider: Provider, op: Op, mut answer: Answer) -> Outcome {
     let vendor = vendor();
     let _exchange = vendor.exchange.lock().unwrap_or_else(|p| p.into_inner());
     *vendor.answer.lock().unwrap_or_else(|p| p.into_inner()) = answer.clone();
-    let credentials = Credentials {
-        access_key_id: Secret::new(KEY_ID),
-        secret: Secret::new(SECRET),
-        token: Some(Secret::new(TOKEN)),
-    };
+    let credentials = Credential::fixed(
+        provider,
+        Credentials {
+            access_key_id: Secret::new(KEY_ID),
+            secret: Secret::new(SECRET),
+            token: Some(Secret::new(TOKEN)),
+        },
+    );
     let (adapter, region, ids, execution): (&dyn Adapter, _, _, _) = match provider {
         Provider::Alibaba => (
             &vendor.alibaba,

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 use crate::config::Config;
+use crate::credentials::CredentialStore;
 use crate::model::{ErrorKind, Provider, StopError};
 use crate::pacing::Pacer;
 use crate::pacing::redis::RedisStore;
@@ -83,7 +84,7 @@ async fn within_deadline<P: Send + 'static, R: Record>(
 
 /// The work of a request, ended when the request is dropped (its caller went away), so that
 /// no vendor call is made for nobody.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+pub(crate) struct AbortOnDrop(pub(crate) tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
@@ -107,6 +108,8 @@ pub struct Engine {
     cluster: Option<Arc<RedisStore>>,
     /// Where vendor calls and results are counted.
     metrics: Metrics,
+    /// Every account × provider's credentials.
+    credentials: Arc<CredentialStore>,
 }
 
 impl Engine {
@@ -123,6 +126,11 @@ impl Engine {
             Arc::new(TencentClient::new(config.tencent.endpoint.as_deref())?),
         );
         let metrics = crate::telemetry::metrics().clone();
+        let credentials = CredentialStore::build(
+            &config,
+            Some(metrics.credential_refreshes.clone()),
+            &|name| std::env::var(name).ok(),
+        )?;
         let cluster = if config.cluster.enabled() {
             Some(RedisStore::new(
                 &config.cluster,
@@ -144,6 +152,7 @@ impl Engine {
             pacer: Arc::new(pacer),
             cluster,
             metrics,
+            credentials: Arc::new(credentials),
         })
     }
 
@@ -152,12 +161,15 @@ impl Engine {
     pub(crate) fn with_adapter(config: Config, adapter: Arc<dyn Adapter>) -> Engine {
         let mut adapters: BTreeMap<Provider, Arc<dyn Adapter>> = BTreeMap::new();
         adapters.insert(adapter.provider(), adapter);
+        let credentials =
+            CredentialStore::build(&config, None, &|_| None).expect("test accounts build");
         Engine {
             config: Arc::new(config),
             adapters,
             pacer: Arc::new(Pacer::default()),
             cluster: None,
             metrics: crate::telemetry::metrics().clone(),
+            credentials: Arc::new(credentials),
         }
     }
 
@@ -166,7 +178,8 @@ impl Engine {
         self.cluster.as_ref()
     }
 
-    /// Counts into `metrics` instead of the global meter provider's instruments.
+    /// Counts into `metrics` instead of the global meter provider's instruments (credential
+    /// refreshes excepted: the credentials, built with the engine, keep the global counter).
     pub fn with_metrics(mut self, metrics: Metrics) -> Engine {
         self.metrics = metrics;
         self
@@ -186,12 +199,9 @@ impl Engine {
         self.adapters.get(&provider).cloned()
     }
 
-    /// Whether any account has credentials for the provider (for health).
-    pub fn is_configured(&self, provider: Provider) -> bool {
-        self.config
-            .accounts
-            .values()
-            .any(|a| a.credentials(provider).is_some())
+    /// Every account × provider's credentials.
+    pub fn credentials(&self) -> &Arc<CredentialStore> {
+        &self.credentials
     }
 
     /// Validates a StopInstances request.
@@ -199,7 +209,7 @@ impl Engine {
         &self,
         request: StopInstancesRequest,
     ) -> Result<ValidStop, InvalidRequest> {
-        request.validate(&self.config, |p| self.adapter(p))
+        request.validate(&self.config, |p| self.adapter(p), &self.credentials)
     }
 
     /// Validates a StopCommandExecution request.
@@ -207,7 +217,7 @@ impl Engine {
         &self,
         request: StopCommandRequest,
     ) -> Result<ValidCommandStop, InvalidRequest> {
-        request.validate(&self.config, |p| self.adapter(p))
+        request.validate(&self.config, |p| self.adapter(p), &self.credentials)
     }
 
     /// Runs a validated StopCommandExecution to its summary (or to its request-level error).
@@ -230,7 +240,7 @@ impl Engine {
         let work = async move {
             let scope = Scope {
                 region: &request.region,
-                credentials: &request.credentials,
+                credentials: request.credentials.as_ref(),
             };
             let run = CommandRun::new(
                 adapter.as_ref(),
@@ -323,7 +333,7 @@ impl Engine {
         let work = async move {
             let scope = Scope {
                 region: &request.region,
-                credentials: &request.credentials,
+                credentials: request.credentials.as_ref(),
             };
             let run = Run::new(
                 adapter.as_ref(),

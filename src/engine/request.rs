@@ -2,7 +2,10 @@
 
 use std::time::Duration;
 
-use crate::config::{Config, Credentials, DEFAULT_ACCOUNT};
+use std::sync::Arc;
+
+use crate::config::{Config, DEFAULT_ACCOUNT};
+use crate::credentials::{Credential, CredentialStore};
 use crate::model::{Billing, Provider, StopMode};
 use crate::provider::Adapter;
 
@@ -70,7 +73,8 @@ pub struct ValidStop {
     pub provider: Provider,
     pub region: String,
     pub account: String,
-    pub credentials: Credentials,
+    /// The account's credentials for the provider, fetched afresh for each vendor call.
+    pub credentials: Arc<Credential>,
     /// Distinct ids, in request order.
     pub ids: Vec<String>,
     pub requested: usize,
@@ -100,8 +104,9 @@ pub fn check_target(
     region: &str,
     account: &str,
     adapter: impl Fn(Provider) -> Option<std::sync::Arc<dyn Adapter>>,
+    credentials: &CredentialStore,
     violations: &mut Vec<FieldViolation>,
-) -> Option<(Provider, String, Credentials)> {
+) -> Option<(Provider, String, Arc<Credential>)> {
     let Some(provider) = provider else {
         violations.push(violation(
             "provider",
@@ -156,7 +161,10 @@ pub fn check_target(
             format!("account {account:?} may only act in {:?}", profile.regions),
         ));
     }
-    let Some(credentials) = profile.credentials(provider) else {
+    let Some(credentials) = profile
+        .source(provider)
+        .and_then(|_| credentials.get(account, provider))
+    else {
         let vars = match provider {
             Provider::Alibaba => "ALIBABA_CLOUD_ACCESS_KEY_ID/ALIBABA_CLOUD_ACCESS_KEY_SECRET",
             Provider::Tencent => "TENCENTCLOUD_SECRET_ID/TENCENTCLOUD_SECRET_KEY",
@@ -167,7 +175,7 @@ pub fn check_target(
         ));
         return None;
     };
-    Some((provider, account.to_string(), credentials.clone()))
+    Some((provider, account.to_string(), credentials))
 }
 
 fn example_region(provider: Provider) -> &'static str {
@@ -269,6 +277,7 @@ impl StopInstancesRequest {
         self,
         config: &Config,
         adapter: impl Fn(Provider) -> Option<std::sync::Arc<dyn Adapter>>,
+        credentials: &CredentialStore,
     ) -> Result<ValidStop, InvalidRequest> {
         let mut violations = Vec::new();
         let target = check_target(
@@ -277,6 +286,7 @@ impl StopInstancesRequest {
             &self.region,
             &self.account,
             &adapter,
+            credentials,
             &mut violations,
         );
         let adapter = self.provider.and_then(&adapter);
@@ -361,7 +371,8 @@ pub struct ValidCommandStop {
     pub provider: Provider,
     pub region: String,
     pub account: String,
-    pub credentials: Credentials,
+    /// The account's credentials for the provider, fetched afresh for each vendor call.
+    pub credentials: Arc<Credential>,
     pub execution_id: String,
     /// Distinct instances named; empty means every instance of the execution.
     pub ids: Vec<String>,
@@ -376,6 +387,7 @@ impl StopCommandRequest {
         self,
         config: &Config,
         adapter: impl Fn(Provider) -> Option<std::sync::Arc<dyn Adapter>>,
+        credentials: &CredentialStore,
     ) -> Result<ValidCommandStop, InvalidRequest> {
         let mut violations = Vec::new();
         let target = check_target(
@@ -384,6 +396,7 @@ impl StopCommandRequest {
             &self.region,
             &self.account,
             &adapter,
+            credentials,
             &mut violations,
         );
         let adapter = self.provider.and_then(&adapter);

@@ -16,13 +16,18 @@ pub const MAX_BODY_BYTES: usize = 4 << 20;
 
 /// A client with the timeouts the official SDKs use (connect 5 s; the whole call 30 s).
 pub fn client() -> reqwest::Client {
+    client_with(Duration::from_secs(5), Duration::from_secs(30))
+}
+
+/// A client with these timeouts (STS and metadata services answer faster than the APIs).
+pub fn client_with(connect: Duration, whole_call: Duration) -> reqwest::Client {
     // reqwest is built without a default crypto provider; install ring once.
     CRYPTO.call_once(|| {
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
     reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(30))
+        .connect_timeout(connect)
+        .timeout(whole_call)
         .pool_idle_timeout(Duration::from_secs(60))
         // Each call is one small request: send it at once rather than wait for an ACK.
         .tcp_nodelay(true)

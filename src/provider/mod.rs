@@ -5,12 +5,13 @@
 pub mod alibaba;
 pub mod classes;
 pub mod http;
+pub mod signing;
 pub mod tencent;
 
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::config::Credentials;
+use crate::credentials::Credential;
 use crate::model::{Billing, InstanceState, Provider, StopError, StopMode, TaskState};
 
 /// A boxed future, so that adapters can sit behind `dyn Adapter`.
@@ -20,7 +21,8 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 #[derive(Debug, Clone, Copy)]
 pub struct Scope<'a> {
     pub region: &'a str,
-    pub credentials: &'a Credentials,
+    /// Asked for current credentials before each vendor call.
+    pub credentials: &'a Credential,
 }
 
 /// One instance as a describe call saw it.

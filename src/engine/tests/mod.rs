@@ -20,6 +20,7 @@ use super::request::{ValidCommandStop, ValidStop};
 use super::stop_command::TaskResult;
 use super::stop_instances::InstanceResult;
 use crate::config::{Config, Credentials, Secret};
+use crate::credentials::Credential;
 use crate::model::{Billing, Provider, StopError, StopMode};
 use fake::Fake;
 
@@ -38,12 +39,15 @@ fn ids(prefix: &str, n: usize) -> Vec<String> {
     (0..n).map(|i| format!("{prefix}-{i}")).collect()
 }
 
-fn credentials() -> Credentials {
-    Credentials {
-        access_key_id: Secret::new("AKIDtest"),
-        secret: Secret::new("secret"),
-        token: None,
-    }
+fn credentials() -> Arc<Credential> {
+    Arc::new(Credential::fixed(
+        Provider::Tencent,
+        Credentials {
+            access_key_id: Secret::new("AKIDtest"),
+            secret: Secret::new("secret"),
+            token: None,
+        },
+    ))
 }
 
 fn stop_request(ids: &[String]) -> ValidStop {

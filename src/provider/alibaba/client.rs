@@ -6,9 +6,10 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 use super::{errors, sign};
+use crate::config::Credentials;
 use crate::model::{Provider, StopError};
-use crate::provider::Scope;
 use crate::provider::http::{self, redact};
+use crate::provider::{Scope, signing};
 
 const P: Provider = Provider::Alibaba;
 const VERSION: &str = "2014-05-26";
@@ -41,20 +42,39 @@ impl AlibabaClient {
         })
     }
 
-    /// One signed call. Returns the answer's JSON and its RequestId.
+    /// One call signed with the account's current credentials (fetched anew once if the
+    /// vendor refuses a temporary token). Returns the answer's JSON and its RequestId.
     pub(crate) async fn call(
         &self,
         scope: Scope<'_>,
         action: &str,
         params: &[(String, String)],
     ) -> Result<(Value, Option<String>), StopError> {
+        signing::with_current(
+            P,
+            action,
+            scope.credentials,
+            errors::rejects_credentials,
+            |creds| async move { self.send(scope.region, &creds, action, params).await },
+        )
+        .await
+    }
+
+    /// One call signed with `creds`.
+    async fn send(
+        &self,
+        region: &str,
+        creds: &Credentials,
+        action: &str,
+        params: &[(String, String)],
+    ) -> Result<(Value, Option<String>), StopError> {
         let mut url = match &self.endpoint {
             Some(url) => url.clone(),
-            None => reqwest::Url::parse(&regional_endpoint(scope.region)).map_err(|e| {
+            None => reqwest::Url::parse(&regional_endpoint(region)).map_err(|e| {
                 StopError::local(
                     crate::model::ErrorKind::InvalidArgument,
                     "REGION_NOT_FOUND",
-                    format!("no endpoint for region {:?}: {e}", scope.region),
+                    format!("no endpoint for region {region:?}: {e}"),
                 )
             })?,
         };
@@ -71,7 +91,6 @@ impl AlibabaClient {
                 "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
             ))
             .unwrap_or_default();
-        let creds = scope.credentials;
         let mut headers: Vec<(String, String)> = vec![
             ("host".into(), host),
             ("x-acs-action".into(), action.into()),

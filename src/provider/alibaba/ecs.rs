@@ -258,8 +258,7 @@ impl Adapter for AlibabaClient {
                         .map(str::to_string)
                         .unwrap_or_else(|| code.to_string());
                     // Per-instance messages are vendor text like any other: redact.
-                    let message =
-                        crate::provider::http::redact(&text(entry, "Message"), scope.credentials);
+                    let message = scope.credentials.redact(&text(entry, "Message"));
                     let class = errors::classify(&code, &message);
                     let mut error =
                         StopError::vendor(P, class, &code, &message, request_id.clone(), Some(200));

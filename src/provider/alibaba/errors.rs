@@ -11,10 +11,10 @@
 //! `BatchOptimization=SuccessFirst` StopInstances answer (docs/vendors/alibaba.md, §7.11); `"200"` there is a
 //! success and never reaches [`classify`].
 
-use crate::model::CodeClass;
 use crate::model::ErrorKind::{FailedPrecondition, InvalidArgument, NotFound, Unauthenticated};
 use crate::model::ErrorScope::{Instance, Request};
 use crate::model::RetryClass::Permanent;
+use crate::model::{CodeClass, StopError};
 use crate::provider::classes::*;
 
 /// Pseudo code the client synthesizes for an HTTP 5xx whose body carries no `Code`.
@@ -185,6 +185,15 @@ const CODES: &[(&str, CodeClass)] = &[
     ("MissingParameter", INVALID_PARAMETER),
     ("InvalidParameter", INVALID_PARAMETER),
 ];
+
+/// Whether `error` says the temporary credentials were refused (expired, revoked, or their key
+/// gone with them), so that fresh ones may succeed.
+pub fn rejects_credentials(error: &StopError) -> bool {
+    error.reason == CREDENTIALS_EXPIRED.reason
+        || error.vendor_code.as_deref().is_some_and(|code| {
+            code.starts_with("InvalidSecurityToken.") || code == "InvalidAccessKeyId.NotFound"
+        })
+}
 
 /// Classifies an Alibaba error `Code`. `message` is read only for the one documented case where
 /// the code alone is wrong (an expired STS token reported as `InvalidParameter`).

@@ -4,9 +4,10 @@
 use serde_json::Value;
 
 use super::{errors, sign};
+use crate::config::Credentials;
 use crate::model::{Provider, StopError};
-use crate::provider::Scope;
 use crate::provider::http::{self, redact};
+use crate::provider::{Scope, signing};
 
 const P: Provider = Provider::Tencent;
 
@@ -57,7 +58,8 @@ impl TencentClient {
         })
     }
 
-    /// One signed call. Returns `Response` (without `Error`) and its RequestId.
+    /// One call signed with the account's current credentials (fetched anew once if the
+    /// vendor refuses a temporary token). Returns `Response` (without `Error`) and its RequestId.
     pub(crate) async fn call(
         &self,
         scope: Scope<'_>,
@@ -65,17 +67,39 @@ impl TencentClient {
         action: &str,
         params: &Value,
     ) -> Result<(Value, Option<String>), StopError> {
+        signing::with_current(
+            P,
+            action,
+            scope.credentials,
+            errors::rejects_credentials,
+            |creds| async move {
+                self.send(scope.region, &creds, product, action, params)
+                    .await
+            },
+        )
+        .await
+    }
+
+    /// One call signed with `creds`.
+    async fn send(
+        &self,
+        region: &str,
+        creds: &Credentials,
+        product: Product,
+        action: &str,
+        params: &Value,
+    ) -> Result<(Value, Option<String>), StopError> {
         let mut url = match &self.endpoint {
             Some(url) => url.clone(),
-            None => reqwest::Url::parse(&public_endpoint(product.service, scope.region)).map_err(
-                |e| {
+            None => {
+                reqwest::Url::parse(&public_endpoint(product.service, region)).map_err(|e| {
                     StopError::local(
                         crate::model::ErrorKind::InvalidArgument,
                         "REGION_NOT_FOUND",
-                        format!("no endpoint for region {:?}: {e}", scope.region),
+                        format!("no endpoint for region {region:?}: {e}"),
                     )
-                },
-            )?,
+                })?
+            }
         };
         url.set_path("/");
         let host = match url.port() {
@@ -98,7 +122,6 @@ impl TencentClient {
             timestamp,
             service: product.service,
         };
-        let creds = scope.credentials;
         let authorization = sign::tc3_authorization(
             &request,
             creds.access_key_id.expose(),
@@ -112,7 +135,7 @@ impl TencentClient {
             .header("x-tc-action", action)
             .header("x-tc-version", product.version)
             .header("x-tc-timestamp", timestamp.to_string())
-            .header("x-tc-region", scope.region)
+            .header("x-tc-region", region)
             // English messages: the SDKs default to Chinese (docs/vendors/tencent.md, §6 item 11).
             .header("x-tc-language", "en-US");
         if let Some(token) = &creds.token {

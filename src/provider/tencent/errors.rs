@@ -12,12 +12,12 @@
 //! (docs/vendors/tencent.md, §1.1, §2.1), and an [`Instance`]-scoped code is what lets the engine bisect the
 //! batch to isolate the instance (docs/design.md rule 3).
 
-use crate::model::CodeClass;
 use crate::model::ErrorKind::{
     Aborted, FailedPrecondition, Internal, NotFound, PermissionDenied, ResourceExhausted,
 };
 use crate::model::ErrorScope::{Instance, Request};
 use crate::model::RetryClass::{Permanent, Temporary};
+use crate::model::{CodeClass, StopError};
 use crate::provider::classes::*;
 
 /// Pseudo code the client synthesizes for an HTTP 5xx (Tencent itself answers API errors in 200).
@@ -228,6 +228,19 @@ const CODES: &[(&str, CodeClass)] = &[
 
 /// Classifies a Tencent error `Code`. The message is accepted for symmetry with the Alibaba
 /// adapter and deliberately ignored (docs/vendors/tencent.md, §6.11: messages default to Chinese).
+/// Whether `code` says the temporary credentials were refused (a bad or expired token, or a
+/// temporary key that no longer exists), so that fresh ones may succeed.
+pub fn rejects_credentials(error: &StopError) -> bool {
+    matches!(
+        error.vendor_code.as_deref(),
+        Some(
+            "AuthFailure.TokenFailure"
+                | "AuthFailure.SecretIdNotFound"
+                | "AuthFailure.InvalidSecretId"
+        )
+    )
+}
+
 pub fn classify(code: &str, _message: &str) -> CodeClass {
     lookup(code).or_else(|| family(code)).unwrap_or(UNKNOWN)
 }
