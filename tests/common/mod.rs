@@ -150,7 +150,11 @@ impl Harness {
     }
 
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Harness {
-        let simulator = Sim::start().await;
+        Harness::start_on(Sim::start().await, adjust).await
+    }
+
+    /// A gateway on `simulator`, already seeded (e.g. with roles the configuration names).
+    pub async fn start_on(simulator: Sim, adjust: impl FnOnce(&mut Config)) -> Harness {
         let sim = simulator.addr;
         let mut config = stopgate::sandbox::config(sim);
         config.poll_interval_ms = 50;
