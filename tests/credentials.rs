@@ -61,25 +61,31 @@ async fn an_instance_without_credentials_fails_unauthenticated_naming_the_source
 
 on_both_clouds!(an_instance_without_credentials_fails_unauthenticated_naming_the_source);
 
-on_both_clouds!(an_assumed_role_keeps_stopping_across_three_lifetimes_without_a_failed_call,);
+on_both_clouds!(
+    an_assumed_role_keeps_stopping_across_three_lifetimes_without_a_failed_call,
+    an_oidc_role_keeps_stopping_across_three_lifetimes_without_a_failed_call,
+    an_instance_role_keeps_stopping_across_three_lifetimes_without_a_failed_call,
+);
+
+/// Keys the simulator's STS and metadata services issue live 2 s in these tests.
+const LIFETIME: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The simulator's long-term keys of the vendor, as the source that signs AssumeRole.
-fn source_keys(v: Vendor) -> stopgate::config::CredentialSource {
+fn source_keys(v: Vendor) -> CredentialSource {
     use stopgate::sim::credentials as keys;
     let (id, secret) = match v.name {
         "alibaba" => (keys::ALIBABA_ACCESS_KEY_ID, keys::ALIBABA_ACCESS_KEY_SECRET),
         _ => (keys::TENCENT_SECRET_ID, keys::TENCENT_SECRET_KEY),
     };
-    stopgate::config::CredentialSource::Static(stopgate::config::Credentials {
+    CredentialSource::Static(stopgate::config::Credentials {
         access_key_id: stopgate::config::Secret::new(id),
         secret: stopgate::config::Secret::new(secret),
         token: None,
     })
 }
 
-async fn an_assumed_role_keeps_stopping_across_three_lifetimes_without_a_failed_call(v: Vendor) {
-    use stopgate::config::{AssumeRole, StsSettings};
-    let sim = Sim::start().await;
+/// A role of the vendor's default account, seeded in `sim` with keys living [`LIFETIME`].
+async fn seed_role(sim: &Sim, v: Vendor) -> String {
     let arn = match v.name {
         "alibaba" => format!(
             "acs:ram::{}:role/stopgate",
@@ -90,37 +96,35 @@ async fn an_assumed_role_keeps_stopping_across_three_lifetimes_without_a_failed_
             stopgate::sim::credentials::TENCENT_ACCOUNT
         ),
     };
-    // Keys the role's STS issues live 2 s.
-    const LIFETIME: std::time::Duration = std::time::Duration::from_secs(2);
     sim.admin(
         "POST",
         "/_sim/roles",
         serde_json::json!({"provider": v.name, "arn": arn, "lifetime_seconds": LIFETIME.as_secs()}),
     )
     .await;
-    let endpoint = format!("http://{}", sim.addr);
+    arn
+}
+
+fn sts(sim: &Sim, v: Vendor) -> stopgate::config::StsSettings {
+    stopgate::config::StsSettings {
+        region: Some(v.region.into()),
+        vpc: false,
+        endpoint: Some(format!("http://{}", sim.addr)),
+    }
+}
+
+/// Runs a gateway whose `default` account gets its `v` credentials from `source`, and stops one
+/// fresh instance after another for more than three key lifetimes: every stop succeeds, the
+/// simulator issued keys again and again (`issued` calls), and it refused no vendor call.
+async fn keeps_stopping(sim: Sim, v: Vendor, source: CredentialSource, issued: &str) {
     let h = Harness::start_on(sim, |c| {
         let account = c.accounts.get_mut("default").unwrap();
-        let source = Some(CredentialSource::AssumeRole(AssumeRole {
-            role_arn: arn.clone(),
-            session_name: "stopgate-test".into(),
-            duration_seconds: Some(900),
-            policy: None,
-            external_id: None,
-            source: Box::new(source_keys(v)),
-            sts: StsSettings {
-                region: Some(v.region.into()),
-                vpc: false,
-                endpoint: Some(endpoint.clone()),
-            },
-        }));
         match v.name {
-            "alibaba" => account.alibaba = source,
-            _ => account.tencent = source,
+            "alibaba" => account.alibaba = Some(source),
+            _ => account.tencent = Some(source),
         }
     })
     .await;
-    // One stop after another, each of a fresh instance, for more than three lifetimes.
     let started = std::time::Instant::now();
     let mut n = 0;
     while started.elapsed() < LIFETIME * 3 + LIFETIME / 2 {
@@ -130,15 +134,15 @@ async fn an_assumed_role_keeps_stopping_across_three_lifetimes_without_a_failed_
         assert_eq!(s.outcome(&id), pb::InstanceOutcome::StopAccepted, "{s:#?}");
         n += 1;
     }
-    let issued = h
-        .calls(v, "AssumeRole")
+    let fetched = h
+        .calls(v, issued)
         .await
         .into_iter()
         .filter(|c| c["outcome"] == "ok")
         .count();
     assert!(
-        issued >= 4,
-        "{issued} AssumeRole calls over three lifetimes"
+        fetched >= 4,
+        "{fetched} {issued} calls over three lifetimes"
     );
     let refused: Vec<serde_json::Value> = h
         .calls(v, "StopInstances")
@@ -151,4 +155,72 @@ async fn an_assumed_role_keeps_stopping_across_three_lifetimes_without_a_failed_
         refused.is_empty(),
         "no vendor call was refused: {refused:#?}"
     );
+}
+
+async fn an_assumed_role_keeps_stopping_across_three_lifetimes_without_a_failed_call(v: Vendor) {
+    let sim = Sim::start().await;
+    let arn = seed_role(&sim, v).await;
+    let source = CredentialSource::AssumeRole(stopgate::config::AssumeRole {
+        role_arn: arn,
+        session_name: "stopgate-test".into(),
+        duration_seconds: Some(900),
+        policy: None,
+        external_id: None,
+        source: Box::new(source_keys(v)),
+        sts: sts(&sim, v),
+    });
+    keeps_stopping(sim, v, source, "AssumeRole").await
+}
+
+async fn an_oidc_role_keeps_stopping_across_three_lifetimes_without_a_failed_call(v: Vendor) {
+    let sim = Sim::start().await;
+    let arn = seed_role(&sim, v).await;
+    let provider = match v.name {
+        "alibaba" => format!(
+            "acs:ram::{}:oidc-provider/ack-rrsa-test",
+            stopgate::sim::credentials::ALIBABA_ACCOUNT
+        ),
+        _ => "cls-test0001".to_string(),
+    };
+    let token = "eyJ.projected-service-account-token.sig";
+    sim.admin(
+        "POST",
+        "/_sim/oidc-providers",
+        serde_json::json!({"provider": v.name, "id": provider, "tokens": [token]}),
+    )
+    .await;
+    let token_file = std::env::temp_dir().join(format!("stopgate-oidc-{}", uuid::Uuid::new_v4()));
+    std::fs::write(&token_file, token).unwrap();
+    let source = CredentialSource::Oidc(stopgate::config::OidcRole {
+        role_arn: arn,
+        provider,
+        token_file: token_file.clone(),
+        session_name: "stopgate-test".into(),
+        duration_seconds: Some(900),
+        policy: None,
+        sts: sts(&sim, v),
+    });
+    let action = match v.name {
+        "alibaba" => "AssumeRoleWithOIDC",
+        _ => "AssumeRoleWithWebIdentity",
+    };
+    keeps_stopping(sim, v, source, action).await;
+    let _ = std::fs::remove_file(token_file);
+}
+
+async fn an_instance_role_keeps_stopping_across_three_lifetimes_without_a_failed_call(v: Vendor) {
+    let sim = Sim::start().await;
+    let arn = seed_role(&sim, v).await;
+    sim.admin(
+        "POST",
+        "/_sim/instance-roles",
+        serde_json::json!({"provider": v.name, "role_name": "stopgate", "role_arn": arn}),
+    )
+    .await;
+    let source = CredentialSource::InstanceRole(InstanceRole {
+        role_name: Some("stopgate".into()),
+        metadata_endpoint: Some(format!("http://{}", sim.addr)),
+        imds_v1: true,
+    });
+    keeps_stopping(sim, v, source, "GetRoleCredentials").await
 }
