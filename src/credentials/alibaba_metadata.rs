@@ -5,10 +5,8 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
-
 use super::{Fetched, Source, answer};
-use crate::config::{Credentials, InstanceRole, Secret};
+use crate::config::InstanceRole;
 use crate::provider::BoxFuture;
 
 const DEFAULT_ENDPOINT: &str = "http://100.100.100.200";
@@ -140,28 +138,8 @@ impl Source for EcsRole {
 
 /// Reads the role's credentials: `Code` must be `Success`.
 pub fn parse(body: &str, what: &str) -> Result<Fetched, String> {
-    let json: Value = serde_json::from_str(body)
-        .map_err(|_| format!("{what}: the answer is not JSON ({:?})", answer::short(body)))?;
-    let field = |name: &str| {
-        json.get(name)
-            .and_then(Value::as_str)
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| format!("{what}: the answer has no {name}"))
-    };
-    let code = field("Code")?;
-    if code != "Success" {
-        return Err(format!(
-            "{what}: the metadata service answered Code {code:?}; check the role attached to the instance"
-        ));
-    }
-    Ok(Fetched {
-        credentials: Credentials {
-            access_key_id: Secret::new(field("AccessKeyId")?),
-            secret: Secret::new(field("AccessKeySecret")?),
-            token: Some(Secret::new(field("SecurityToken")?)),
-        },
-        lifetime: Some(answer::until_utc(field("Expiration")?, what)?),
-    })
+    let json = answer::metadata_json(body, what, "check the role attached to the instance")?;
+    answer::alibaba_keys(&json, "the answer has", what)
 }
 
 #[cfg(test)]

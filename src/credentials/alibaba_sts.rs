@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 use super::{Credential, Fetched, Source, answer, read_token_file};
-use crate::config::{AssumeRole, Credentials, OidcRole, Secret, StsSettings};
+use crate::config::{AssumeRole, OidcRole, StsSettings};
 use crate::provider::BoxFuture;
 
 const VERSION: &str = "2015-04-01";
@@ -203,21 +203,7 @@ pub fn parse(status: u16, body: &str, what: &str) -> Result<Fetched, String> {
                 answer::short(body)
             )
         })?;
-    let field = |name: &str| {
-        credentials
-            .get(name)
-            .and_then(Value::as_str)
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| format!("{what}: the answer's Credentials have no {name}"))
-    };
-    Ok(Fetched {
-        credentials: Credentials {
-            access_key_id: Secret::new(field("AccessKeyId")?),
-            secret: Secret::new(field("AccessKeySecret")?),
-            token: Some(Secret::new(field("SecurityToken")?)),
-        },
-        lifetime: Some(answer::until_utc(field("Expiration")?, what)?),
-    })
+    answer::alibaba_keys(credentials, "the answer's Credentials have", what)
 }
 
 /// What to do about an STS error code.

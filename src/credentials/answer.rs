@@ -2,8 +2,12 @@
 
 use std::time::Duration;
 
+use serde_json::Value;
 use time::OffsetDateTime;
 use time::macros::format_description;
+
+use super::Fetched;
+use crate::config::{Credentials, Secret};
 
 /// The largest answer read: a credentials answer is well under 4 KiB.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
@@ -58,6 +62,67 @@ fn left(at: OffsetDateTime, what: &str) -> Result<Duration, String> {
         .ok_or_else(|| {
             format!("{what}: the credentials expired at {at} already; check this machine's clock")
         })
+}
+
+/// Where keys were looked for, as errors name it: `"the answer has"` (the metadata services)
+/// or `"the answer's Credentials have"` (STS).
+pub type Place = &'static str;
+
+/// The non-empty string `name` of `keys`, or an error saying `place` has none.
+fn required<'a>(keys: &'a Value, name: &str, place: Place, what: &str) -> Result<&'a str, String> {
+    keys.get(name)
+        .and_then(Value::as_str)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| format!("{what}: {place} no {name}"))
+}
+
+/// Alibaba temporary credentials, as both STS and the ECS metadata service give them:
+/// `AccessKeyId`, `AccessKeySecret`, `SecurityToken` and `Expiration` (UTC).
+pub fn alibaba_keys(keys: &Value, place: Place, what: &str) -> Result<Fetched, String> {
+    let field = |name: &str| required(keys, name, place, what);
+    Ok(Fetched {
+        credentials: Credentials {
+            access_key_id: Secret::new(field("AccessKeyId")?),
+            secret: Secret::new(field("AccessKeySecret")?),
+            token: Some(Secret::new(field("SecurityToken")?)),
+        },
+        lifetime: Some(until_utc(field("Expiration")?, what)?),
+    })
+}
+
+/// Tencent temporary credentials, as both STS and the CVM metadata service give them:
+/// `TmpSecretId`, `TmpSecretKey` and `Token` in `keys`, living until `expired_time`.
+pub fn tencent_keys(
+    keys: &Value,
+    place: Place,
+    expired_time: Option<i64>,
+    what: &str,
+) -> Result<Fetched, String> {
+    let expired_time =
+        expired_time.ok_or_else(|| format!("{what}: the answer has no ExpiredTime"))?;
+    let field = |name: &str| required(keys, name, place, what);
+    Ok(Fetched {
+        credentials: Credentials {
+            access_key_id: Secret::new(field("TmpSecretId")?),
+            secret: Secret::new(field("TmpSecretKey")?),
+            token: Some(Secret::new(field("Token")?)),
+        },
+        lifetime: Some(until_unix(expired_time, what)?),
+    })
+}
+
+/// A metadata service's credentials answer, once its `Code` is `Success`; otherwise an error
+/// ending with `advice`.
+pub fn metadata_json(body: &str, what: &str, advice: &str) -> Result<Value, String> {
+    let json: Value = serde_json::from_str(body)
+        .map_err(|_| format!("{what}: the answer is not JSON ({:?})", short(body)))?;
+    let code = required(&json, "Code", "the answer has", what)?;
+    if code != "Success" {
+        return Err(format!(
+            "{what}: the metadata service answered Code {code:?}; {advice}"
+        ));
+    }
+    Ok(json)
 }
 
 /// At most 200 characters of a vendor's message, for an error.

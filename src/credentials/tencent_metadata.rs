@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::{Fetched, Source, answer};
-use crate::config::{Credentials, InstanceRole, Secret};
+use crate::config::InstanceRole;
 use crate::provider::BoxFuture;
 
 const DEFAULT_ENDPOINT: &str = "http://metadata.tencentyun.com";
@@ -87,32 +87,9 @@ impl Source for CvmRole {
 
 /// Reads the role's credentials: `Code` must be `Success`, `ExpiredTime` Unix seconds.
 pub fn parse(body: &str, what: &str) -> Result<Fetched, String> {
-    let json: Value = serde_json::from_str(body)
-        .map_err(|_| format!("{what}: the answer is not JSON ({:?})", answer::short(body)))?;
-    let field = |name: &str| {
-        json.get(name)
-            .and_then(Value::as_str)
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| format!("{what}: the answer has no {name}"))
-    };
-    let code = field("Code")?;
-    if code != "Success" {
-        return Err(format!(
-            "{what}: the metadata service answered Code {code:?}; check the role bound to the instance"
-        ));
-    }
-    let expired_time = json
-        .get("ExpiredTime")
-        .and_then(Value::as_i64)
-        .ok_or_else(|| format!("{what}: the answer has no ExpiredTime"))?;
-    Ok(Fetched {
-        credentials: Credentials {
-            access_key_id: Secret::new(field("TmpSecretId")?),
-            secret: Secret::new(field("TmpSecretKey")?),
-            token: Some(Secret::new(field("Token")?)),
-        },
-        lifetime: Some(answer::until_unix(expired_time, what)?),
-    })
+    let json = answer::metadata_json(body, what, "check the role bound to the instance")?;
+    let expired_time = json.get("ExpiredTime").and_then(Value::as_i64);
+    answer::tencent_keys(&json, "the answer has", expired_time, what)
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use sha2::Digest;
 use stopgate_vendor::tencent::sign;
 
 use super::{Credential, Fetched, Source, answer, read_token_file};
-use crate::config::{AssumeRole, Credentials, OidcRole, Secret, StsSettings};
+use crate::config::{AssumeRole, OidcRole, StsSettings};
 use crate::provider::BoxFuture;
 
 const VERSION: &str = "2018-08-13";
@@ -201,25 +201,13 @@ pub fn parse(status: u16, body: &str, what: &str) -> Result<Fetched, String> {
     let credentials = response
         .get("Credentials")
         .ok_or_else(|| format!("{what}: the answer has no Credentials"))?;
-    let field = |name: &str| {
-        credentials
-            .get(name)
-            .and_then(Value::as_str)
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| format!("{what}: the answer's Credentials have no {name}"))
-    };
-    let expired_time = response
-        .get("ExpiredTime")
-        .and_then(Value::as_i64)
-        .ok_or_else(|| format!("{what}: the answer has no ExpiredTime"))?;
-    Ok(Fetched {
-        credentials: Credentials {
-            access_key_id: Secret::new(field("TmpSecretId")?),
-            secret: Secret::new(field("TmpSecretKey")?),
-            token: Some(Secret::new(field("Token")?)),
-        },
-        lifetime: Some(answer::until_unix(expired_time, what)?),
-    })
+    let expired_time = response.get("ExpiredTime").and_then(Value::as_i64);
+    answer::tencent_keys(
+        credentials,
+        "the answer's Credentials have",
+        expired_time,
+        what,
+    )
 }
 
 fn hint(code: &str) -> &'static str {
