@@ -92,6 +92,7 @@ fn any_stop() -> impl Strategy<Value = pb::StopInstancesRequest> {
                     wait,
                     graceful_timeout: graceful,
                     request_id: String::new(),
+                    selector: None,
                 }
             },
         )

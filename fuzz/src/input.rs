@@ -106,6 +106,7 @@ pub fn stop_request(u: &mut Unstructured<'_>) -> Result<pb::StopInstancesRequest
         graceful_timeout: duration(u)?,
         // Checked before validation, in the service (src/api/stream.rs).
         request_id: String::new(),
+        selector: None,
     })
 }
 

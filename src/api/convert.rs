@@ -152,6 +152,7 @@ pub fn summary(s: Summary) -> pb::Summary {
         elapsed: Some(proto_duration(s.elapsed)),
         notes: s.notes,
         vendor_request_ids: s.vendor_request_ids,
+        regions: Vec::new(),
     }
 }
 
@@ -174,6 +175,7 @@ pub fn instance_event(
             vendor_state: p.raw_state,
             observed_at: Some(now()),
             message: p.message,
+            region: String::new(),
         }),
         Event::Result(r) => {
             let (previous_state, vendor_previous_state) = split(r.previous);
@@ -189,6 +191,7 @@ pub fn instance_event(
                 billing_effective: billing(r.billing) as i32,
                 error: r.error.as_ref().map(to_rpc_status),
                 forced: r.forced,
+                region: String::new(),
             })
         }
         Event::Summary(s) => E::Summary(summary(s)),

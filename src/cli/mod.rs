@@ -296,6 +296,7 @@ pub async fn stop_instances(args: StopInstancesArgs) -> Result<i32, String> {
         wait: wait(args.wait, args.wait_timeout),
         graceful_timeout: None,
         request_id: operation_id(c),
+        selector: None,
     };
     let client = pb::instance_service_client::InstanceServiceClient::new(channel);
     let open = || {
