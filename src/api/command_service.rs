@@ -80,6 +80,7 @@ impl Operation for StopCommandExecution {
             account: &valid.account,
             ids: &valid.ids,
             requested: valid.requested,
+            at_most: valid.ids.len(),
         }
     }
 

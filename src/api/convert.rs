@@ -6,12 +6,14 @@ use super::pb;
 use super::status::to_rpc_status;
 use crate::engine::ledger::{Event, Summary};
 use crate::engine::request::{StopCommandRequest, StopInstancesRequest};
+use crate::engine::selector::SelectorRequest;
 use crate::engine::stop_command::{TaskProgress, TaskResult};
 use crate::engine::stop_instances::{InstanceProgress, InstanceResult};
 use crate::model::{
     Billing, CommandOutcome, DryRunAction, InstanceOutcome, InstanceState, Provider, StopMode,
     TaskState,
 };
+use crate::provider::TagMatch;
 
 pub fn provider(value: i32) -> Option<Provider> {
     match pb::Provider::try_from(value).ok()? {
@@ -102,6 +104,19 @@ pub fn stop_request(
         confirm_local_disk: req.confirm_local_disk_data_loss,
         wait,
         graceful_timeout,
+        selector: req.selector.map(|s| SelectorRequest {
+            tags: s
+                .tags
+                .into_iter()
+                .map(|t| TagMatch {
+                    key: t.key,
+                    value: t.value,
+                })
+                .collect(),
+            regions: s.regions,
+            all_regions: s.all_regions,
+            expect_at_most: s.expect_at_most,
+        }),
     })
 }
 
@@ -152,7 +167,15 @@ pub fn summary(s: Summary) -> pb::Summary {
         elapsed: Some(proto_duration(s.elapsed)),
         notes: s.notes,
         vendor_request_ids: s.vendor_request_ids,
-        regions: Vec::new(),
+        regions: s
+            .regions
+            .into_iter()
+            .map(|r| pb::RegionSummary {
+                region: r.region,
+                matched: r.matched,
+                error: r.error.as_ref().map(to_rpc_status),
+            })
+            .collect(),
     }
 }
 
@@ -175,7 +198,7 @@ pub fn instance_event(
             vendor_state: p.raw_state,
             observed_at: Some(now()),
             message: p.message,
-            region: String::new(),
+            region: p.region,
         }),
         Event::Result(r) => {
             let (previous_state, vendor_previous_state) = split(r.previous);
@@ -191,7 +214,7 @@ pub fn instance_event(
                 billing_effective: billing(r.billing) as i32,
                 error: r.error.as_ref().map(to_rpc_status),
                 forced: r.forced,
-                region: String::new(),
+                region: r.region.unwrap_or_default(),
             })
         }
         Event::Summary(s) => E::Summary(summary(s)),

@@ -67,7 +67,14 @@ impl Operation for StopInstances {
         let valid = engine
             .validate_stop(converted)
             .map_err(|invalid| status::invalid_request(&invalid))?;
-        tracing::info!(provider = %valid.provider, region = %valid.region, account = %valid.account, instances = valid.ids.len(), dry_run = valid.dry_run, "StopInstances");
+        match &valid.selection {
+            Some(s) => {
+                tracing::info!(provider = %valid.provider, regions = %valid.region, account = %valid.account, tags = %s.tags_text(), expect_at_most = s.expect_at_most, dry_run = valid.dry_run, "StopInstances by selector")
+            }
+            None => {
+                tracing::info!(provider = %valid.provider, region = %valid.region, account = %valid.account, instances = valid.ids.len(), dry_run = valid.dry_run, "StopInstances")
+            }
+        }
         Ok(valid)
     }
 
@@ -82,6 +89,10 @@ impl Operation for StopInstances {
             account: &valid.account,
             ids: &valid.ids,
             requested: valid.requested,
+            at_most: valid
+                .selection
+                .as_ref()
+                .map_or(valid.ids.len(), |s| s.expect_at_most),
         }
     }
 
@@ -91,7 +102,11 @@ impl Operation for StopInstances {
         ledger: Arc<Ledger<Progress, Outcome>>,
         deadline: Option<tokio::time::Instant>,
     ) {
-        engine.stop_instances(valid, ledger, deadline).await
+        if valid.selection.is_some() {
+            engine.stop_selected(valid, ledger, deadline).await
+        } else {
+            engine.stop_instances(valid, ledger, deadline).await
+        }
     }
 
     fn convert(event: Event<Progress, Outcome>) -> Result<pb::StopInstancesResponse, Status> {

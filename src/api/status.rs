@@ -81,11 +81,15 @@ fn metadata(error: &StopError) -> std::collections::HashMap<String, String> {
         ("vendorMessage", error.vendor_message.clone()),
         ("vendorRequestId", error.vendor_request_id.clone()),
         ("httpStatus", error.http_status.map(|s| s.to_string())),
+        ("region", error.region.clone()),
     ];
     for (key, value) in optional {
         if let Some(value) = value.filter(|v| !v.is_empty()) {
             meta.insert(key.to_string(), cap(&value, MAX_DETAIL_BYTES));
         }
+    }
+    for (key, value) in &error.details {
+        meta.insert(key.clone(), cap(value, MAX_DETAIL_BYTES));
     }
     meta
 }

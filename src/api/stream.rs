@@ -82,6 +82,8 @@ pub struct Target<'a> {
     pub account: &'a str,
     pub ids: &'a [String],
     pub requested: usize,
+    /// Instances the operation may work on at most: its ids, or a selector's expect_at_most.
+    pub at_most: usize,
 }
 
 /// The response stream of an operation.
@@ -167,7 +169,7 @@ pub async fn serve<O: Operation>(
     };
     // A call naming no instance (every task of an execution) holds one slot.
     let instances = admission
-        .reserve_instances(target.ids.len().max(1))
+        .reserve_instances(target.at_most.max(1))
         .map_err(|status| rpc.refused(status))?;
     let (journal, shared, opened) =
         operations

@@ -16,6 +16,8 @@ pub struct InstanceResult {
     pub billing: Option<Billing>,
     pub error: Option<StopError>,
     pub forced: bool,
+    /// The instance's region (set by the ledger).
+    pub region: Option<String>,
 }
 
 impl Record for InstanceResult {
@@ -37,6 +39,14 @@ impl Record for InstanceResult {
             billing: None,
             error: Some(error),
             forced: false,
+            region: None,
+        }
+    }
+
+    fn set_region(&mut self, region: &str) {
+        self.region = Some(region.to_string());
+        if let Some(error) = &mut self.error {
+            error.region = Some(region.to_string());
         }
     }
 }
@@ -48,6 +58,8 @@ pub struct InstanceProgress {
     pub state: InstanceState,
     pub raw_state: String,
     pub message: String,
+    /// The instance's region.
+    pub region: String,
 }
 
 /// The ledger of a StopInstances stream.

@@ -20,6 +20,18 @@ pub trait Record: Send + 'static {
     fn outcome_name(&self) -> &'static str;
     /// The result that stands in when nothing else was decided (a failure with `error`).
     fn failed(instance_id: &str, error: StopError) -> Self;
+    /// Names the region the instance is in (results of a command stop carry none).
+    fn set_region(&mut self, _region: &str) {}
+}
+
+/// One region a selector searched, for the summary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegionSummary {
+    pub region: String,
+    /// Instances matched there.
+    pub matched: u32,
+    /// Why the region could not be read.
+    pub error: Option<StopError>,
 }
 
 /// Counts and costs of one call (the last message of every stream).
@@ -35,6 +47,8 @@ pub struct Summary {
     pub notes: Vec<String>,
     /// RequestIds of every state-changing vendor call, in order.
     pub vendor_request_ids: Vec<String>,
+    /// Each region a selector searched.
+    pub regions: Vec<RegionSummary>,
 }
 
 /// What a stream carries.
@@ -54,6 +68,11 @@ struct State {
     done: HashSet<String>,
     counts: BTreeMap<String, u32>,
     notes: Vec<String>,
+    /// The region of every result, unless an instance is placed elsewhere.
+    region: Option<String>,
+    /// Where a selector found each instance.
+    placed: std::collections::HashMap<String, String>,
+    regions: Vec<RegionSummary>,
 }
 
 /// Emits events for one request and enforces one result per id.
@@ -105,6 +124,9 @@ impl<P: Send + 'static, R: Record> Ledger<P, R> {
                 done: HashSet::new(),
                 counts: BTreeMap::new(),
                 notes: Vec::new(),
+                region: None,
+                placed: std::collections::HashMap::new(),
+                regions: Vec::new(),
             }),
             origin: None,
             phases: None,
@@ -189,13 +211,39 @@ impl<P: Send + 'static, R: Record> Ledger<P, R> {
     }
 
     /// Sets the ids to answer for, when they are only known after a read (every instance of
-    /// an execution).
-    pub fn expect(&self, ids: Vec<String>) {
+    /// an execution, every instance a selector matched). Ids an earlier owner of the
+    /// operation decided stay counted even if the read no longer finds them.
+    pub fn expect(&self, mut ids: Vec<String>) {
         let mut state = self.lock();
+        let known: HashSet<&String> = ids.iter().collect();
+        let mut earlier: Vec<String> = state
+            .done
+            .iter()
+            .filter(|id| !known.contains(id))
+            .cloned()
+            .collect();
+        earlier.sort();
+        ids.extend(earlier);
         if state.requested == 0 {
             state.requested = ids.len();
         }
         state.ids = ids;
+    }
+
+    /// Every result is in `region` (a request naming its ids and one region).
+    pub fn in_region(&self, region: &str) {
+        self.lock().region = Some(region.to_string());
+    }
+
+    /// Where a selector found each instance, and what it found in each region searched.
+    pub fn placed(
+        &self,
+        placed: std::collections::HashMap<String, String>,
+        regions: Vec<RegionSummary>,
+    ) {
+        let mut state = self.lock();
+        state.placed = placed;
+        state.regions = regions;
     }
 
     /// Fails the request as a whole: no per-instance results, no summary.
@@ -226,12 +274,19 @@ impl<P: Send + 'static, R: Record> Ledger<P, R> {
     }
 
     /// Sends a result unless the id already has one (then it is dropped and false returned).
-    pub async fn result(&self, record: R) -> bool {
+    pub async fn result(&self, mut record: R) -> bool {
         // Reserve room in the stream before marking the id decided, so that a deadline that
         // drops this future mid-wait cannot leave an id marked done but never sent.
         let permit = self.tx.reserve().await;
         {
             let mut state = self.lock();
+            let region = state
+                .placed
+                .get(record.instance_id())
+                .or(state.region.as_ref());
+            if let Some(region) = region {
+                record.set_region(&region.clone());
+            }
             if !state.done.insert(record.instance_id().to_string()) {
                 tracing::warn!(instance = record.instance_id(), "dropping a second result");
                 return false;
@@ -318,6 +373,7 @@ impl<P: Send + 'static, R: Record> Ledger<P, R> {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .clone(),
+                regions: state.regions.clone(),
             }
         };
         let _ = self.tx.send(Event::Summary(summary)).await;

@@ -8,8 +8,10 @@ pub mod instance_result;
 pub mod ledger;
 pub mod pace;
 pub mod request;
+pub mod selector;
 pub mod stop_command;
 pub mod stop_instances;
+pub mod stop_selected;
 #[cfg(test)]
 mod tests;
 pub mod wait;
@@ -329,6 +331,7 @@ impl Engine {
             .max_concurrency
             .unwrap_or(DEFAULT_CONCURRENCY);
         let poll = self.config.poll_interval();
+        ledger.in_region(&request.region);
         let (work_caller, work_ledger) = (caller.clone(), ledger.clone());
         let work = async move {
             let scope = Scope {

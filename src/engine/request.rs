@@ -65,6 +65,8 @@ pub struct StopInstancesRequest {
     /// `Some` when the caller asked to wait until terminal; the value is the timeout asked for.
     pub wait: Option<Option<Duration>>,
     pub graceful_timeout: Option<Duration>,
+    /// Stop what matches instead of `instance_ids`.
+    pub selector: Option<super::selector::SelectorRequest>,
 }
 
 /// A request that passed validation.
@@ -88,6 +90,9 @@ pub struct ValidStop {
     /// Instances whose stop the vendor already accepted (with its RequestId), when the
     /// operation was taken over from another replica; empty otherwise.
     pub sent: std::collections::HashMap<String, String>,
+    /// A selector request: `ids` are empty until its regions are read, and `region` names
+    /// its regions (for logs).
+    pub selection: Option<super::selector::Selection>,
 }
 
 fn violation(field: impl Into<String>, description: impl Into<String>) -> FieldViolation {
@@ -98,10 +103,11 @@ fn violation(field: impl Into<String>, description: impl Into<String>) -> FieldV
 }
 
 /// The shared checks of both operations: provider, region, account and its credentials.
+/// `region` is `None` for a selector, whose regions are checked with it.
 pub fn check_target(
     config: &Config,
     provider: Option<Provider>,
-    region: &str,
+    region: Option<&str>,
     account: &str,
     adapter: impl Fn(Provider) -> Option<std::sync::Arc<dyn Adapter>>,
     credentials: &CredentialStore,
@@ -120,7 +126,11 @@ pub fn check_target(
     } else {
         account
     };
-    if region.is_empty() {
+    let selector = region.is_none();
+    let region = region.unwrap_or_default();
+    if selector {
+        // Checked with the selector's regions.
+    } else if region.is_empty() {
         violations.push(violation(
             "region",
             format!(
@@ -152,7 +162,8 @@ pub fn check_target(
         ));
         return None;
     };
-    if !region.is_empty()
+    if !selector
+        && !region.is_empty()
         && !profile.regions.is_empty()
         && !profile.regions.iter().any(|r| r == region)
     {
@@ -283,14 +294,33 @@ impl StopInstancesRequest {
         let target = check_target(
             config,
             self.provider,
-            &self.region,
+            self.selector.is_none().then_some(self.region.as_str()),
             &self.account,
             &adapter,
             credentials,
             &mut violations,
         );
         let adapter = self.provider.and_then(&adapter);
+        let mut selection = None;
+        if let (Some(selector), Some(a)) = (self.selector.clone(), &adapter) {
+            if !self.instance_ids.is_empty() {
+                violations.push(violation(
+                    "instance_ids",
+                    "give either instance_ids or a selector, not both",
+                ));
+            }
+            let batch = self.all_or_nothing.then(|| a.capabilities().stop_batch);
+            selection = super::selector::check(
+                config,
+                a.as_ref(),
+                selector,
+                &self.region,
+                batch,
+                &mut violations,
+            );
+        }
         let ids = match &adapter {
+            Some(_) if self.selector.is_some() => Vec::new(),
             Some(a) => check_ids(
                 &self.instance_ids,
                 "instance_ids",
@@ -333,7 +363,10 @@ impl StopInstancesRequest {
         match target {
             Some((provider, account, credentials)) if violations.is_empty() => Ok(ValidStop {
                 provider,
-                region: self.region,
+                region: match &selection {
+                    Some(s) => s.regions_text(),
+                    None => self.region,
+                },
                 account,
                 credentials,
                 ids,
@@ -346,6 +379,7 @@ impl StopInstancesRequest {
                 wait,
                 graceful_timeout,
                 sent: Default::default(),
+                selection,
             }),
             _ => Err(InvalidRequest { violations }),
         }
@@ -393,7 +427,7 @@ impl StopCommandRequest {
         let target = check_target(
             config,
             self.provider,
-            &self.region,
+            Some(&self.region),
             &self.account,
             &adapter,
             credentials,

@@ -45,6 +45,9 @@ pub(crate) struct Run<'a> {
     /// Stops accepted on Alibaba with an explicit billing request: read once to report the mode
     /// that took effect (Alibaba silently falls back, docs/vendors/alibaba.md, §7 item 13).
     billing_check: Mutex<Vec<(Observed, Option<String>)>>,
+    /// States already read (a selector's read), with that read's RequestId: the first read
+    /// of these instances is not repeated.
+    known: Option<HashMap<String, (Observed, Option<String>)>>,
 }
 
 impl<'a> Run<'a> {
@@ -66,7 +69,34 @@ impl<'a> Run<'a> {
             caps: adapter.capabilities(),
             tracked: Mutex::new(Vec::new()),
             billing_check: Mutex::new(Vec::new()),
+            known: None,
         }
+    }
+
+    /// Starts from states already read instead of reading them again.
+    pub fn with_known(mut self, known: HashMap<String, (Observed, Option<String>)>) -> Self {
+        self.known = Some(known);
+        self
+    }
+
+    /// The states the stop decides on: already known, or read now.
+    async fn first_read(
+        &self,
+        ids: &[String],
+    ) -> Result<(HashMap<String, Observed>, Option<String>), StopError> {
+        let Some(known) = &self.known else {
+            return self.describe(ids).await;
+        };
+        let mut request_id = None;
+        let seen = ids
+            .iter()
+            .filter_map(|id| known.get(id))
+            .map(|(o, rid)| {
+                request_id = request_id.take().or_else(|| rid.clone());
+                (o.id.clone(), o.clone())
+            })
+            .collect();
+        Ok((seen, request_id))
     }
 
     /// What the waits need of this request.
@@ -170,6 +200,7 @@ impl<'a> Run<'a> {
                 billing: o.billing,
                 error: None,
                 forced: false,
+                region: None,
             })
             .await;
     }
@@ -233,6 +264,7 @@ impl<'a> Run<'a> {
                 billing: Some(billing.unwrap_or(Billing::Unknown)),
                 error: None,
                 forced,
+                region: None,
             })
             .await;
     }
@@ -248,6 +280,7 @@ impl<'a> Run<'a> {
                 billing: None,
                 error: None,
                 forced: false,
+                region: None,
             })
             .await;
     }
@@ -257,7 +290,7 @@ impl<'a> Run<'a> {
         if self.ledger.is_closed() {
             return;
         }
-        let (seen, request_id) = match self.describe(ids).await {
+        let (seen, request_id) = match self.first_read(ids).await {
             Ok(answer) => answer,
             Err(error) => {
                 for id in ids {
@@ -573,6 +606,7 @@ impl<'a> Run<'a> {
                     billing: Some(now.billing.unwrap_or(Billing::Unknown)),
                     error: None,
                     forced: false,
+                    region: None,
                 })
                 .await;
         }
@@ -626,7 +660,7 @@ impl<'a> Run<'a> {
     /// All-or-nothing: check everything first, then one call (docs/design.md rule 3, last sentence).
     async fn all_or_nothing(&self) {
         let ids = &self.req.ids;
-        let (seen, request_id) = match self.describe(ids).await {
+        let (seen, request_id) = match self.first_read(ids).await {
             Ok(answer) => answer,
             Err(error) => return self.ledger.fail_remaining(&error).await,
         };

@@ -105,6 +105,7 @@ fn result(
         billing,
         error,
         forced: t.forced,
+        region: None,
     }
 }
 
@@ -188,6 +189,7 @@ async fn force(run: &Watch<'_>, group: &mut [&mut Tracked]) {
                 state: t.last.state,
                 raw_state: t.last.raw_state.clone(),
                 message: "graceful stop did not finish; forcing".to_string(),
+                region: run.req.region.clone(),
             })
             .await;
     }
@@ -320,6 +322,7 @@ pub(crate) async fn watch(run: &Watch<'_>, mut tracked: Vec<Tracked>) {
                         state: now.state,
                         raw_state: now.raw_state.clone(),
                         message: String::new(),
+                        region: run.req.region.clone(),
                     })
                     .await;
             }

@@ -135,6 +135,10 @@ pub struct StopError {
     pub http_status: Option<u16>,
     /// How long the vendor asked us to wait (Alibaba `x-acs-retry-after`).
     pub retry_after: Option<Duration>,
+    /// The region of the instance or region the error is about.
+    pub region: Option<String>,
+    /// More `google.rpc.ErrorInfo` metadata (e.g. a selector's count per region).
+    pub details: Vec<(String, String)>,
 }
 
 impl StopError {
@@ -152,6 +156,8 @@ impl StopError {
             vendor_request_id: None,
             http_status: None,
             retry_after: None,
+            region: None,
+            details: Vec::new(),
         }
     }
 
@@ -176,6 +182,8 @@ impl StopError {
             vendor_request_id: request_id,
             http_status,
             retry_after: None,
+            region: None,
+            details: Vec::new(),
         }
     }
 

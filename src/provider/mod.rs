@@ -5,6 +5,7 @@
 pub mod alibaba;
 pub mod classes;
 pub mod http;
+pub mod select;
 pub mod signing;
 pub mod tencent;
 
@@ -13,6 +14,7 @@ use std::pin::Pin;
 
 use crate::credentials::Credential;
 use crate::model::{Billing, InstanceState, Provider, StopError, StopMode, TaskState};
+pub use select::{RegionList, Selected, SelectedPage, TagMatch};
 
 /// A boxed future, so that adapters can sit behind `dyn Adapter`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -183,6 +185,24 @@ pub trait Adapter: Send + Sync {
         scope: Scope<'a>,
         call: &'a StopCall<'a>,
     ) -> BoxFuture<'a, Result<StopAnswer, StopError>>;
+
+    // === selectors ===
+
+    /// The most tags one tag-filtered read can ask for.
+    fn max_tags(&self) -> usize;
+    /// Reads one page (`page`: the previous page's `next`) of the instances in the scope's
+    /// region that the vendor's tag filters match for `tags` (rate-limited as `describe`).
+    fn select<'a>(
+        &'a self,
+        scope: Scope<'a>,
+        tags: &'a [TagMatch],
+        page: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<SelectedPage, StopError>>;
+    /// The action that lists regions, for pacing.
+    fn regions_action(&self) -> &'static str;
+    /// The regions the vendor offers the account (`DescribeRegions`), asked in the scope's
+    /// region.
+    fn regions<'a>(&'a self, scope: Scope<'a>) -> BoxFuture<'a, Result<RegionList, StopError>>;
 
     // === commands ===
 

@@ -9,9 +9,11 @@ use crate::model::{
     TaskState,
 };
 use crate::provider::classes;
+use crate::provider::select::carries_all;
 use crate::provider::{
     Actions, Adapter, BoxFuture, Capabilities, CommandActions, Described, ExecutionAnswer,
-    ExecutionInfo, Observed, ObservedTask, Scope, StopAnswer, StopCall, TaskPage,
+    ExecutionInfo, Observed, ObservedTask, RegionList, Scope, Selected, SelectedPage, StopAnswer,
+    StopCall, TagMatch, TaskPage,
 };
 
 pub const STOP: &str = "StopInstances";
@@ -19,6 +21,11 @@ pub const DESCRIBE: &str = "DescribeInstances";
 pub const CANCEL: &str = "CancelInvocation";
 pub const TASKS: &str = "DescribeInvocationTasks";
 pub const EXECUTION: &str = "DescribeInvocations";
+/// A tag-filtered read (paced as DescribeInstances).
+pub const SELECT: &str = "DescribeInstances(tags)";
+pub const REGIONS: &str = "DescribeRegions";
+/// Instances per page of a tag-filtered read: small, so that tests page.
+pub const SELECT_PAGE: usize = 3;
 
 /// When a fault strikes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,8 +56,14 @@ struct World {
     faults: Vec<Fault>,
     /// How long each call takes to answer.
     latency: std::time::Duration,
-    /// (action, ids) of every call received.
+    /// (action, ids) of every call received (a tag-filtered read: its region).
     calls: Vec<(&'static str, Vec<String>)>,
+    /// Region and tags of instances placed with [`Fake::tagged`].
+    placed: HashMap<String, (String, Vec<(String, String)>)>,
+    /// Regions whose tag-filtered reads fail with this error.
+    failing_regions: HashMap<String, StopError>,
+    /// What DescribeRegions lists.
+    regions: Vec<String>,
 }
 
 /// The scripted vendor.
@@ -118,6 +131,42 @@ impl Fake {
     /// Puts an instance in `state` (as if an earlier stop had reached it).
     pub fn set(&self, id: &str, state: InstanceState) {
         self.world().instances.insert(id.to_string(), state);
+    }
+
+    /// Adds running instances in `region` carrying `tags`.
+    pub fn tagged(&self, ids: &[String], region: &str, tags: &[(&str, &str)]) {
+        let mut w = self.world();
+        let tags: Vec<(String, String)> = tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        for id in ids {
+            w.instances.insert(id.clone(), InstanceState::Running);
+            w.placed
+                .insert(id.clone(), (region.to_string(), tags.clone()));
+        }
+    }
+
+    /// Every tag-filtered read of `region` fails with `error`.
+    pub fn fail_region(&self, region: &str, error: StopError) {
+        self.world()
+            .failing_regions
+            .insert(region.to_string(), error);
+    }
+
+    /// The regions DescribeRegions lists.
+    pub fn list_regions(&self, regions: &[&str]) {
+        self.world().regions = regions.iter().map(|r| r.to_string()).collect();
+    }
+
+    /// The ids of every call of `action`, in order.
+    pub fn calls_of(&self, action: &str) -> Vec<Vec<String>> {
+        self.world()
+            .calls
+            .iter()
+            .filter(|(a, _)| *a == action)
+            .map(|(_, ids)| ids.clone())
+            .collect()
     }
 
     pub fn ignores_shutdown(&self, id: &str) {
@@ -195,6 +244,22 @@ impl Fake {
 
     fn stop_now(&self, call: &StopCall<'_>) -> Result<StopAnswer, Box<StopError>> {
         let mut w = self.world();
+        if call.dry_run {
+            // The vendor's dry run (Alibaba's): checks the states, changes nothing.
+            let refused = call
+                .ids
+                .iter()
+                .any(|id| w.instances.get(id) != Some(&InstanceState::Running));
+            if refused {
+                return Err(Box::new(vendor_error(
+                    classes::INSTANCE_STATE,
+                    "IncorrectInstanceStatus",
+                )));
+            }
+            return Ok(StopAnswer::DryRunPassed {
+                request_id: Some("req-dry-run".into()),
+            });
+        }
         let mut results = Vec::new();
         for id in call.ids {
             let outcome = if let Some(e) = w.refused.get(id) {
@@ -341,6 +406,66 @@ impl Adapter for Fake {
                 }
                 None => self.stop_now(call).map_err(|e| *e),
             }
+        })
+    }
+    fn max_tags(&self) -> usize {
+        10
+    }
+    fn select<'a>(
+        &'a self,
+        scope: Scope<'a>,
+        tags: &'a [TagMatch],
+        page: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<SelectedPage, StopError>> {
+        Box::pin(async move {
+            if let Some((_, e)) = self.strike(SELECT, &[scope.region.to_string()]) {
+                return Err(e);
+            }
+            let w = self.world();
+            if let Some(e) = w.failing_regions.get(scope.region) {
+                return Err(e.clone());
+            }
+            let mut matching: Vec<Selected> = w
+                .placed
+                .iter()
+                .filter(|(_, (region, have))| region == scope.region && carries_all(have, tags))
+                .filter_map(|(id, (_, have))| {
+                    let state = w.instances.get(id)?;
+                    Some(Selected {
+                        observed: observed(id, *state),
+                        tags: have.clone(),
+                    })
+                })
+                .collect();
+            matching.sort_by(|a, b| a.observed.id.cmp(&b.observed.id));
+            let total = matching.len();
+            let offset: usize = page.and_then(|p| p.parse().ok()).unwrap_or(0);
+            let instances: Vec<Selected> = matching
+                .into_iter()
+                .skip(offset)
+                .take(SELECT_PAGE)
+                .collect();
+            let read = offset + instances.len();
+            Ok(SelectedPage {
+                instances,
+                total: Some(total as u64),
+                next: (read < total).then(|| read.to_string()),
+                request_id: Some("req-select".into()),
+            })
+        })
+    }
+    fn regions_action(&self) -> &'static str {
+        REGIONS
+    }
+    fn regions<'a>(&'a self, _scope: Scope<'a>) -> BoxFuture<'a, Result<RegionList, StopError>> {
+        Box::pin(async move {
+            if let Some((_, e)) = self.strike(REGIONS, &[]) {
+                return Err(e);
+            }
+            Ok(RegionList {
+                regions: self.world().regions.clone(),
+                request_id: Some("req-regions".into()),
+            })
         })
     }
     fn command_actions(&self) -> CommandActions {

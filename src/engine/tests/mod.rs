@@ -5,6 +5,7 @@ mod commands;
 mod fake;
 mod instances;
 mod metrics;
+mod selectors;
 mod waits;
 
 use std::collections::HashMap;
@@ -66,6 +67,7 @@ fn stop_request(ids: &[String]) -> ValidStop {
         wait: None,
         graceful_timeout: Duration::from_secs(60),
         sent: Default::default(),
+        selection: None,
     }
 }
 
@@ -128,6 +130,20 @@ async fn stop(
     let ledger = Arc::new(Ledger::new(request.ids.clone(), request.requested, tx));
     let collector = tokio::spawn(collect(rx));
     engine.stop_instances(request, ledger, deadline).await;
+    collector.await.unwrap()
+}
+
+/// Runs one selector request through the engine against `fake`.
+async fn stop_selected(
+    fake: &Arc<Fake>,
+    config: Config,
+    request: ValidStop,
+) -> Delivered<InstanceResult> {
+    let engine = Arc::new(Engine::with_adapter(config, fake.clone()));
+    let (tx, rx) = mpsc::channel(256);
+    let ledger = Arc::new(Ledger::new(Vec::new(), 0, tx));
+    let collector = tokio::spawn(collect(rx));
+    engine.stop_selected(request, ledger, None).await;
     collector.await.unwrap()
 }
 

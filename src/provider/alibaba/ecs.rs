@@ -68,7 +68,7 @@ pub fn is_region(region: &str) -> bool {
         })
 }
 
-fn text(value: &Value, key: &str) -> String {
+pub(super) fn text(value: &Value, key: &str) -> String {
     value
         .get(key)
         .and_then(Value::as_str)
@@ -77,7 +77,7 @@ fn text(value: &Value, key: &str) -> String {
 }
 
 /// Reads one `Instances.Instance` entry.
-fn observed(instance: &Value) -> Observed {
+pub(super) fn observed(instance: &Value) -> Observed {
     let raw_state = text(instance, "Status");
     let billing = match text(instance, "StoppedMode").as_str() {
         "StopCharging" => Some(Billing::StopCharging),
@@ -189,6 +189,30 @@ impl Adapter for AlibabaClient {
                 request_id,
             })
         })
+    }
+
+    fn max_tags(&self) -> usize {
+        super::select::MAX_TAGS
+    }
+
+    fn select<'a>(
+        &'a self,
+        scope: Scope<'a>,
+        tags: &'a [crate::provider::TagMatch],
+        page: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<crate::provider::SelectedPage, StopError>> {
+        Box::pin(super::select::select(self, scope, tags, page))
+    }
+
+    fn regions_action(&self) -> &'static str {
+        "DescribeRegions"
+    }
+
+    fn regions<'a>(
+        &'a self,
+        scope: Scope<'a>,
+    ) -> BoxFuture<'a, Result<crate::provider::RegionList, StopError>> {
+        Box::pin(super::select::regions(self, scope))
     }
 
     fn stop<'a>(

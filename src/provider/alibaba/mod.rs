@@ -4,6 +4,7 @@ mod assistant;
 mod client;
 mod ecs;
 pub mod errors;
+mod select;
 pub use stopgate_vendor::alibaba::sign;
 
 pub use client::AlibabaClient;

@@ -59,7 +59,7 @@ pub fn is_region(region: &str) -> bool {
         })
 }
 
-fn text(value: &Value, key: &str) -> String {
+pub(super) fn text(value: &Value, key: &str) -> String {
     value
         .get(key)
         .and_then(Value::as_str)
@@ -68,7 +68,7 @@ fn text(value: &Value, key: &str) -> String {
 }
 
 /// Reads one `InstanceSet` entry.
-fn observed(instance: &Value) -> Observed {
+pub(super) fn observed(instance: &Value) -> Observed {
     let raw_state = text(instance, "InstanceState");
     let billing = match text(instance, "StopChargingMode").as_str() {
         "STOP_CHARGING" => Some(Billing::StopCharging),
@@ -128,6 +128,7 @@ impl Adapter for TencentClient {
         match action {
             "StopInstances" | "StartInstances" => Some(10.0),
             "DescribeInstances" | "DescribeInstancesStatus" => Some(40.0),
+            "DescribeRegions" => Some(20.0),
             "RunCommand"
             | "CancelInvocation"
             | "DescribeInvocations"
@@ -181,6 +182,30 @@ impl Adapter for TencentClient {
                 request_id,
             })
         })
+    }
+
+    fn max_tags(&self) -> usize {
+        super::select::MAX_TAGS
+    }
+
+    fn select<'a>(
+        &'a self,
+        scope: Scope<'a>,
+        tags: &'a [crate::provider::TagMatch],
+        page: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<crate::provider::SelectedPage, StopError>> {
+        Box::pin(super::select::select(self, scope, tags, page))
+    }
+
+    fn regions_action(&self) -> &'static str {
+        "DescribeRegions"
+    }
+
+    fn regions<'a>(
+        &'a self,
+        scope: Scope<'a>,
+    ) -> BoxFuture<'a, Result<crate::provider::RegionList, StopError>> {
+        Box::pin(super::select::regions(self, scope))
     }
 
     fn stop<'a>(

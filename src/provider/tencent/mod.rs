@@ -3,6 +3,7 @@
 mod client;
 mod cvm;
 pub mod errors;
+mod select;
 pub use stopgate_vendor::tencent::sign;
 mod tat;
 
