@@ -64,6 +64,34 @@ fn account() -> impl Strategy<Value = String> {
     ]
 }
 
+fn selector() -> impl Strategy<Value = Option<pb::InstanceSelector>> {
+    let tag = (
+        prop_oneof![
+            Just("env".to_string()),
+            Just(String::new()),
+            any::<String>()
+        ],
+        prop::option::of(prop_oneof![Just("dev".to_string()), any::<String>()]),
+    )
+        .prop_map(|(key, value)| pb::TagMatch { key, value });
+    prop::option::of(
+        (
+            prop::collection::vec(tag, 0..12),
+            prop::collection::vec(region(), 0..4),
+            any::<bool>(),
+            prop_oneof![Just(0u32), Just(5u32), Just(10_001u32), any::<u32>()],
+        )
+            .prop_map(|(tags, regions, all_regions, expect_at_most)| {
+                pb::InstanceSelector {
+                    tags,
+                    regions,
+                    all_regions,
+                    expect_at_most,
+                }
+            }),
+    )
+}
+
 fn any_stop() -> impl Strategy<Value = pb::StopInstancesRequest> {
     (
         (
@@ -73,11 +101,13 @@ fn any_stop() -> impl Strategy<Value = pb::StopInstancesRequest> {
             prop::collection::vec(any_id(), 0..12),
         ),
         (-1i32..=4, -1i32..=5, any::<[bool; 3]>(), wait(), duration()),
+        selector(),
     )
         .prop_map(
             |(
                 (provider, region, account, instance_ids),
                 (mode, billing, flags, wait, graceful),
+                selector,
             )| {
                 pb::StopInstancesRequest {
                     provider,
@@ -92,7 +122,7 @@ fn any_stop() -> impl Strategy<Value = pb::StopInstancesRequest> {
                     wait,
                     graceful_timeout: graceful,
                     request_id: String::new(),
-                    selector: None,
+                    selector,
                 }
             },
         )

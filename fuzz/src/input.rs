@@ -91,6 +91,38 @@ fn wait(u: &mut Unstructured<'_>) -> Result<Option<pb::WaitOptions>> {
     }))
 }
 
+const TAG_KEYS: [&str; 5] = ["env", "team", "", "Env", "incident"];
+
+fn selector(u: &mut Unstructured<'_>) -> Result<Option<pb::InstanceSelector>> {
+    if !bool::arbitrary(u)? {
+        return Ok(None);
+    }
+    let n = u.int_in_range(0..=12)?;
+    let tags = (0..n)
+        .map(|_| {
+            Ok(pb::TagMatch {
+                key: word(u, &TAG_KEYS)?,
+                value: if bool::arbitrary(u)? {
+                    Some(word(u, &["dev", "", "prod"])?)
+                } else {
+                    None
+                },
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some(pb::InstanceSelector {
+        tags,
+        regions: list(u, &REGIONS, 4)?,
+        all_regions: bool::arbitrary(u)?,
+        expect_at_most: match u.int_in_range(0..=3)? {
+            0 => 0,
+            1 => 1,
+            2 => 10_001,
+            _ => u32::arbitrary(u)?,
+        },
+    }))
+}
+
 pub fn stop_request(u: &mut Unstructured<'_>) -> Result<pb::StopInstancesRequest> {
     Ok(pb::StopInstancesRequest {
         provider: u.int_in_range(-1..=3)?,
@@ -106,7 +138,7 @@ pub fn stop_request(u: &mut Unstructured<'_>) -> Result<pb::StopInstancesRequest
         graceful_timeout: duration(u)?,
         // Checked before validation, in the service (src/api/stream.rs).
         request_id: String::new(),
-        selector: None,
+        selector: selector(u)?,
     })
 }
 
