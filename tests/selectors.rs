@@ -394,7 +394,44 @@ async fn a_selector_is_checked_before_any_vendor_call(v: Vendor) {
     assert!(h.calls(v, "DescribeInstances").await.is_empty());
 }
 
+async fn re_attaching_to_a_selector_stop_replays_it_and_sends_nothing_again(v: Vendor) {
+    let h = Harness::start().await;
+    let f = fleet(&h, v, 3).await;
+    let request = pb::StopInstancesRequest {
+        request_id: "tag-stop-1".into(),
+        ..selecting(
+            v,
+            vec![tag("env", Some("dev"))],
+            &[v.region, other_region(v)],
+            20,
+        )
+    };
+    let first = h.stop(request.clone()).await;
+    assert_eq!(first.results.len(), f.dev.len() + f.other.len());
+    let stops = h.calls(v, "StopInstances").await.len();
+    // Another instance now carries the tag: the operation's selection stays what it was.
+    seed_tagged(&h, v, v.region, &v.ids(3000..3001), json!({"env": "dev"})).await;
+    let again = h.stop(request).await;
+    assert!(again.accepted.as_ref().unwrap().reattached);
+    let ids = |s: &Stream| {
+        let mut ids: Vec<(String, String)> = s
+            .results
+            .iter()
+            .map(|r| (r.instance_id.clone(), r.region.clone()))
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(&again), ids(&first));
+    assert_eq!(
+        again.summary.as_ref().unwrap().regions,
+        first.summary.as_ref().unwrap().regions
+    );
+    assert_eq!(h.calls(v, "StopInstances").await.len(), stops);
+}
+
 on_both_clouds!(
+    re_attaching_to_a_selector_stop_replays_it_and_sends_nothing_again,
     a_tag_value_stops_every_match_in_every_region_and_nothing_else,
     a_key_alone_and_several_tags_must_all_match,
     a_selector_matching_nothing_stops_nothing,

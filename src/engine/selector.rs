@@ -131,6 +131,15 @@ pub fn check(
             ));
         }
     }
+    if !region.is_empty() && !known_region(config, adapter, region) {
+        violations.push(violation(
+            "region",
+            format!(
+                "{region:?} is not a {provider} region stopgate knows (like {}); if {provider} opened it recently, add it to [{provider}] regions in the config",
+                adapter.known_regions().first().copied().unwrap_or_default()
+            ),
+        ));
+    }
     let mut regions = selector.regions.clone();
     if !region.is_empty() && !regions.iter().any(|r| r == region) {
         regions.insert(0, region.to_string());
@@ -296,6 +305,7 @@ mod tests {
             checked(s, "", false).unwrap_err(),
             vec!["selector.regions[1]", "selector.regions[2]"]
         );
+        assert_eq!(checked(dev(), "mars-1", false).unwrap_err(), vec!["region"]);
         let mut s = dev();
         s.all_regions = true;
         assert_eq!(
