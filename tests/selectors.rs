@@ -88,7 +88,7 @@ async fn fleet(h: &Harness, v: Vendor, dev: usize) -> Fleet {
         other: v.ids(2000..2004),
     };
     seed_tagged(
-        h,
+        &h.simulator,
         v,
         v.region,
         &fleet.dev,
@@ -96,7 +96,7 @@ async fn fleet(h: &Harness, v: Vendor, dev: usize) -> Fleet {
     )
     .await;
     seed_tagged(
-        h,
+        &h.simulator,
         v,
         v.region,
         &fleet.prod,
