@@ -123,11 +123,14 @@ impl Body {
         }
     }
 
-    /// `Filters`: at most 10, each with at most 5 values, names from `allowed`.
+    /// `Filters`: at most 10, each with at most 5 values, names from `allowed` (an allowed
+    /// name ending in `:` admits every name it starts, as `tag:` does `tag:env`). The codes
+    /// for an unknown name and for too many values differ between products.
     pub fn filters(
         &self,
         allowed: &[&str],
         bad_name_code: &str,
+        too_many_values_code: &str,
     ) -> Result<Vec<(String, Vec<String>)>, TcError> {
         let Some(raw) = self.map.get("Filters").filter(|v| !v.is_null()) else {
             return Ok(Vec::new());
@@ -147,7 +150,10 @@ impl Body {
                 .get("Name")
                 .and_then(Value::as_str)
                 .ok_or_else(|| TcError::new("InvalidFilter", "Each filter needs a `Name`."))?;
-            if !allowed.contains(&name) {
+            let known = allowed.iter().any(|a| {
+                *a == name || (a.ends_with(':') && name.starts_with(a) && name.len() > a.len())
+            });
+            if !known {
                 return Err(TcError::new(
                     bad_name_code,
                     format!("The filter `{name}` is not supported; use one of {allowed:?}."),
@@ -164,7 +170,7 @@ impl Body {
                 .unwrap_or_default();
             if values.len() > 5 {
                 return Err(TcError::new(
-                    "LimitExceeded.FilterValueExceeded",
+                    too_many_values_code,
                     format!("The filter `{name}` has more than 5 values."),
                 ));
             }
