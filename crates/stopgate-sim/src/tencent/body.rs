@@ -124,7 +124,8 @@ impl Body {
     }
 
     /// `Filters`: at most 10, each with at most 5 values, names from `allowed` (an allowed
-    /// name ending in `:` admits every name it starts, as `tag:` does `tag:env`). The codes
+    /// name ending in `:` admits every name it starts, as `tag:` does `tag:env`; the action
+    /// checks what follows). The codes
     /// for an unknown name and for too many values differ between products.
     pub fn filters(
         &self,
@@ -150,9 +151,9 @@ impl Body {
                 .get("Name")
                 .and_then(Value::as_str)
                 .ok_or_else(|| TcError::new("InvalidFilter", "Each filter needs a `Name`."))?;
-            let known = allowed.iter().any(|a| {
-                *a == name || (a.ends_with(':') && name.starts_with(a) && name.len() > a.len())
-            });
+            let known = allowed
+                .iter()
+                .any(|a| *a == name || (a.ends_with(':') && name.starts_with(a)));
             if !known {
                 return Err(TcError::new(
                     bad_name_code,
@@ -311,6 +312,40 @@ mod tests {
             nested.message.contains("`Filters.0.Values`"),
             "{}",
             nested.message
+        );
+    }
+
+    #[test]
+    fn a_prefix_admits_tag_filters_and_each_product_names_its_own_codes() {
+        let body = |filters: Value| Body::from_value(json!({ "Filters": filters })).unwrap();
+        let allowed = ["tag-key", "tag:"];
+        let ok = body(json!([{"Name": "tag:env", "Values": ["dev"]}]));
+        assert_eq!(
+            ok.filters(&allowed, "Bad", "TooMany").unwrap(),
+            [("tag:env".to_string(), vec!["dev".to_string()])]
+        );
+        let unknown = body(json!([{"Name": "tagenv", "Values": ["dev"]}]));
+        assert_eq!(
+            unknown
+                .filters(&allowed, "Bad", "TooMany")
+                .unwrap_err()
+                .code,
+            "Bad"
+        );
+        let six = body(json!([{"Name": "tag-key", "Values": ["a", "b", "c", "d", "e", "f"]}]));
+        assert_eq!(
+            six.filters(&allowed, "Bad", "TooMany").unwrap_err().code,
+            "TooMany"
+        );
+        let eleven: Vec<Value> = (0..11)
+            .map(|n| json!({"Name": format!("tag:k{n}"), "Values": ["v"]}))
+            .collect();
+        assert_eq!(
+            body(json!(eleven))
+                .filters(&allowed, "Bad", "TooMany")
+                .unwrap_err()
+                .code,
+            "InvalidParameterValue.LimitExceeded"
         );
     }
 
