@@ -410,7 +410,8 @@ def test_filter_limits_and_errors(admin, cvm):
     with tc_error("FailedOperation.IllegalTagKey"):
         tc_describe(cvm, [("tag:", ["dev"])])  # an empty key
     with tc_error("FailedOperation.IllegalTagKey"):
-        tc_describe(cvm, [("tag:" + "k" * 256, ["dev"])])
+        tc_describe(cvm, [("tag:" + "k" * 128, ["dev"])])  # keys have at most 127 characters
+    tc_describe(cvm, [("tag:" + "k" * 127, ["v" * 255])])
     with tc_error("FailedOperation.IllegalTagKey"):
         tc_describe(cvm, [("tag-key", [""])])
     with tc_error("FailedOperation.IllegalTagValue"):

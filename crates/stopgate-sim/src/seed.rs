@@ -38,7 +38,7 @@ pub struct InstanceSpec {
 pub fn tag_limits(provider: Provider) -> (usize, usize, usize) {
     match provider {
         Provider::Alibaba => (20, 128, 128),
-        Provider::Tencent => (50, 255, 255),
+        Provider::Tencent => (50, 127, 255),
     }
 }
 

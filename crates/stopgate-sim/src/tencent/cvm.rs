@@ -271,30 +271,34 @@ fn describe(instance: &Instance) -> Value {
 
 /// The longest tag key and value Tencent accepts, in characters (docs/vendors/tencent.md,
 /// "Selecting instances by tag").
-const MAX_TAG_LEN: usize = 255;
+const MAX_TAG_KEY_LEN: usize = 127;
+const MAX_TAG_VALUE_LEN: usize = 255;
 
 fn illegal_tag_key(key: &str) -> TcError {
     let shown: String = key.chars().take(64).collect();
     TcError::new(
         "FailedOperation.IllegalTagKey",
-        format!("The tag key `{shown}` is illegal: a tag key has 1 to {MAX_TAG_LEN} characters."),
+        format!(
+            "The tag key `{shown}` is illegal: a tag key has 1 to {MAX_TAG_KEY_LEN} characters."
+        ),
     )
 }
 
 fn check_tag_key(key: &str) -> Result<(), TcError> {
-    if key.is_empty() || key.chars().count() > MAX_TAG_LEN || key.chars().any(char::is_control) {
+    if key.is_empty() || key.chars().count() > MAX_TAG_KEY_LEN || key.chars().any(char::is_control)
+    {
         return Err(illegal_tag_key(key));
     }
     Ok(())
 }
 
 fn check_tag_value(value: &str) -> Result<(), TcError> {
-    if value.chars().count() > MAX_TAG_LEN || value.chars().any(char::is_control) {
+    if value.chars().count() > MAX_TAG_VALUE_LEN || value.chars().any(char::is_control) {
         let shown: String = value.chars().take(64).collect();
         return Err(TcError::new(
             "FailedOperation.IllegalTagValue",
             format!(
-                "The tag value `{shown}` is illegal: a tag value has at most {MAX_TAG_LEN} characters."
+                "The tag value `{shown}` is illegal: a tag value has at most {MAX_TAG_VALUE_LEN} characters."
             ),
         ));
     }
