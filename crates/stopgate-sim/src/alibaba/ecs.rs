@@ -1,5 +1,6 @@
 //! Simulated ECS instance actions: StopInstance, StopInstances, StartInstances,
-//! DescribeInstanceStatus, DescribeInstances (docs/vendors/alibaba.md, §2.1, §2.2, §2.4, §2.5).
+//! DescribeInstanceStatus, DescribeInstances (also by tags), DescribeRegions
+//! (docs/vendors/alibaba.md, §2.1, §2.2, §2.4, §2.5, §2.9).
 
 use serde_json::{Value, json};
 use time::macros::format_description;

@@ -1,5 +1,6 @@
 //! Simulated CVM actions: StopInstances, StartInstances, DescribeInstancesStatus,
-//! DescribeInstances (docs/vendors/tencent.md, §2). One error code for the whole request, nothing changed.
+//! DescribeInstances (also by tag filters), DescribeRegions (docs/vendors/tencent.md, §2, §2.5).
+//! One error code for the whole request, nothing changed.
 
 use serde_json::{Value, json};
 
