@@ -33,7 +33,7 @@ pub use cache::Credential;
 pub use error::CredentialError;
 pub use snapshot::Snapshot;
 pub use source::{Fetched, Source};
-pub use store::{CredentialStore, KEEP_INTERVAL};
+pub use store::{CredentialStore, KEEP_INTERVAL, MIN_KEEP_PAUSE};
 pub use token_file::read_token_file;
 #[cfg(test)]
 mod stub;
