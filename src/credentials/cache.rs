@@ -236,6 +236,13 @@ impl Credential {
     fn store(&self, fetched: Fetched) -> Snapshot {
         let now = Instant::now();
         let mut state = self.lock();
+        tracing::debug!(
+            provider = %self.provider,
+            source = %self.name,
+            lifetime_s = fetched.lifetime.map(|l| l.as_secs_f64()),
+            after_failures = state.failures,
+            "credentials refreshed"
+        );
         state.generation += 1;
         state.failures = 0;
         state.retry_at = None;
