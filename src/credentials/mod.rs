@@ -6,7 +6,8 @@
 //!   still valid if a refresh fails.
 //! - [`Source`] (`source`): what fetches temporary credentials; [`Snapshot`] (`snapshot`): the
 //!   credentials one vendor call is signed with; [`CredentialError`] (`error`).
-//! - `schedule`: when to refresh (ahead of expiry, with jitter) and how long to back off.
+//! - `schedule`: when to refresh (ahead of expiry, scaled to the lifetime, with jitter), how
+//!   close to expiry keys stop being handed out, and how long to back off.
 //! - `token_file`: the OIDC token, re-read on every exchange.
 //! - The sources: `alibaba_sts` (AssumeRole, AssumeRoleWithOIDC), `alibaba_metadata` (ECS RAM
 //!   role), `tencent_sts` (AssumeRole, AssumeRoleWithWebIdentity), `tencent_metadata` (CVM CAM
