@@ -106,7 +106,12 @@ pub async fn serve(
         let reporter = reporter.clone();
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(crate::credentials::KEEP_INTERVAL).await;
+                let now = tokio::time::Instant::now();
+                let latest = now + crate::credentials::KEEP_INTERVAL;
+                let next = credentials
+                    .next_change()
+                    .map_or(latest, |at| at.min(latest));
+                tokio::time::sleep_until(next.max(now + crate::credentials::MIN_KEEP_PAUSE)).await;
                 credentials.refresh_due().await;
                 report_providers(&reporter, &credentials).await;
             }

@@ -1,6 +1,8 @@
-//! Credentials from sources that cannot answer, over real sockets: the gateway reports the
-//! provider NOT_SERVING and fails each instance with UNAUTHENTICATED naming the source, without
-//! a vendor call.
+//! Temporary credentials over real sockets. From sources that cannot answer: the gateway reports
+//! the provider NOT_SERVING and fails each instance with UNAUTHENTICATED naming the source,
+//! without a vendor call. From roles, OIDC and instance roles whose keys live seconds: the
+//! gateway keeps stopping across several lifetimes, fetching keys about twice a lifetime rather
+//! than for every call, and no vendor call is refused.
 
 mod common;
 
@@ -67,64 +69,16 @@ on_both_clouds!(
     an_instance_role_keeps_stopping_across_three_lifetimes_without_a_failed_call,
 );
 
-/// Keys the simulator's STS and metadata services issue live 2 s in these tests.
-const LIFETIME: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// The simulator's long-term keys of the vendor, as the source that signs AssumeRole.
-fn source_keys(v: Vendor) -> CredentialSource {
-    use stopgate::sim::credentials as keys;
-    let (id, secret) = match v.name {
-        "alibaba" => (keys::ALIBABA_ACCESS_KEY_ID, keys::ALIBABA_ACCESS_KEY_SECRET),
-        _ => (keys::TENCENT_SECRET_ID, keys::TENCENT_SECRET_KEY),
-    };
-    CredentialSource::Static(stopgate::config::Credentials {
-        access_key_id: stopgate::config::Secret::new(id),
-        secret: stopgate::config::Secret::new(secret),
-        token: None,
-    })
-}
-
-/// A role of the vendor's default account, seeded in `sim` with keys living [`LIFETIME`].
-async fn seed_role(sim: &Sim, v: Vendor) -> String {
-    let arn = match v.name {
-        "alibaba" => format!(
-            "acs:ram::{}:role/stopgate",
-            stopgate::sim::credentials::ALIBABA_ACCOUNT
-        ),
-        _ => format!(
-            "qcs::cam::uin/{}:roleName/stopgate",
-            stopgate::sim::credentials::TENCENT_ACCOUNT
-        ),
-    };
-    sim.admin(
-        "POST",
-        "/_sim/roles",
-        serde_json::json!({"provider": v.name, "arn": arn, "lifetime_seconds": LIFETIME.as_secs()}),
-    )
-    .await;
-    arn
-}
-
-fn sts(sim: &Sim, v: Vendor) -> stopgate::config::StsSettings {
-    stopgate::config::StsSettings {
-        region: Some(v.region.into()),
-        vpc: false,
-        endpoint: Some(format!("http://{}", sim.addr)),
-    }
-}
+/// Keys the simulator's STS and metadata services issue live 3 s in these tests (the vendors
+/// write expiry in whole seconds, so the gateway sees 2 to 3 s).
+const LIFETIME: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Runs a gateway whose `default` account gets its `v` credentials from `source`, and stops one
 /// fresh instance after another for more than three key lifetimes: every stop succeeds, the
-/// simulator issued keys again and again (`issued` calls), and it refused no vendor call.
+/// simulator refused no vendor call, and it issued keys (`issued` calls) again and again but
+/// about twice a lifetime: keys are reused within their lifetime, not fetched for each call.
 async fn keeps_stopping(sim: Sim, v: Vendor, source: CredentialSource, issued: &str) {
-    let h = Harness::start_on(sim, |c| {
-        let account = c.accounts.get_mut("default").unwrap();
-        match v.name {
-            "alibaba" => account.alibaba = Some(source),
-            _ => account.tencent = Some(source),
-        }
-    })
-    .await;
+    let h = Harness::start_on(sim, roles::with_source(v, source)).await;
     let started = std::time::Instant::now();
     let mut n = 0;
     while started.elapsed() < LIFETIME * 3 + LIFETIME / 2 {
@@ -134,23 +88,20 @@ async fn keeps_stopping(sim: Sim, v: Vendor, source: CredentialSource, issued: &
         assert_eq!(s.outcome(&id), pb::InstanceOutcome::StopAccepted, "{s:#?}");
         n += 1;
     }
-    let fetched = h
-        .calls(v, issued)
-        .await
-        .into_iter()
-        .filter(|c| c["outcome"] == "ok")
-        .count();
+    let lifetimes = started.elapsed().as_secs_f64() / LIFETIME.as_secs_f64();
+    let (fetched, failed) = roles::answered(&h.simulator, v, issued).await;
+    assert_eq!(failed, 0, "no {issued} call failed");
     assert!(
         fetched >= 4,
         "{fetched} {issued} calls over three lifetimes"
     );
-    let refused: Vec<serde_json::Value> = h
-        .calls(v, "StopInstances")
-        .await
-        .into_iter()
-        .chain(h.calls(v, "DescribeInstances").await)
-        .filter(|c| c["outcome"] != "ok")
-        .collect();
+    let signed =
+        h.calls(v, "StopInstances").await.len() + h.calls(v, "DescribeInstances").await.len();
+    assert!(
+        fetched as f64 <= 4.0 * lifetimes + 2.0 && fetched * 2 <= signed,
+        "keys are reused: {fetched} {issued} calls over {lifetimes:.1} lifetimes, for {n} stops and {signed} signed calls"
+    );
+    let refused = roles::refused_vendor_calls(&h.simulator, v).await;
     assert!(
         refused.is_empty(),
         "no vendor call was refused: {refused:#?}"
@@ -159,64 +110,25 @@ async fn keeps_stopping(sim: Sim, v: Vendor, source: CredentialSource, issued: &
 
 async fn an_assumed_role_keeps_stopping_across_three_lifetimes_without_a_failed_call(v: Vendor) {
     let sim = Sim::start().await;
-    let arn = seed_role(&sim, v).await;
-    let source = CredentialSource::AssumeRole(stopgate::config::AssumeRole {
-        role_arn: arn,
-        session_name: "stopgate-test".into(),
-        duration_seconds: Some(900),
-        policy: None,
-        external_id: None,
-        source: Box::new(source_keys(v)),
-        sts: sts(&sim, v),
-    });
+    let arn = roles::seed_role(&sim, v, LIFETIME).await;
+    let source = roles::assume_role(&sim, v, &arn);
     keeps_stopping(sim, v, source, "AssumeRole").await
 }
 
 async fn an_oidc_role_keeps_stopping_across_three_lifetimes_without_a_failed_call(v: Vendor) {
     let sim = Sim::start().await;
-    let arn = seed_role(&sim, v).await;
-    let provider = match v.name {
-        "alibaba" => format!(
-            "acs:ram::{}:oidc-provider/ack-rrsa-test",
-            stopgate::sim::credentials::ALIBABA_ACCOUNT
-        ),
-        _ => "cls-test0001".to_string(),
-    };
+    let arn = roles::seed_role(&sim, v, LIFETIME).await;
     let token = "eyJ.projected-service-account-token.sig";
-    sim.admin(
-        "POST",
-        "/_sim/oidc-providers",
-        serde_json::json!({"provider": v.name, "id": provider, "tokens": [token]}),
-    )
-    .await;
-    let token_file = std::env::temp_dir().join(format!("stopgate-oidc-{}", uuid::Uuid::new_v4()));
-    std::fs::write(&token_file, token).unwrap();
-    let source = CredentialSource::Oidc(stopgate::config::OidcRole {
-        role_arn: arn,
-        provider,
-        token_file: token_file.clone(),
-        session_name: "stopgate-test".into(),
-        duration_seconds: Some(900),
-        policy: None,
-        sts: sts(&sim, v),
-    });
-    let action = match v.name {
-        "alibaba" => "AssumeRoleWithOIDC",
-        _ => "AssumeRoleWithWebIdentity",
-    };
-    keeps_stopping(sim, v, source, action).await;
-    let _ = std::fs::remove_file(token_file);
+    roles::seed_oidc(&sim, v, &[token]).await;
+    let token_file = roles::TokenFile::new(token);
+    let source = roles::oidc_role(&sim, v, &arn, &token_file);
+    keeps_stopping(sim, v, source, roles::oidc_action(v)).await;
 }
 
 async fn an_instance_role_keeps_stopping_across_three_lifetimes_without_a_failed_call(v: Vendor) {
     let sim = Sim::start().await;
-    let arn = seed_role(&sim, v).await;
-    sim.admin(
-        "POST",
-        "/_sim/instance-roles",
-        serde_json::json!({"provider": v.name, "role_name": "stopgate", "role_arn": arn}),
-    )
-    .await;
+    let arn = roles::seed_role(&sim, v, LIFETIME).await;
+    roles::seed_instance_role(&sim, v, &arn).await;
     let source = CredentialSource::InstanceRole(InstanceRole {
         role_name: Some("stopgate".into()),
         metadata_endpoint: Some(format!("http://{}", sim.addr)),

@@ -6,7 +6,7 @@ use opentelemetry::KeyValue;
 use opentelemetry::metrics::Counter;
 use tokio::time::Instant;
 
-use super::schedule::{USABLE_MARGIN, backoff, refresh_ahead};
+use super::schedule::{backoff, refresh_ahead, usable_margin};
 use super::{CredentialError, Fetched, Snapshot, Source};
 use crate::config::Credentials;
 use crate::model::Provider;
@@ -44,6 +44,9 @@ struct Held {
     snapshot: Snapshot,
     /// When to fetch new ones; `None` for keys that do not expire.
     refresh_at: Option<Instant>,
+    /// When they stop being handed out, a margin before they expire; `None` for keys that do
+    /// not expire.
+    usable_until: Option<Instant>,
     /// The vendor refused them: never handed out again.
     rejected: bool,
 }
@@ -54,11 +57,7 @@ impl Held {
     }
 
     fn usable(&self, now: Instant) -> bool {
-        !self.rejected
-            && self
-                .snapshot
-                .expires_at
-                .is_none_or(|at| now + USABLE_MARGIN < at)
+        !self.rejected && self.usable_until.is_none_or(|at| now < at)
     }
 }
 
@@ -82,6 +81,7 @@ impl Credential {
                 generation: 0,
             },
             refresh_at: None,
+            usable_until: None,
             rejected: false,
         });
         credential
@@ -131,6 +131,24 @@ impl Credential {
     pub fn usable(&self) -> bool {
         let now = Instant::now();
         self.lock().held.as_ref().is_some_and(|h| h.usable(now))
+    }
+
+    /// The next moment after now when something about these credentials changes by itself:
+    /// they are due for a refresh, a failed refresh may be tried again, or they stop being
+    /// usable. `None` when nothing is scheduled (static keys).
+    pub fn next_change(&self) -> Option<Instant> {
+        let now = Instant::now();
+        let state = self.lock();
+        let held = state.held.as_ref().filter(|h| !h.rejected);
+        [
+            held.and_then(|h| h.refresh_at),
+            held.and_then(|h| h.usable_until),
+            state.retry_at,
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|at| *at > now)
+        .min()
     }
 
     /// The credentials to sign the next vendor call with: the cached ones while fresh, else a
@@ -218,6 +236,13 @@ impl Credential {
     fn store(&self, fetched: Fetched) -> Snapshot {
         let now = Instant::now();
         let mut state = self.lock();
+        tracing::debug!(
+            provider = %self.provider,
+            source = %self.name,
+            lifetime_s = fetched.lifetime.map(|l| l.as_secs_f64()),
+            after_failures = state.failures,
+            "credentials refreshed"
+        );
         state.generation += 1;
         state.failures = 0;
         state.retry_at = None;
@@ -231,9 +256,13 @@ impl Credential {
             let ahead = refresh_ahead(lifetime, rand::random::<f64>());
             now + lifetime.saturating_sub(ahead)
         });
+        let usable_until = fetched
+            .lifetime
+            .map(|lifetime| now + lifetime.saturating_sub(usable_margin(lifetime)));
         state.held = Some(Held {
             snapshot: snapshot.clone(),
             refresh_at,
+            usable_until,
             rejected: false,
         });
         snapshot

@@ -6,7 +6,8 @@
 //!   still valid if a refresh fails.
 //! - [`Source`] (`source`): what fetches temporary credentials; [`Snapshot`] (`snapshot`): the
 //!   credentials one vendor call is signed with; [`CredentialError`] (`error`).
-//! - `schedule`: when to refresh (ahead of expiry, with jitter) and how long to back off.
+//! - `schedule`: when to refresh (ahead of expiry, scaled to the lifetime, with jitter), how
+//!   close to expiry keys stop being handed out, and how long to back off.
 //! - `token_file`: the OIDC token, re-read on every exchange.
 //! - The sources: `alibaba_sts` (AssumeRole, AssumeRoleWithOIDC), `alibaba_metadata` (ECS RAM
 //!   role), `tencent_sts` (AssumeRole, AssumeRoleWithWebIdentity), `tencent_metadata` (CVM CAM
@@ -33,7 +34,7 @@ pub use cache::Credential;
 pub use error::CredentialError;
 pub use snapshot::Snapshot;
 pub use source::{Fetched, Source};
-pub use store::{CredentialStore, KEEP_INTERVAL};
+pub use store::{CredentialStore, KEEP_INTERVAL, MIN_KEEP_PAUSE};
 pub use token_file::read_token_file;
 #[cfg(test)]
 mod stub;

@@ -14,8 +14,13 @@ use super::{Credential, chain};
 use crate::config::{Config, CredentialSource};
 use crate::model::Provider;
 
-/// How often the keeper looks at every credential, refreshing those due.
+/// How often, at the least, the keeper looks at every credential, refreshing those due; it
+/// looks sooner when a credential is due earlier ([`CredentialStore::next_change`]), so that
+/// short-lived keys are refreshed ahead of calls and health follows their expiry.
 pub const KEEP_INTERVAL: Duration = Duration::from_secs(15);
+
+/// The shortest pause of the keeper, so that it never spins.
+pub const MIN_KEEP_PAUSE: Duration = Duration::from_millis(20);
 
 /// The credentials of every configured account and provider.
 #[derive(Debug, Default)]
@@ -57,6 +62,16 @@ impl CredentialStore {
         self.credentials
             .iter()
             .any(|((_, p), c)| *p == provider && c.usable())
+    }
+
+    /// The next moment after now when some credential is due for a refresh, may retry a failed
+    /// one, or stops being usable: when the keeper should look again, if before
+    /// [`KEEP_INTERVAL`] is over.
+    pub fn next_change(&self) -> Option<tokio::time::Instant> {
+        self.credentials
+            .values()
+            .filter_map(|c| c.next_change())
+            .min()
     }
 
     /// Fetches every credential that is due (all of them the first time), so that calls

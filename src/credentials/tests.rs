@@ -225,3 +225,56 @@ async fn refreshes_and_their_failures_are_counted() {
         2
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn keys_that_live_seconds_are_reused_for_half_their_life_and_usable_nearly_to_the_end() {
+    let two = Duration::from_secs(2);
+    let source = Scripted::new(vec![
+        keys("first", two),
+        Err("STS answered HTTP 503".to_string()),
+    ]);
+    let credential = credential(&source);
+    credential.current().await.unwrap();
+    // Fetched at 0.2 s (the script's delay): due between 0.8 s and 1 s after that.
+    tokio::time::advance(Duration::from_millis(700)).await;
+    assert_eq!(id(&credential.current().await.unwrap()), "first");
+    assert!(credential.usable());
+    assert_eq!(source.fetches(), 1);
+    // Due now; the refresh fails and the old keys are still handed out.
+    tokio::time::advance(Duration::from_millis(400)).await;
+    assert_eq!(id(&credential.current().await.unwrap()), "first");
+    assert_eq!(source.fetches(), 2);
+    // A tenth of the lifetime before expiry they are no longer handed out.
+    tokio::time::advance(Duration::from_millis(500)).await;
+    assert!(!credential.usable());
+    assert!(credential.current().await.is_err());
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_next_change_is_the_refresh_then_the_retry_then_the_end_of_use() {
+    let source = Scripted::new(vec![
+        keys("first", Duration::from_secs(100)),
+        Err("STS answered HTTP 503".to_string()),
+    ]);
+    let credential = credential(&source);
+    assert_eq!(credential.next_change(), None, "nothing fetched yet");
+    credential.current().await.unwrap();
+    let fetched = tokio::time::Instant::now();
+    // Due 50 s ahead at most (plus a fifth at random), usable until 10 s before expiry.
+    let due = credential.next_change().unwrap();
+    assert!(due >= fetched + Duration::from_secs(40) && due <= fetched + Duration::from_secs(50));
+    tokio::time::advance(due - tokio::time::Instant::now()).await;
+    credential.current().await.unwrap();
+    // The refresh failed (the old keys were handed out): tried again a second later.
+    let failed = tokio::time::Instant::now();
+    assert_eq!(
+        credential.next_change(),
+        Some(failed + Duration::from_secs(1))
+    );
+    tokio::time::advance(Duration::from_secs(30)).await;
+    assert_eq!(
+        credential.next_change(),
+        Some(fetched + Duration::from_secs(90)),
+        "past the retry, the end of use is next"
+    );
+}

@@ -91,31 +91,39 @@ pub struct Replica {
 
 struct TempFile(std::path::PathBuf);
 
+/// The stopgate binary: the one cargo built for the tests, or the benchmark's release build.
+fn binary() -> String {
+    option_env!("CARGO_BIN_EXE_stopgate")
+        .map(String::from)
+        .or_else(|| std::env::var("STOPGATE_BIN").ok())
+        .expect("the stopgate binary (STOPGATE_BIN)")
+}
+
 impl Drop for TempFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
     }
 }
 
+/// How an isolated replica is started ([`Replica::start_isolated`]).
+pub struct Launch {
+    /// Its whole environment, besides `PATH` and a `HOME` with nothing in it: nothing of the
+    /// test's own environment reaches it (tests run in parallel, and the default credential
+    /// chains read the environment).
+    pub env: Vec<(String, String)>,
+    /// Its `RUST_LOG`.
+    pub log: String,
+    /// Whether its log lines are echoed in the test's output too (not for trace logs).
+    pub echo: bool,
+}
+
 impl Replica {
     /// Starts a replica with this TOML configuration (credentials and endpoints of `sim` come
     /// from the environment, as an operator would set them).
     pub async fn start(sim: SocketAddr, config: &str) -> Replica {
-        let path = std::env::temp_dir().join(format!(
-            "stopgate-replica-{}-{}.toml",
-            std::process::id(),
-            free_port()
-        ));
-        std::fs::write(&path, config).unwrap();
         let sim_url = format!("http://{sim}");
-        // Tests run the binary cargo built for them; the benchmark names its release build.
-        let bin = option_env!("CARGO_BIN_EXE_stopgate")
-            .map(String::from)
-            .or_else(|| std::env::var("STOPGATE_BIN").ok())
-            .expect("the stopgate binary (STOPGATE_BIN)");
-        let mut child = Command::new(bin)
-            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-            .arg(&path)
+        let mut command = Command::new(binary());
+        command
             .env("STOPGATE_ALIBABA_ENDPOINT", &sim_url)
             .env("STOPGATE_TENCENT_ENDPOINT", &sim_url)
             .env(
@@ -135,7 +143,33 @@ impl Replica {
                 stopgate::sim::credentials::TENCENT_SECRET_KEY,
             )
             .env_remove("STOPGATE_REDIS_URL")
-            .env("RUST_LOG", "warn,stopgate::audit=info")
+            .env("RUST_LOG", "warn,stopgate::audit=info");
+        Replica::spawn(command, config, true).await
+    }
+
+    /// Starts a replica with this TOML configuration and only the environment `launch` gives.
+    pub async fn start_isolated(config: &str, launch: Launch) -> Replica {
+        let home = std::env::temp_dir().join(format!("stopgate-empty-home-{}", free_port()));
+        let mut command = Command::new(binary());
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", home)
+            .env("RUST_LOG", &launch.log)
+            .envs(launch.env);
+        Replica::spawn(command, config, launch.echo).await
+    }
+
+    async fn spawn(mut command: Command, config: &str, echo: bool) -> Replica {
+        let path = std::env::temp_dir().join(format!(
+            "stopgate-replica-{}-{}.toml",
+            std::process::id(),
+            free_port()
+        ));
+        std::fs::write(&path, config).unwrap();
+        let mut child = command
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(&path)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
@@ -147,7 +181,7 @@ impl Replica {
         tokio::spawn(async move {
             while let Ok(Some(line)) = errors.next_line().await {
                 // Warnings and errors show in the test's output; the audit lines are only kept.
-                if !line.contains("stopgate::audit") {
+                if echo && !line.contains("stopgate::audit") {
                     eprintln!("[replica] {line}");
                 }
                 kept.lock().unwrap().push(line);

@@ -14,6 +14,7 @@ use stopgate::sim::{SimConfig, Simulator};
 use tonic::transport::Channel;
 
 pub mod cluster;
+pub mod roles;
 
 /// Runs each behaviour `fn name(v: Vendor)` against both clouds, as `name::alibaba` and
 /// `name::tencent`.

@@ -173,6 +173,7 @@ pub async fn handle(state: &Arc<SimState>, request: HttpRequest) -> Reply {
             Ok(Reply::json(200, &json!({})))
         }
         ("POST", "/_sim/credentials") => add_credential(state, &request),
+        ("GET", "/_sim/issued-credentials") => list_issued(state, &request),
         ("POST", "/_sim/roles") => add_role(state, &request),
         ("POST", "/_sim/oidc-providers") => add_oidc_provider(state, &request),
         ("POST", "/_sim/instance-roles") => set_instance_role(state, &request),
@@ -410,6 +411,26 @@ fn list_calls(state: &SimState, request: &HttpRequest) -> Result<Reply, Reply> {
         200,
         &json!({ "calls": calls, "dropped": log.dropped() }),
     ))
+}
+
+/// The temporary keys the simulated STS and metadata services issued for a provider, with
+/// their secrets: what tests look for in places secrets must never reach (logs).
+fn list_issued(state: &SimState, request: &HttpRequest) -> Result<Reply, Reply> {
+    let provider = parse_provider(query_param(request, "provider").as_deref())?;
+    let credentials = state.credentials();
+    let issued: Vec<Value> = credentials
+        .issued(provider)
+        .map(|k| {
+            json!({
+                "access_key_id": k.access_key_id,
+                "secret": k.secret,
+                "token": k.token,
+                "account": k.account,
+                "expires": k.expires.map(crate::identity::expiration_text),
+            })
+        })
+        .collect();
+    Ok(Reply::json(200, &json!({ "credentials": issued })))
 }
 
 fn add_credential(state: &SimState, request: &HttpRequest) -> Result<Reply, Reply> {

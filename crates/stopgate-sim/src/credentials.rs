@@ -148,6 +148,13 @@ impl Credentials {
         self.issued.push_back(credential);
     }
 
+    /// The temporary keys issued for `provider` that are still remembered, oldest first.
+    pub fn issued(&self, provider: Provider) -> impl Iterator<Item = &Credential> {
+        self.issued
+            .iter()
+            .filter(move |k| k.provider == Some(provider))
+    }
+
     /// Forgets every issued temporary key.
     pub fn forget_issued(&mut self) {
         self.issued.clear();
