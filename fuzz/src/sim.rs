@@ -142,7 +142,8 @@ fn header_map(headers: &[(String, String)]) -> Option<http::HeaderMap> {
 // === Alibaba ===
 
 /// The actions the simulator serves, and ids it knows (its demo world), to steer inputs.
-pub const ALIBABA_ACTIONS: [&str; 9] = [
+pub const ALIBABA_ACTIONS: [&str; 10] = [
+    "DescribeRegions",
     "StopInstance",
     "StopInstances",
     "StartInstances",
@@ -153,7 +154,12 @@ pub const ALIBABA_ACTIONS: [&str; 9] = [
     "DescribeInvocations",
     "DescribeInvocationResults",
 ];
-pub const ALIBABA_WORDS: [&str; 23] = [
+pub const ALIBABA_WORDS: [&str; 28] = [
+    "Tag.1.Key",
+    "Tag.1.Value",
+    "Tag.21.Key",
+    "env",
+    "dev",
     "RegionId",
     "cn-hangzhou",
     "InstanceId",
@@ -426,7 +432,8 @@ pub fn check_alibaba(call: &AliCall) {
 
 // === Tencent ===
 
-pub const TENCENT_ACTIONS: [&str; 8] = [
+pub const TENCENT_ACTIONS: [&str; 9] = [
+    "DescribeRegions",
     "StopInstances",
     "StartInstances",
     "DescribeInstancesStatus",
@@ -436,7 +443,11 @@ pub const TENCENT_ACTIONS: [&str; 8] = [
     "DescribeInvocations",
     "DescribeInvocationTasks",
 ];
-pub const TENCENT_WORDS: [&str; 19] = [
+pub const TENCENT_WORDS: [&str; 23] = [
+    "tag:env",
+    "tag-key",
+    "tag-value",
+    "dev",
     "InstanceIds",
     "ins-sgdemo01",
     "ins-sgdemo02",

@@ -8,8 +8,6 @@ use super::request::FieldViolation;
 
 /// The most regions one selector may name.
 pub const MAX_REGIONS: usize = 32;
-/// The longest tag key or value (both vendors' limit).
-pub const MAX_TAG_LENGTH: usize = 128;
 
 /// A selector as asked.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -83,7 +81,8 @@ pub fn check(
 ) -> Option<Selection> {
     let before = violations.len();
     let provider: Provider = adapter.provider();
-    let max_tags = adapter.max_tags();
+    let limits = adapter.tag_limits();
+    let max_tags = limits.tags;
     if selector.tags.is_empty() {
         violations.push(violation(
             "selector.tags",
@@ -106,10 +105,10 @@ pub fn check(
                 format!("selector.tags[{i}].key"),
                 "required: the tag's key",
             ));
-        } else if tag.key.chars().count() > MAX_TAG_LENGTH {
+        } else if tag.key.chars().count() > limits.key {
             violations.push(violation(
                 format!("selector.tags[{i}].key"),
-                format!("at most {MAX_TAG_LENGTH} characters"),
+                format!("{provider} tag keys have at most {} characters", limits.key),
             ));
         } else if !keys.insert(tag.key.as_str()) {
             violations.push(violation(
@@ -123,11 +122,14 @@ pub fn check(
         if tag
             .value
             .as_ref()
-            .is_some_and(|v| v.chars().count() > MAX_TAG_LENGTH)
+            .is_some_and(|v| v.chars().count() > limits.value)
         {
             violations.push(violation(
                 format!("selector.tags[{i}].value"),
-                format!("at most {MAX_TAG_LENGTH} characters"),
+                format!(
+                    "{provider} tag values have at most {} characters",
+                    limits.value
+                ),
             ));
         }
     }
@@ -278,7 +280,7 @@ mod tests {
             tag("", Some("x")),
             tag("env", Some("dev")),
             tag("env", None),
-            tag("k", Some(&"v".repeat(129))),
+            tag("k", Some(&"v".repeat(256))),
         ];
         assert_eq!(
             checked(s, "", false).unwrap_err(),

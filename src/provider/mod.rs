@@ -14,7 +14,7 @@ use std::pin::Pin;
 
 use crate::credentials::Credential;
 use crate::model::{Billing, InstanceState, Provider, StopError, StopMode, TaskState};
-pub use select::{RegionList, Selected, SelectedPage, TagMatch};
+pub use select::{RegionList, Selected, SelectedPage, TagLimits, TagMatch};
 
 /// A boxed future, so that adapters can sit behind `dyn Adapter`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -188,8 +188,8 @@ pub trait Adapter: Send + Sync {
 
     // === selectors ===
 
-    /// The most tags one tag-filtered read can ask for.
-    fn max_tags(&self) -> usize;
+    /// The most tags one tag-filtered read can ask for, and their longest keys and values.
+    fn tag_limits(&self) -> TagLimits;
     /// Reads one page (`page`: the previous page's `next`) of the instances in the scope's
     /// region that the vendor's tag filters match for `tags` (rate-limited as `describe`).
     fn select<'a>(

@@ -50,6 +50,17 @@ pub fn available_regions(
         .unwrap_or_default()
 }
 
+/// What one tag-filtered read can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TagLimits {
+    /// Tags in one read.
+    pub tags: usize,
+    /// Characters of a tag key.
+    pub key: usize,
+    /// Characters of a tag value.
+    pub value: usize,
+}
+
 /// A tag an instance must carry.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TagMatch {

@@ -408,8 +408,12 @@ impl Adapter for Fake {
             }
         })
     }
-    fn max_tags(&self) -> usize {
-        10
+    fn tag_limits(&self) -> crate::provider::TagLimits {
+        crate::provider::TagLimits {
+            tags: 10,
+            key: 127,
+            value: 255,
+        }
     }
     fn select<'a>(
         &'a self,

@@ -191,8 +191,8 @@ impl Adapter for AlibabaClient {
         })
     }
 
-    fn max_tags(&self) -> usize {
-        super::select::MAX_TAGS
+    fn tag_limits(&self) -> crate::provider::TagLimits {
+        super::select::TAG_LIMITS
     }
 
     fn select<'a>(

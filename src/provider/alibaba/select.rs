@@ -8,10 +8,14 @@ use super::client::AlibabaClient;
 use super::ecs::{observed, text};
 use crate::model::StopError;
 use crate::provider::select::{available_regions, tag_pairs};
-use crate::provider::{RegionList, Scope, Selected, SelectedPage, TagMatch};
+use crate::provider::{RegionList, Scope, Selected, SelectedPage, TagLimits, TagMatch};
 
-/// `Tag.N` goes from 1 to 20.
-pub const MAX_TAGS: usize = 20;
+/// `Tag.N` goes from 1 to 20; keys and values have at most 128 characters.
+pub const TAG_LIMITS: TagLimits = TagLimits {
+    tags: 20,
+    key: 128,
+    value: 128,
+};
 
 /// The largest page `MaxResults` asks for.
 const PAGE: u32 = 100;

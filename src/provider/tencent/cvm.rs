@@ -184,8 +184,8 @@ impl Adapter for TencentClient {
         })
     }
 
-    fn max_tags(&self) -> usize {
-        super::select::MAX_TAGS
+    fn tag_limits(&self) -> crate::provider::TagLimits {
+        super::select::TAG_LIMITS
     }
 
     fn select<'a>(

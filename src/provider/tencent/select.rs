@@ -12,10 +12,14 @@ use super::client::{CVM, TencentClient};
 use super::cvm::observed;
 use crate::model::StopError;
 use crate::provider::select::{available_regions, tag_pairs};
-use crate::provider::{RegionList, Scope, Selected, SelectedPage, TagMatch};
+use crate::provider::{RegionList, Scope, Selected, SelectedPage, TagLimits, TagMatch};
 
-/// `Filters` holds at most 10 filters.
-pub const MAX_TAGS: usize = 10;
+/// `Filters` holds at most 10 filters; tag keys have at most 127 characters, values 255.
+pub const TAG_LIMITS: TagLimits = TagLimits {
+    tags: 10,
+    key: 127,
+    value: 255,
+};
 
 /// The largest page `Limit` asks for.
 const PAGE: u64 = 100;
