@@ -224,13 +224,16 @@ impl Progress {
                     String::new()
                 }
             };
-            println!(
-                "{:wi$}  {}{:wo$}  {:ws$}  DETAIL",
-                "INSTANCE",
-                region("REGION"),
-                "OUTCOME",
-                "STATE"
-            );
+            // A selector that matched nothing has no table, only its summary.
+            if !rows.is_empty() || self.summary.as_ref().is_none_or(|s| s.regions.is_empty()) {
+                println!(
+                    "{:wi$}  {}{:wo$}  {:ws$}  DETAIL",
+                    "INSTANCE",
+                    region("REGION"),
+                    "OUTCOME",
+                    "STATE"
+                );
+            }
             for r in rows {
                 println!(
                     "{:wi$}  {}{:wo$}  {:ws$}  {}",
@@ -245,18 +248,19 @@ impl Progress {
                 let mut counts: Vec<(&String, &u32)> = s.outcome_counts.iter().collect();
                 counts.sort();
                 let counts: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+                let counts = if counts.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", counts.join(", "))
+                };
                 let elapsed = s
                     .elapsed
                     .as_ref()
                     .map(|d| d.seconds as f64 + f64::from(d.nanos) / 1e9)
                     .unwrap_or(0.0);
                 println!(
-                    "{} instance(s): {}; {} vendor call(s), {} retried, {} throttled; {elapsed:.2} s",
-                    s.unique,
-                    counts.join(", "),
-                    s.vendor_calls,
-                    s.retries,
-                    s.throttled
+                    "{} instance(s){counts}; {} vendor call(s), {} retried, {} throttled; {elapsed:.2} s",
+                    s.unique, s.vendor_calls, s.retries, s.throttled
                 );
                 for r in &s.regions {
                     match &r.error {
