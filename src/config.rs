@@ -71,7 +71,8 @@ pub struct Account {
     pub alibaba: Option<CredentialSource>,
     /// Where the Tencent credentials come from (`[accounts.NAME.tencent]`).
     pub tencent: Option<CredentialSource>,
-    /// Regions this account may act in; empty means any well-formed region.
+    /// Regions this account may act in; empty means any well-formed region. A selector's
+    /// `all_regions` searches these (or, when empty, the vendor's own list).
     #[serde(default)]
     pub regions: Vec<String>,
 }

@@ -44,24 +44,7 @@ async fn states_in(
     v: Vendor,
     region: &str,
 ) -> std::collections::HashMap<String, String> {
-    let listed = h
-        .admin(
-            "GET",
-            &format!("/_sim/instances?provider={}&region={region}", v.name),
-            Value::Null,
-        )
-        .await;
-    listed["instances"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| {
-            (
-                i["id"].as_str().unwrap().to_string(),
-                i["state"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
+    h.simulator.states_in(v, region).await
 }
 
 fn tag(key: &str, value: Option<&str>) -> pb::TagMatch {

@@ -142,6 +142,11 @@ impl CredentialSource {
                         role.provider
                     ));
                 }
+                if provider == Provider::Tencent && role.policy.is_some() {
+                    return Err(format!(
+                        "[{at}] policy: Tencent's AssumeRoleWithWebIdentity takes no session policy (the role's own policies apply); remove it, or narrow the role"
+                    ));
+                }
                 if provider == Provider::Tencent && role.sts.region.is_none() {
                     return Err(format!(
                         "[{at}] sts_region is required for Tencent OIDC (the TKE cluster's region, e.g. ap-guangzhou)"
@@ -535,6 +540,14 @@ mod tests {
             .validate(Provider::Alibaba, "accounts.x.alibaba")
             .unwrap_err();
         assert!(error.contains("metadata_endpoint"), "{error}");
+        let tencent_oidc_policy = parse(
+            "[alibaba]\nsource = \"oidc\"\nrole_arn = \"qcs::cam::uin/1:roleName/r\"\noidc_provider_arn = \"cls-1\"\ntoken_file = \"/t\"\nsts_region = \"ap-guangzhou\"\npolicy = \"{}\"",
+        )
+        .unwrap();
+        let error = tencent_oidc_policy
+            .validate(Provider::Tencent, "accounts.x.tencent")
+            .unwrap_err();
+        assert!(error.contains("policy"), "{error}");
     }
 
     #[test]

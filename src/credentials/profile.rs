@@ -54,7 +54,9 @@ pub fn alibaba(
     let Ok(text) = std::fs::read_to_string(&path) else {
         return Ok(None);
     };
-    let name = env("ALIBABA_CLOUD_PROFILE").unwrap_or_else(|| "default".to_string());
+    let name = env("ALIBABA_CLOUD_PROFILE")
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "default".to_string());
     let Some(pairs) = section(&text, &name) else {
         return Ok(None);
     };
@@ -173,6 +175,9 @@ mod tests {
         let pod = alibaba(&chain, &env(Some("pod"))).unwrap().unwrap();
         assert_eq!(pod.kind(), "oidc");
         assert!(alibaba(&chain, &env(Some("absent"))).unwrap().is_none());
+        // Set but empty, like the other variables: the default section.
+        let keys = alibaba(&chain, &env(Some(""))).unwrap().unwrap();
+        assert_eq!(keys.as_static().unwrap().access_key_id.expose(), "LTAIfile");
     }
 
     #[test]

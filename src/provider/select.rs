@@ -1,7 +1,54 @@
 //! Selecting instances by what they are: the tags a selector asks for, and one page of the
 //! instances a vendor's tag filters matched.
 
+use serde_json::Value;
+
 use super::Observed;
+
+fn text(value: &Value, key: &str) -> String {
+    value
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The (key, value) pairs of a vendor's tag list (`[{key_field, value_field}]`).
+pub fn tag_pairs(
+    list: Option<&Value>,
+    key_field: &str,
+    value_field: &str,
+) -> Vec<(String, String)> {
+    list.and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .map(|t| (text(t, key_field), text(t, value_field)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The ids of a vendor's region list (`[{id_field, state_field}]`) whose state is `available`
+/// (or not given).
+pub fn available_regions(
+    list: Option<&Value>,
+    id_field: &str,
+    state_field: &str,
+    available: &str,
+) -> Vec<String> {
+    list.and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter(|r| {
+                    let state = text(r, state_field);
+                    state.is_empty() || state == available
+                })
+                .map(|r| text(r, id_field))
+                .filter(|r| !r.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
 
 /// A tag an instance must carry.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

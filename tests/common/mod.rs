@@ -370,13 +370,19 @@ impl Sim {
 
     /// The simulator's current raw state of every instance in the vendor's region, by id.
     pub async fn states(&self, vendor: Vendor) -> std::collections::HashMap<String, String> {
+        self.states_in(vendor, vendor.region).await
+    }
+
+    /// The simulator's current raw state of every instance in `region`, by id.
+    pub async fn states_in(
+        &self,
+        vendor: Vendor,
+        region: &str,
+    ) -> std::collections::HashMap<String, String> {
         let v = self
             .admin(
                 "GET",
-                &format!(
-                    "/_sim/instances?provider={}&region={}",
-                    vendor.name, vendor.region
-                ),
+                &format!("/_sim/instances?provider={}&region={region}", vendor.name),
                 Value::Null,
             )
             .await;

@@ -1,8 +1,12 @@
 """The deployment files say what docs promise: native gRPC probes on the health service, an
 appProtocol: grpc port, resource requests, a PodDisruptionBudget, a drain window longer than
-stopgate's grace period, a compose file wiring gateway, simulator, Redis and collector, and the
-Redis the Kubernetes replicas share their pacing through."""
+stopgate's grace period, a compose file wiring gateway, simulator, Redis and collector, the
+Redis the Kubernetes replicas share their pacing through, and the pod identities (ACK RRSA, TKE
+OIDC) that the vendors' default chains read."""
 
+import os
+import re
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -93,3 +97,94 @@ def test_the_kubernetes_replicas_share_a_redis_and_stay_ready_without_it():
     manifest = (ROOT / "deploy/kubernetes/stopgate.yaml").read_text()
     for word in ("ApsaraDB for Redis", "TencentDB for Redis", "stopgate.cluster", "stopgate.pacing.fallbacks"):
         assert word in manifest, f"the manifest's notes mention {word}"
+
+
+def pod_and_container():
+    pod = k8s()["Deployment"]["spec"]["template"]["spec"]
+    return pod, pod["containers"][0]
+
+
+def token_path_for(audience):
+    """Where the container sees the service account token projected for `audience`."""
+    pod, container = pod_and_container()
+    for volume in pod["volumes"]:
+        for source in volume.get("projected", {}).get("sources", []):
+            token = source.get("serviceAccountToken")
+            if token and token.get("audience") == audience:
+                mount = next(m for m in container["volumeMounts"] if m["name"] == volume["name"])
+                assert mount.get("readOnly") is True
+                assert token["expirationSeconds"] >= 600, "the kubelet refuses shorter tokens"
+                return mount["mountPath"].rstrip("/") + "/" + token["path"]
+    raise AssertionError(f"no projected service account token with audience {audience}")
+
+
+def pod_env():
+    _, container = pod_and_container()
+    return {e["name"]: e["value"] for e in container["env"] if "value" in e}
+
+
+def test_the_pod_runs_as_its_own_service_account_without_an_api_token():
+    docs = k8s()
+    account = docs["ServiceAccount"]
+    assert docs["Deployment"]["spec"]["template"]["spec"]["serviceAccountName"] == account["metadata"]["name"]
+    # stopgate never calls the Kubernetes API: the projected STS tokens are all it needs.
+    assert account["automountServiceAccountToken"] is False
+
+
+def test_ack_rrsa_projects_the_token_where_the_alibaba_chain_reads_it():
+    env = pod_env()
+    assert env["ALIBABA_CLOUD_OIDC_TOKEN_FILE"] == token_path_for("sts.aliyuncs.com")
+    assert env["ALIBABA_CLOUD_ROLE_ARN"].startswith("acs:ram::")
+    assert re.match(r"acs:ram::\d+:oidc-provider/ack-rrsa-", env["ALIBABA_CLOUD_OIDC_PROVIDER_ARN"])
+    # The VPC endpoint is regional: stopgate refuses sts_vpc without a region.
+    assert env["ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED"] == "true" and env["ALIBABA_CLOUD_STS_REGION"]
+
+
+def test_tke_projects_the_token_where_the_tencent_chain_reads_it():
+    env = pod_env()
+    assert env["TKE_WEB_IDENTITY_TOKEN_FILE"] == token_path_for("sts.cloud.tencent.com")
+    assert env["TKE_ROLE_ARN"].startswith("qcs::cam::uin/")
+    assert env["TKE_PROVIDER_ID"] and env["TKE_REGION"], "the chain needs all four TKE variables"
+    assert token_path_for("sts.cloud.tencent.com") != token_path_for("sts.aliyuncs.com")
+
+
+def test_the_default_account_uses_each_vendors_default_chain():
+    config = tomllib.loads(k8s()["Secret"]["stringData"]["stopgate.toml"])
+    default = config["accounts"]["default"]
+    # The settings a default_chain table may hold (src/config/source.rs); anything else is refused.
+    allowed = {"source", "sts_region", "sts_vpc", "sts_endpoint", "metadata_endpoint"}
+    for vendor in ("alibaba", "tencent"):
+        assert default[vendor]["source"] == "default_chain"
+        assert set(default[vendor]) <= allowed, vendor
+
+
+@pytest.mark.skipif(not Path(os.environ.get("STOPGATE_BIN", ROOT / "target/debug/stopgate")).exists(),
+                    reason="needs a built gateway (cargo build, or STOPGATE_BIN)")
+def test_the_gateway_reads_the_manifests_config_and_pod_identity():
+    """The manifest's stopgate.toml and pod environment, given to the real gateway: both chains
+    pick OIDC, and each reads the token from the path the manifest projects it to."""
+    from gateway import Process
+
+    config = k8s()["Secret"]["stringData"]["stopgate.toml"]
+    with tempfile.TemporaryDirectory() as home:
+        path = Path(home) / "stopgate.toml"
+        path.write_text(config)
+        env = pod_env()
+        # Nothing from this machine may win over the pod's identity: no keys, no profile files.
+        for name in ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+                     "ALIBABA_CLOUD_SECURITY_TOKEN", "ALIBABA_CLOUD_CREDENTIALS_FILE",
+                     "ALIBABA_CLOUD_PROFILE", "TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY",
+                     "TENCENTCLOUD_SESSION_TOKEN", "STOPGATE_REDIS_URL", "OTEL_EXPORTER_OTLP_ENDPOINT"):
+            env[name] = ""
+        env.update({"HOME": home, "RUST_LOG": "info"})
+        gateway = Process("serve", "--listen", "127.0.0.1:0", "--config", str(path), env=env)
+        try:
+            gateway.wait_for(r"stopgate listening on (\S+)", timeout=30)
+            for vendor in ("alibaba", "tencent"):
+                gateway.wait_for(rf"(default credential chain resolved.*provider={vendor}.*source=\W?oidc)")
+            # No token is projected on this machine: each refresh names the file it looked for,
+            # before any call to STS.
+            for variable in ("ALIBABA_CLOUD_OIDC_TOKEN_FILE", "TKE_WEB_IDENTITY_TOKEN_FILE"):
+                gateway.wait_for("(cannot read the OIDC token file " + re.escape(env[variable]) + ")")
+        finally:
+            gateway.stop()

@@ -7,6 +7,7 @@ use serde_json::Value;
 use super::client::AlibabaClient;
 use super::ecs::{observed, text};
 use crate::model::StopError;
+use crate::provider::select::{available_regions, tag_pairs};
 use crate::provider::{RegionList, Scope, Selected, SelectedPage, TagMatch};
 
 /// `Tag.N` goes from 1 to 20.
@@ -14,19 +15,6 @@ pub const MAX_TAGS: usize = 20;
 
 /// The largest page `MaxResults` asks for.
 const PAGE: u32 = 100;
-
-/// The tags of one `Instances.Instance` entry.
-fn tags(instance: &Value) -> Vec<(String, String)> {
-    instance
-        .pointer("/Tags/Tag")
-        .and_then(Value::as_array)
-        .map(|list| {
-            list.iter()
-                .map(|t| (text(t, "TagKey"), text(t, "TagValue")))
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 /// One page of the instances carrying `tags`.
 pub async fn select(
@@ -56,7 +44,7 @@ pub async fn select(
             list.iter()
                 .map(|i| Selected {
                     observed: observed(i),
-                    tags: tags(i),
+                    tags: tag_pairs(i.pointer("/Tags/Tag"), "TagKey", "TagValue"),
                 })
                 .collect()
         })
@@ -73,20 +61,12 @@ pub async fn select(
 pub async fn regions(client: &AlibabaClient, scope: Scope<'_>) -> Result<RegionList, StopError> {
     let params = vec![("RegionId".to_string(), scope.region.to_string())];
     let (body, request_id) = client.call(scope, "DescribeRegions", &params).await?;
-    let regions = body
-        .pointer("/Regions/Region")
-        .and_then(Value::as_array)
-        .map(|list| {
-            list.iter()
-                .filter(|r| {
-                    let status = text(r, "Status");
-                    status.is_empty() || status == "available"
-                })
-                .map(|r| text(r, "RegionId"))
-                .filter(|r| !r.is_empty())
-                .collect()
-        })
-        .unwrap_or_default();
+    let regions = available_regions(
+        body.pointer("/Regions/Region"),
+        "RegionId",
+        "Status",
+        "available",
+    );
     Ok(RegionList {
         regions,
         request_id,

@@ -59,7 +59,7 @@ pub fn is_region(region: &str) -> bool {
         })
 }
 
-pub(super) fn text(value: &Value, key: &str) -> String {
+fn text(value: &Value, key: &str) -> String {
     value
         .get(key)
         .and_then(Value::as_str)

@@ -9,8 +9,9 @@
 use serde_json::{Value, json};
 
 use super::client::{CVM, TencentClient};
-use super::cvm::{observed, text};
+use super::cvm::observed;
 use crate::model::StopError;
+use crate::provider::select::{available_regions, tag_pairs};
 use crate::provider::{RegionList, Scope, Selected, SelectedPage, TagMatch};
 
 /// `Filters` holds at most 10 filters.
@@ -34,19 +35,6 @@ fn filters(wanted: &[TagMatch]) -> Vec<Value> {
     filters
 }
 
-/// The tags of one `InstanceSet` entry.
-fn tags(instance: &Value) -> Vec<(String, String)> {
-    instance
-        .get("Tags")
-        .and_then(Value::as_array)
-        .map(|list| {
-            list.iter()
-                .map(|t| (text(t, "Key"), text(t, "Value")))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// One page of the instances carrying `tags`; the page token is the offset.
 pub async fn select(
     client: &TencentClient,
@@ -66,7 +54,7 @@ pub async fn select(
             list.iter()
                 .map(|i| Selected {
                     observed: observed(i),
-                    tags: tags(i),
+                    tags: tag_pairs(i.get("Tags"), "Key", "Value"),
                 })
                 .collect()
         })
@@ -87,20 +75,7 @@ pub async fn regions(client: &TencentClient, scope: Scope<'_>) -> Result<RegionL
     let (body, request_id) = client
         .call(scope, CVM, "DescribeRegions", &json!({}))
         .await?;
-    let regions = body
-        .get("RegionSet")
-        .and_then(Value::as_array)
-        .map(|list| {
-            list.iter()
-                .filter(|r| {
-                    let state = text(r, "RegionState");
-                    state.is_empty() || state == "AVAILABLE"
-                })
-                .map(|r| text(r, "Region"))
-                .filter(|r| !r.is_empty())
-                .collect()
-        })
-        .unwrap_or_default();
+    let regions = available_regions(body.get("RegionSet"), "Region", "RegionState", "AVAILABLE");
     Ok(RegionList {
         regions,
         request_id,
