@@ -551,7 +551,7 @@ async fn stop_instances_by_tag_shows_each_region_and_what_each_region_matched() 
     let hangzhou = v.ids(0..3);
     let shanghai = v.ids(10..12);
     let prod = v.ids(20..22);
-    let untagged_team = v.ids(30..31);
+    let no_team = v.ids(30..31);
     seed_tagged(
         &h,
         v,
@@ -576,7 +576,7 @@ async fn stop_instances_by_tag_shows_each_region_and_what_each_region_matched() 
         json!({"env": "prod", "team": "a"}),
     )
     .await;
-    seed_tagged(&h, v, "cn-hangzhou", &untagged_team, json!({"env": "dev"})).await;
+    seed_tagged(&h, v, "cn-hangzhou", &no_team, json!({"env": "dev"})).await;
     // cn-qingdao is a region stopgate knows and the simulator does not serve: unreadable.
     let (code, out, err) = stopgate(
         &h,
@@ -611,7 +611,7 @@ async fn stop_instances_by_tag_shows_each_region_and_what_each_region_matched() 
             assert_eq!(cells[1..3], [region, "STOP_ACCEPTED"], "{out}");
         }
     }
-    for id in prod.iter().chain(&untagged_team) {
+    for id in prod.iter().chain(&no_team) {
         assert!(!out.contains(id.as_str()), "{id} does not match: {out}");
         assert_eq!(h.state(v, id).await, v.running);
     }
