@@ -765,3 +765,34 @@ async fn a_selector_missing_its_bound_or_regions_is_refused_before_any_call() {
     assert!(h.calls(TENCENT, "DescribeInstances").await.is_empty());
     assert!(h.calls(TENCENT, "StopInstances").await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_regions_lists_every_region_searched() {
+    let h = Harness::start().await;
+    let v = TENCENT;
+    seed_tagged(&h, v, "ap-guangzhou", &v.ids(0..2), json!({"env": "dev"})).await;
+    seed_tagged(&h, v, "ap-shanghai", &v.ids(10..11), json!({"env": "dev"})).await;
+    let (code, out, err) = stopgate(
+        &h,
+        &[
+            "stop-instances",
+            "--provider",
+            "tencent",
+            "--tag",
+            "env=dev",
+            "--all-regions",
+            "--expect-at-most",
+            "3",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    let regions: Vec<&str> = out.lines().filter(|l| l.starts_with("region ")).collect();
+    assert!(regions.contains(&"region ap-guangzhou: 2 matched"), "{out}");
+    assert!(regions.contains(&"region ap-shanghai: 1 matched"), "{out}");
+    assert!(regions.len() > 2, "every region of the account: {out}");
+    for line in &regions {
+        assert!(line.ends_with(" matched"), "no region failed: {out}");
+    }
+    assert!(out.contains("3 instance(s): STOP_ACCEPTED 3"), "{out}");
+}
