@@ -4,8 +4,9 @@
 //! vendor's RequestId, so that a vendor's audit entry can be joined to whoever asked.
 //!
 //! Every line has the tracing target `stopgate::audit` and a field `audit` naming the event:
-//! `operation.accepted`, `vendor.call` (each stop or cancel sent, retries included) and
-//! `operation.finished`. No secret is ever a field.
+//! `operation.accepted`, `selector.resolved` (what a selector matched, per region),
+//! `vendor.call` (each stop or cancel sent, retries included) and `operation.finished`. No
+//! secret is ever a field.
 
 use crate::model::{Provider, StopError};
 
@@ -39,10 +40,45 @@ pub fn accepted(origin: &Origin, requested: usize, unique: usize, fingerprint: &
     );
 }
 
-/// A state-changing vendor call was sent for `instance_ids` (empty: every instance of an
-/// execution); `answer` is its vendor RequestId, or the error it met.
+/// A selector was resolved: what it asked for, and how many instances it matched in each
+/// region searched (or why a region could not be read). `refused`: more matched than
+/// expected, so nothing is stopped.
+pub fn selector_resolved(
+    origin: &Origin,
+    tags: &str,
+    expect_at_most: usize,
+    regions: &[(String, Result<usize, String>)],
+    refused: bool,
+) {
+    let matched: usize = regions.iter().filter_map(|(_, r)| r.as_ref().ok()).sum();
+    let per_region: Vec<String> = regions
+        .iter()
+        .map(|(region, r)| match r {
+            Ok(n) => format!("{region}={n}"),
+            Err(reason) => format!("{region}:{reason}"),
+        })
+        .collect();
+    tracing::info!(
+        target: "stopgate::audit",
+        audit = "selector.resolved",
+        request_id = %origin.request_id,
+        caller = %origin.caller,
+        provider = %origin.provider,
+        account = %origin.account,
+        tags,
+        expect_at_most,
+        matched,
+        regions = %per_region.join(","),
+        refused,
+        "selector resolved"
+    );
+}
+
+/// A state-changing vendor call was sent in `region` for `instance_ids` (empty: every
+/// instance of an execution); `answer` is its vendor RequestId, or the error it met.
 pub fn vendor_call(
     origin: &Origin,
+    region: &str,
     action: &str,
     instance_ids: &[String],
     answer: Result<Option<&str>, &StopError>,
@@ -66,7 +102,7 @@ pub fn vendor_call(
         caller = %origin.caller,
         provider = %origin.provider,
         account = %origin.account,
-        region = %origin.region,
+        region,
         action,
         instances = instance_ids.len(),
         instance_ids = %instance_ids.join(","),

@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::cluster::Replica;
 use common::*;
 use serde_json::{Value, json};
 use stopgate::api::pb;
@@ -25,12 +26,12 @@ fn unserved_region(v: Vendor) -> &'static str {
 }
 
 /// Seeds running instances `ids` in `region`, each carrying `tags`.
-async fn seed_tagged(h: &Harness, v: Vendor, region: &str, ids: &[String], tags: Value) {
+async fn seed_tagged(sim: &Sim, v: Vendor, region: &str, ids: &[String], tags: Value) {
     let instances: Vec<Value> = ids
         .iter()
         .map(|id| json!({"id": id, "tags": tags}))
         .collect();
-    h.admin(
+    sim.admin(
         "POST",
         "/_sim/instances",
         json!({"provider": v.name, "region": region, "instances": instances}),
@@ -87,7 +88,7 @@ async fn fleet(h: &Harness, v: Vendor, dev: usize) -> Fleet {
         other: v.ids(2000..2004),
     };
     seed_tagged(
-        h,
+        &h.simulator,
         v,
         v.region,
         &fleet.dev,
@@ -95,14 +96,21 @@ async fn fleet(h: &Harness, v: Vendor, dev: usize) -> Fleet {
     )
     .await;
     seed_tagged(
-        h,
+        &h.simulator,
         v,
         v.region,
         &fleet.prod,
         json!({"env": "prod", "team": "a"}),
     )
     .await;
-    seed_tagged(h, v, other_region(v), &fleet.other, json!({"env": "dev"})).await;
+    seed_tagged(
+        &h.simulator,
+        v,
+        other_region(v),
+        &fleet.other,
+        json!({"env": "dev"}),
+    )
+    .await;
     fleet
 }
 
@@ -393,7 +401,14 @@ async fn re_attaching_to_a_selector_stop_replays_it_and_sends_nothing_again(v: V
     assert_eq!(first.results.len(), f.dev.len() + f.other.len());
     let stops = h.calls(v, "StopInstances").await.len();
     // Another instance now carries the tag: the operation's selection stays what it was.
-    seed_tagged(&h, v, v.region, &v.ids(3000..3001), json!({"env": "dev"})).await;
+    seed_tagged(
+        &h.simulator,
+        v,
+        v.region,
+        &v.ids(3000..3001),
+        json!({"env": "dev"}),
+    )
+    .await;
     let again = h.stop(request).await;
     assert!(again.accepted.as_ref().unwrap().reattached);
     let ids = |s: &Stream| {
@@ -411,6 +426,61 @@ async fn re_attaching_to_a_selector_stop_replays_it_and_sends_nothing_again(v: V
         first.summary.as_ref().unwrap().regions
     );
     assert_eq!(h.calls(v, "StopInstances").await.len(), stops);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_names_what_a_selector_matched_in_each_region_and_where_each_stop_went() {
+    let v = ALIBABA;
+    let sim = Sim::start().await;
+    let (home, other) = (v.ids(0..2), v.ids(10..11));
+    seed_tagged(&sim, v, v.region, &home, json!({"incident": "4711"})).await;
+    seed_tagged(
+        &sim,
+        v,
+        other_region(v),
+        &other,
+        json!({"incident": "4711"}),
+    )
+    .await;
+    let gateway = Replica::start(sim.addr, "poll_interval_ms = 50\n").await;
+    let request = selecting(
+        v,
+        vec![tag("incident", Some("4711"))],
+        &[v.region, other_region(v), unserved_region(v)],
+        10,
+    );
+    let s = collect_stop(&gateway.client, tonic::Request::new(request))
+        .await
+        .unwrap();
+    let id = s.accepted.as_ref().unwrap().request_id.clone();
+    let logs = gateway.log_lines();
+    let of = |event: &str| -> Vec<&String> {
+        logs.iter()
+            .filter(|l| {
+                l.contains(&format!("audit=\"{event}\"")) || l.contains(&format!("audit={event}"))
+            })
+            .filter(|l| l.contains(&id))
+            .collect()
+    };
+    let resolved = of("selector.resolved");
+    assert_eq!(resolved.len(), 1, "{logs:#?}");
+    let line = resolved[0];
+    assert!(line.contains("incident=4711"), "{line}");
+    assert!(
+        line.contains(&format!("{}=2", v.region))
+            && line.contains(&format!("{}=1", other_region(v))),
+        "{line}"
+    );
+    assert!(line.contains(&format!("{}:", unserved_region(v))), "{line}");
+    let calls = of("vendor.call");
+    assert_eq!(calls.len(), 2, "one stop per region: {logs:#?}");
+    for region in [v.region, other_region(v)] {
+        assert!(
+            calls.iter().any(|l| l.contains(&format!("region={region}"))
+                || l.contains(&format!("region=\"{region}\""))),
+            "a stop in {region}: {calls:#?}"
+        );
+    }
 }
 
 on_both_clouds!(

@@ -277,6 +277,7 @@ impl Caller {
         if let Some(origin) = &self.origin {
             crate::audit::vendor_call(
                 origin,
+                &self.target.region,
                 action,
                 ids,
                 answer.as_ref().map(|t| t.vendor_request_id()),

@@ -230,7 +230,24 @@ impl Engine {
             .filter_map(|r| r.found.as_ref().ok())
             .map(|f| f.matched)
             .sum();
-        if matched > selection.expect_at_most {
+        let refused = matched > selection.expect_at_most;
+        if let Some(origin) = ledger.origin() {
+            let per_region: Vec<(String, Result<usize, String>)> = reads
+                .iter()
+                .map(|r| {
+                    let found = r.found.as_ref().map(|f| f.matched);
+                    (r.region.clone(), found.map_err(|e| e.reason.clone()))
+                })
+                .collect();
+            crate::audit::selector_resolved(
+                &origin,
+                &selection.tags_text(),
+                selection.expect_at_most,
+                &per_region,
+                refused,
+            );
+        }
+        if refused {
             return ledger
                 .abort(too_many(request, &selection, &reads, matched))
                 .await;

@@ -82,11 +82,18 @@ class Admin:
     def timings(self, **timings):
         return self.call("POST", "/_sim/timings", timings)
 
-    def add_instances(self, provider, region, instances, account=None):
+    def add_instances(self, provider, region, instances, account=None, tags=None):
+        """Seeds `instances` (InstanceSpecs); `tags` are carried by every one of them."""
         body = {"provider": provider, "region": region, "instances": instances}
         if account is not None:
             body["account"] = account
+        if tags is not None:
+            body["tags"] = tags
         return self.call("POST", "/_sim/instances", body)["instances"]
+
+    def add_tagged(self, provider, region, count, tags):
+        """Seeds `count` running instances carrying `tags`; returns their ids."""
+        return self.add_instances(provider, region, [{} for _ in range(count)], tags=tags)
 
     def add_instance(self, provider, region, **spec):
         account = spec.pop("account", None)
@@ -232,6 +239,35 @@ def ali_instances(client, ids, region=ALI_REGION):
     return {i.instance_id: i for i in (items or [])}
 
 
+def ali_tag_request(tags, region=ALI_REGION, **kw):
+    """DescribeInstancesRequest selecting by `tags`: a list of (key, value or None)."""
+    from alibabacloud_ecs20140526 import models as m
+
+    tag = [m.DescribeInstancesRequestTag(key=k, value=v) for k, v in tags]
+    return m.DescribeInstancesRequest(region_id=region, tag=tag, **kw)
+
+
+def ali_select(client, tags, region=ALI_REGION, max_results=100):
+    """Every page of DescribeInstances by `tags` -> (pages: list of id lists, last body)."""
+    pages, token, body = [], None, None
+    while True:
+        body = client.describe_instances(ali_tag_request(
+            tags, region, max_results=max_results, next_token=token)).body
+        items = body.instances.instance if body.instances else []
+        pages.append([i.instance_id for i in (items or [])])
+        token = body.next_token
+        if not token:
+            return pages, body
+        assert len(pages) < 1000, "paging does not end"
+
+
+def ali_tags(instance):
+    """An Alibaba Instance model's tags -> {key: value}."""
+    if instance.tags is None or not instance.tags.tag:
+        return {}
+    return {t.tag_key: t.tag_value for t in instance.tags.tag}
+
+
 def ali_invocation(client, invoke_id, region=ALI_REGION):
     """DescribeInvocations InvokeId=… -> the Invocation model (or None)."""
     from alibabacloud_ecs20140526 import models as m
@@ -278,6 +314,49 @@ def tc_instances(cvm, ids):
     req.Limit = 100
     resp = cvm.DescribeInstances(req)
     return {i.InstanceId: i for i in (resp.InstanceSet or [])}
+
+
+def tc_cvm_filter(name, *values):
+    from tencentcloud.cvm.v20170312 import models as m
+
+    f = m.Filter()
+    f.Name = name
+    f.Values = list(values)
+    return f
+
+
+def tc_describe(cvm, filters=None, offset=None, limit=None, ids=None):
+    """DescribeInstances with Filters (a list of (name, [values])), Offset, Limit."""
+    from tencentcloud.cvm.v20170312 import models as m
+
+    req = m.DescribeInstancesRequest()
+    if filters is not None:
+        req.Filters = [tc_cvm_filter(name, *values) for name, values in filters]
+    if ids is not None:
+        req.InstanceIds = list(ids)
+    req.Offset, req.Limit = offset, limit
+    return cvm.DescribeInstances(req)
+
+
+def tc_select(cvm, filters, limit=100):
+    """Every page of DescribeInstances by `filters` -> (pages: list of id lists, TotalCounts)."""
+    pages, totals, offset = [], [], 0
+    while True:
+        resp = tc_describe(cvm, filters, offset=offset, limit=limit)
+        ids = [i.InstanceId for i in (resp.InstanceSet or [])]
+        totals.append(resp.TotalCount)
+        if not ids:
+            return pages, totals
+        pages.append(ids)
+        offset += len(ids)
+        if offset >= resp.TotalCount:
+            return pages, totals
+        assert len(pages) < 1000, "paging does not end"
+
+
+def tc_tags(instance):
+    """A Tencent Instance model's tags -> {key: value}."""
+    return {t.Key: t.Value for t in (instance.Tags or [])}
 
 
 def tc_wait_state(cvm, instance_id, state, timeout=5.0):

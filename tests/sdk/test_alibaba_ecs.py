@@ -1,14 +1,17 @@
 """Alibaba ECS instance actions through the Tea SDK (alibabacloud-ecs20140526, V3 signature).
 
 Covers StopInstance, StopInstances, StartInstances, DescribeInstanceStatus, DescribeInstances
-and the behaviours listed in docs/simulator.md "Actions" (checked against docs/vendors/alibaba.md 2.x).
+(also selecting by tags), DescribeRegions and the behaviours listed in docs/simulator.md
+"Actions" (checked against docs/vendors/alibaba.md 2.x and "Selecting instances by tag").
 """
+
+import json
 
 import pytest
 from alibabacloud_ecs20140526 import models as m
 
-from simutil import (ALI_REGION, ali_error, ali_instances, ali_status, ali_statuses,
-                     ali_wait_status, wait_value)
+from simutil import (ALI_REGION, AdminError, ali_error, ali_instances, ali_select, ali_status,
+                     ali_statuses, ali_tag_request, ali_tags, ali_wait_status, wait_value)
 
 STOPPED_MSG = "Status of the specified instance is Stopped but the expected status is in (Running)."
 
@@ -428,3 +431,168 @@ def test_accounts_are_isolated(admin, ali, ali_client_factory):
     other.stop_instance(m.StopInstanceRequest(instance_id=theirs))
     ali_wait_status(other, theirs, "Stopped")
     assert ali_status(ali, mine) == "Running"
+
+
+# ---------------------------------------------------------------------------------------------
+# Selecting by tags: DescribeInstances Tag.N.Key / Tag.N.Value, MaxResults + NextToken
+
+
+def tagged_fleet(admin):
+    """dev: env=dev,team=a; prod: env=prod,team=a; lone: env=dev only; bare: no tags."""
+    return {
+        "dev": admin.add_tagged("alibaba", ALI_REGION, 3, {"env": "dev", "team": "a"}),
+        "prod": admin.add_tagged("alibaba", ALI_REGION, 2, {"env": "prod", "team": "a"}),
+        "lone": admin.add_tagged("alibaba", ALI_REGION, 1, {"env": "dev"}),
+        "bare": admin.add_instances("alibaba", ALI_REGION, [{}]),
+    }
+
+
+@pytest.mark.parametrize("client", ["ali", "ali_v2"])
+def test_describe_instances_by_tag_value(admin, request, client):
+    ecs = request.getfixturevalue(client)  # V3 and V2 signatures send the same Tag.N.*
+    f = tagged_fleet(admin)
+    pages, body = ali_select(ecs, [("env", "dev")])
+    assert pages == [f["dev"] + f["lone"]]  # creation order
+    assert body.total_count == 4
+    assert body.next_token == ""
+    inst = ali_instances(ecs, f["dev"][:1])[f["dev"][0]]
+    assert ali_tags(inst) == {"env": "dev", "team": "a"}
+
+
+def test_describe_instances_by_tag_key_alone_matches_any_value(admin, ali):
+    f = tagged_fleet(admin)
+    pages, body = ali_select(ali, [("team", None)])
+    assert pages == [f["dev"] + f["prod"]]
+    assert body.total_count == 5
+
+
+def test_describe_instances_by_several_tags_needs_all(admin, ali):
+    f = tagged_fleet(admin)
+    pages, _ = ali_select(ali, [("env", "dev"), ("team", None)])
+    assert pages == [f["dev"]]
+    pages, _ = ali_select(ali, [("env", "dev"), ("team", "b")])
+    assert pages == [[]]
+
+
+def test_describe_instances_by_tag_matching_nothing(admin, ali):
+    tagged_fleet(admin)
+    pages, body = ali_select(ali, [("env", "staging")])
+    assert pages == [[]]
+    assert body.total_count == 0 and body.next_token == ""
+
+
+def test_describe_instances_by_tag_with_instance_ids_and_status(admin, ali):
+    f = tagged_fleet(admin)
+    stopped = admin.add_instances("alibaba", ALI_REGION, [{"state": "Stopped"}], tags={"env": "dev"})
+    ids = f["dev"][:2] + f["prod"] + stopped
+    resp = ali.describe_instances(ali_tag_request(
+        [("env", "dev")], instance_ids=json.dumps(ids), max_results=100))
+    assert [i.instance_id for i in resp.body.instances.instance] == f["dev"][:2] + stopped
+    resp = ali.describe_instances(ali_tag_request([("env", "dev")], status="Stopped"))
+    assert [i.instance_id for i in resp.body.instances.instance] == stopped
+
+
+def test_describe_instances_untagged_answer_is_unchanged(admin, ali):
+    iid = seed(admin)
+    inst = ali_instances(ali, [iid])[iid]
+    assert inst.tags is None  # no Tags member for an instance without tags
+
+
+def test_tag_paging_beyond_one_page_returns_each_match_once(admin, ali):
+    matches = admin.add_tagged("alibaba", ALI_REGION, 250, {"env": "dev"})
+    admin.add_tagged("alibaba", ALI_REGION, 30, {"env": "prod"})
+    pages, body = ali_select(ali, [("env", "dev")], max_results=100)
+    assert [len(p) for p in pages] == [100, 100, 50]
+    assert [i for p in pages for i in p] == matches
+    assert body.total_count == 250
+
+
+def test_tag_paging_stays_consistent_while_instances_are_added(admin, ali):
+    first = admin.add_tagged("alibaba", ALI_REGION, 25, {"env": "dev"})
+    resp = ali.describe_instances(ali_tag_request([("env", "dev")], max_results=10))
+    seen = [i.instance_id for i in resp.body.instances.instance]
+    later = admin.add_tagged("alibaba", ALI_REGION, 5, {"env": "dev"})
+    token = resp.body.next_token
+    while token:
+        resp = ali.describe_instances(ali_tag_request([("env", "dev")], max_results=10,
+                                                      next_token=token))
+        seen += [i.instance_id for i in resp.body.instances.instance]
+        token = resp.body.next_token
+    assert seen == first + later  # nothing repeated, nothing skipped
+
+
+def test_tag_paging_with_page_number_and_size(admin, ali):
+    matches = admin.add_tagged("alibaba", ALI_REGION, 25, {"env": "dev"})
+    got = []
+    for number in (1, 2, 3):
+        resp = ali.describe_instances(ali_tag_request([("env", "dev")], page_number=number,
+                                                      page_size=10))
+        assert (resp.body.page_number, resp.body.page_size, resp.body.total_count) == (number, 10, 25)
+        got += [i.instance_id for i in resp.body.instances.instance]
+    assert got == matches
+
+
+def test_tag_limits_and_errors(admin, ali):
+    admin.add_tagged("alibaba", ALI_REGION, 1, {"k1": "v"})
+    twenty = [("k%d" % n, "v") for n in range(1, 21)]
+    ali.describe_instances(ali_tag_request(twenty))  # 20 tags: the documented maximum
+    with ali_error("InvalidTagCount", 400):
+        ali.describe_instances(ali_tag_request(twenty + [("k21", "v")]))
+    with ali_error("InvalidTag.Mismatch", 400):
+        ali.describe_instances(ali_tag_request([(None, "dev")]))
+    with ali_error("InvalidTagKey.Malformed", 400):
+        ali.describe_instances(ali_tag_request([("k" * 129, "v")]))
+    with ali_error("InvalidTagValue.Malformed", 400):
+        ali.describe_instances(ali_tag_request([("env", "v" * 129)]))
+    with ali_error("InvalidParameter.NextToken", 400):
+        ali.describe_instances(ali_tag_request([("env", "dev")], next_token="not-a-token"))
+
+
+def test_tag_max_results_is_clamped_not_refused(admin, ali):
+    admin.add_tagged("alibaba", ALI_REGION, 120, {"env": "dev"})
+    resp = ali.describe_instances(ali_tag_request([("env", "dev")], max_results=500))
+    assert len(resp.body.instances.instance) == 100
+    assert resp.body.next_token
+    resp = ali.describe_instances(ali_tag_request([("env", "dev")], max_results=1))
+    assert len(resp.body.instances.instance) == 10
+
+
+def test_tags_are_per_region(admin, ali, ali_client_factory):
+    here = admin.add_tagged("alibaba", ALI_REGION, 2, {"env": "dev"})
+    there = admin.add_tagged("alibaba", "cn-shanghai", 3, {"env": "dev"})
+    assert ali_select(ali, [("env", "dev")])[0] == [here]
+    sh = ali_client_factory(region_id="cn-shanghai")
+    assert ali_select(sh, [("env", "dev")], region="cn-shanghai")[0] == [there]
+
+
+def test_admin_lists_and_checks_tags(admin):
+    iid = admin.add_instances("alibaba", ALI_REGION, [{"tags": {"team": "b"}}],
+                              tags={"env": "dev", "team": "a"})[0]
+    listed = {i["id"]: i for i in admin.instances("alibaba", ALI_REGION)["instances"]}
+    assert listed[iid]["tags"] == {"env": "dev", "team": "b"}  # the instance's own tag wins
+    with pytest.raises(AdminError) as ei:
+        admin.add_instances("alibaba", ALI_REGION, [{"tags": {"": "x"}}])
+    assert ei.value.status == 400
+    with pytest.raises(AdminError):
+        admin.add_instances("alibaba", ALI_REGION, [{"tags": {"k%d" % n: "v" for n in range(21)}}])
+
+
+# ---------------------------------------------------------------------------------------------
+# DescribeRegions
+
+
+def test_describe_regions(ali):
+    body = ali.describe_regions(m.DescribeRegionsRequest()).body
+    regions = {r.region_id: r for r in body.regions.region}
+    assert {"cn-hangzhou", "cn-shanghai", "ap-southeast-1"} <= set(regions)
+    assert {r.status for r in regions.values()} == {"available"}
+    assert regions["cn-shanghai"].region_endpoint == "ecs.cn-shanghai.aliyuncs.com"
+    assert regions["cn-hangzhou"].local_name == "华东1（杭州）"  # AcceptLanguage defaults to zh-CN
+    english = ali.describe_regions(m.DescribeRegionsRequest(accept_language="en-US")).body
+    assert {r.region_id: r.local_name for r in english.regions.region}["cn-hangzhou"] == \
+        "China (Hangzhou)"
+
+
+def test_describe_regions_over_v2(ali_v2):
+    body = ali_v2.describe_regions(m.DescribeRegionsRequest()).body
+    assert "cn-hangzhou" in [r.region_id for r in body.regions.region]

@@ -1,13 +1,15 @@
 """Tencent CVM 2017-03-12 through tencentcloud-sdk-python (TC3): StopInstances,
-StartInstances, DescribeInstancesStatus, DescribeInstances (docs/simulator.md, docs/vendors/tencent.md 2.x)."""
+StartInstances, DescribeInstancesStatus, DescribeInstances (also selecting by tag filters),
+DescribeRegions (docs/simulator.md, docs/vendors/tencent.md 2.x and "Selecting instances by tag")."""
 
 import json
+import time
 
 import pytest
 from tencentcloud.cvm.v20170312 import models as m
 
-from simutil import (TC_REGION, http_request, tc_error, tc_instances, tc_state, tc_states,
-                     tc_wait_state, wait_value)
+from simutil import (TC_REGION, http_request, tc_describe, tc_error, tc_instances, tc_select,
+                     tc_state, tc_states, tc_tags, tc_wait_state, wait_value)
 
 
 def seed(admin, region=TC_REGION, **spec):
@@ -296,3 +298,144 @@ def test_response_wire_format(sim, admin, cvm):
     err = json.loads(body)["Response"]
     assert err["Error"]["Code"].startswith("AuthFailure.")
     assert err["RequestId"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Selecting by tags: DescribeInstances Filters tag:KEY, tag-key, tag-value; Offset/Limit paging
+
+
+def tagged_fleet(admin):
+    """dev: env=dev,team=a; prod: env=prod,team=a; lone: env=dev only; bare: no tags."""
+    return {
+        "dev": admin.add_tagged("tencent", TC_REGION, 3, {"env": "dev", "team": "a"}),
+        "prod": admin.add_tagged("tencent", TC_REGION, 2, {"env": "prod", "team": "a"}),
+        "lone": admin.add_tagged("tencent", TC_REGION, 1, {"env": "dev"}),
+        "bare": admin.add_instances("tencent", TC_REGION, [{}]),
+    }
+
+
+def selected(cvm, filters):
+    pages, totals = tc_select(cvm, filters)
+    return [i for p in pages for i in p], set(totals)
+
+
+@pytest.mark.parametrize("method", ["POST", "GET"])
+def test_filter_by_tag_value(admin, tc_factory, method):
+    cvm = tc_factory("cvm", method=method)  # GET flattens Filters.0.Values.0
+    f = tagged_fleet(admin)
+    got, totals = selected(cvm, [("tag:env", ["dev"])])
+    assert got == f["dev"] + f["lone"]  # creation order
+    assert totals == {4}
+    inst = tc_describe(cvm, [("tag:env", ["dev"])], limit=1).InstanceSet[0]
+    assert tc_tags(inst) == {"env": "dev", "team": "a"}
+
+
+def test_values_of_one_filter_are_alternatives(admin, cvm):
+    f = tagged_fleet(admin)
+    assert selected(cvm, [("tag:env", ["prod", "dev"])])[0] == f["dev"] + f["prod"] + f["lone"]
+
+
+def test_filter_by_tag_key_alone(admin, cvm):
+    f = tagged_fleet(admin)
+    assert selected(cvm, [("tag-key", ["team"])])[0] == f["dev"] + f["prod"]
+    assert selected(cvm, [("tag-key", ["nope", "team"])])[0] == f["dev"] + f["prod"]
+
+
+def test_filter_by_tag_value_alone(admin, cvm):
+    f = tagged_fleet(admin)
+    assert selected(cvm, [("tag-value", ["prod"])])[0] == f["prod"]
+
+
+def test_several_filters_must_all_hold(admin, cvm):
+    f = tagged_fleet(admin)
+    assert selected(cvm, [("tag:env", ["dev"]), ("tag-key", ["team"])])[0] == f["dev"]
+    assert selected(cvm, [("tag:env", ["dev"]), ("tag:team", ["b"])])[0] == []
+    stopped = admin.add_instances("tencent", TC_REGION, [{"state": "STOPPED"}], tags={"env": "dev"})
+    assert selected(cvm, [("tag:env", ["dev"]), ("instance-state", ["STOPPED"])])[0] == stopped
+
+
+def test_filter_matching_nothing(admin, cvm):
+    tagged_fleet(admin)
+    resp = tc_describe(cvm, [("tag:env", ["staging"])], limit=100)
+    assert resp.TotalCount == 0 and not resp.InstanceSet
+
+
+def test_untagged_instance_has_empty_tags(admin, cvm):
+    iid = admin.add_instance("tencent", TC_REGION)
+    assert tc_tags(tc_instances(cvm, [iid])[iid]) == {}
+
+
+def test_tag_paging_beyond_one_page_returns_each_match_once(admin, cvm):
+    matches = admin.add_tagged("tencent", TC_REGION, 250, {"env": "dev"})
+    admin.add_tagged("tencent", TC_REGION, 30, {"env": "prod"})
+    pages, totals = tc_select(cvm, [("tag:env", ["dev"])], limit=100)
+    assert [len(p) for p in pages] == [100, 100, 50]
+    assert [i for p in pages for i in p] == matches
+    assert set(totals) == {250}
+
+
+def test_limit_defaults_to_20(admin, cvm):
+    admin.add_tagged("tencent", TC_REGION, 25, {"env": "dev"})
+    resp = tc_describe(cvm, [("tag:env", ["dev"])])
+    assert (len(resp.InstanceSet), resp.TotalCount) == (20, 25)
+    resp = tc_describe(cvm, [("tag:env", ["dev"])], offset=20)
+    assert len(resp.InstanceSet) == 5
+
+
+def test_five_thousand_tagged_instances_seed_and_page_quickly(admin, cvm):
+    started = time.monotonic()
+    matches = admin.add_tagged("tencent", TC_REGION, 5000, {"env": "dev"})
+    admin.add_tagged("tencent", TC_REGION, 5000, {"env": "prod"})
+    pages, _ = tc_select(cvm, [("tag:env", ["dev"])], limit=100)
+    assert len(pages) == 50
+    assert [i for p in pages for i in p] == matches
+    assert time.monotonic() - started < 30, "seeding and paging should take seconds"
+
+
+def test_filter_limits_and_errors(admin, cvm):
+    ten = [("tag:k%d" % n, ["v"]) for n in range(10)]
+    tc_describe(cvm, ten)  # 10 filters: the documented maximum
+    with tc_error("InvalidParameterValue.LimitExceeded"):
+        tc_describe(cvm, ten + [("tag:k10", ["v"])])
+    tc_describe(cvm, [("tag:env", ["a", "b", "c", "d", "e"])])  # 5 values: the maximum
+    with tc_error("InvalidFilterValue.LimitExceeded"):
+        tc_describe(cvm, [("tag:env", ["a", "b", "c", "d", "e", "f"])])
+    for limit in (0, 101):
+        with tc_error("InvalidParameterValue.LimitExceeded"):
+            tc_describe(cvm, [("tag:env", ["dev"])], limit=limit)
+    with tc_error("InvalidParameter"):
+        tc_describe(cvm, [("tag:env", ["dev"])], ids=["ins-abcdefgh"])
+    with tc_error("InvalidFilter"):
+        tc_describe(cvm, [("tag-name", ["dev"])])
+    with tc_error("FailedOperation.IllegalTagKey"):
+        tc_describe(cvm, [("tag:", ["dev"])])  # an empty key
+    with tc_error("FailedOperation.IllegalTagKey"):
+        tc_describe(cvm, [("tag:" + "k" * 128, ["dev"])])  # keys have at most 127 characters
+    tc_describe(cvm, [("tag:" + "k" * 127, ["v" * 255])])
+    with tc_error("FailedOperation.IllegalTagKey"):
+        tc_describe(cvm, [("tag-key", [""])])
+    with tc_error("FailedOperation.IllegalTagValue"):
+        tc_describe(cvm, [("tag:env", ["v" * 256])])
+
+
+def test_tags_are_per_region(admin, cvm, tc_factory):
+    here = admin.add_tagged("tencent", TC_REGION, 2, {"env": "dev"})
+    there = admin.add_tagged("tencent", "ap-shanghai", 3, {"env": "dev"})
+    assert selected(cvm, [("tag:env", ["dev"])])[0] == here
+    assert selected(tc_factory("cvm", region="ap-shanghai"), [("tag:env", ["dev"])])[0] == there
+
+
+# ---------------------------------------------------------------------------------------------
+# DescribeRegions
+
+
+def test_describe_regions(cvm, tc_factory):
+    resp = cvm.DescribeRegions(m.DescribeRegionsRequest())
+    regions = {r.Region: r for r in resp.RegionSet}
+    assert resp.TotalCount == len(regions)
+    assert {"ap-guangzhou", "ap-shanghai", "eu-frankfurt"} <= set(regions)
+    assert {r.RegionState for r in regions.values()} == {"AVAILABLE"}
+    assert regions["ap-guangzhou"].RegionName == "South China (Guangzhou)"
+    # Region is not required for this action
+    anywhere = tc_factory("cvm", region="")
+    assert anywhere.DescribeRegions(m.DescribeRegionsRequest()).TotalCount == resp.TotalCount

@@ -74,6 +74,9 @@ struct SeedInstances {
     provider: String,
     region: String,
     account: Option<String>,
+    /// Tags every instance of the batch carries; an instance's own tags add to them and win
+    /// for the same key.
+    tags: Option<std::collections::BTreeMap<String, String>>,
     instances: Vec<InstanceSpec>,
 }
 
@@ -217,10 +220,18 @@ fn add_instances(state: &SimState, request: &HttpRequest) -> Result<Reply, Reply
         .unwrap_or_else(|| state.credentials().default_account(provider));
     let timings = state.timings();
     let now = Instant::now();
+    let batch_tags = body.tags.unwrap_or_default();
     let built = body
         .instances
         .into_iter()
-        .map(|spec| spec.build(provider, &body.region, &timings, now))
+        .map(|mut spec| {
+            if !batch_tags.is_empty() {
+                let mut tags = batch_tags.clone();
+                tags.extend(spec.tags.take().unwrap_or_default());
+                spec.tags = Some(tags);
+            }
+            spec.build(provider, &body.region, &timings, now)
+        })
         .collect::<Result<Vec<_>, _>>()
         .map_err(bad_request)?;
     let ids: Vec<String> = built.iter().map(|i| i.id.clone()).collect();

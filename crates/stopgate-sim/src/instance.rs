@@ -1,7 +1,7 @@
 //! A simulated VM instance: its vendor-neutral phase, the attributes that change how a stop
 //! behaves, and the timed steps that move it (Stopping → Stopped after a delay, and so on).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -173,6 +173,8 @@ pub struct Instance {
     /// Billing mode that took effect on the last stop; `None` while running.
     pub stopped_mode: Option<StoppedMode>,
     pub latest_operation: Option<LatestOperation>,
+    /// The instance's tags, key → value (a key carries one value; the value may be empty).
+    pub tags: BTreeMap<String, String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(skip)]
@@ -200,6 +202,7 @@ impl Instance {
             phase: Phase::Running,
             stopped_mode: None,
             latest_operation: None,
+            tags: BTreeMap::new(),
             created_at: OffsetDateTime::now_utc(),
             steps: VecDeque::new(),
         }

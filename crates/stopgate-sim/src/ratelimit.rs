@@ -1,5 +1,6 @@
 //! The vendors' published rate limits, as token buckets per account × region × action
-//! (docs/vendors/tencent.md, §2.1/§1.0: StopInstances 10/s, Describe* 40/s, TAT 20/s; Alibaba publishes no
+//! (docs/vendors/tencent.md, §2.1/§1.0: StopInstances 10/s, DescribeInstances* 40/s,
+//! DescribeRegions 20/s, TAT 20/s; Alibaba publishes no
 //! figure, docs/vendors/alibaba.md, §5.4, so it is a setting).
 
 use std::collections::HashMap;
@@ -19,6 +20,7 @@ pub fn tencent_published_limit(action: &str) -> Option<f64> {
     match action {
         "StopInstances" | "StartInstances" => Some(10.0),
         "DescribeInstances" | "DescribeInstancesStatus" => Some(40.0),
+        "DescribeRegions" => Some(20.0),
         "RunCommand" | "CancelInvocation" | "DescribeInvocations" | "DescribeInvocationTasks" => {
             Some(20.0)
         }

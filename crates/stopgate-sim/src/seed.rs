@@ -1,5 +1,6 @@
 //! Seeding the world: the instance and invocation specs of the admin API, and the demo world.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use serde::Deserialize;
@@ -27,6 +28,43 @@ pub struct InstanceSpec {
     pub lock: Option<String>,
     pub ignores_shutdown: Option<bool>,
     pub agent_online: Option<bool>,
+    /// Tags, key → value (docs/simulator.md "InstanceSpec").
+    pub tags: Option<BTreeMap<String, String>>,
+}
+
+/// The most tags one instance may carry, and the longest key and value (in characters), as the
+/// vendor allows them on a resource (docs/vendors/alibaba.md, docs/vendors/tencent.md
+/// "Selecting instances by tag").
+pub fn tag_limits(provider: Provider) -> (usize, usize, usize) {
+    match provider {
+        Provider::Alibaba => (20, 128, 128),
+        Provider::Tencent => (50, 127, 255),
+    }
+}
+
+/// Checks an instance's tags against the vendor's limits.
+fn check_tags(provider: Provider, id: &str, tags: &BTreeMap<String, String>) -> Result<(), String> {
+    let (most, key_len, value_len) = tag_limits(provider);
+    if tags.len() > most {
+        return Err(format!(
+            "instance {id} has {} tags; a {provider} instance carries at most {most}",
+            tags.len()
+        ));
+    }
+    for (key, value) in tags {
+        let shown: String = key.chars().take(64).collect();
+        if key.is_empty() || key.chars().count() > key_len {
+            return Err(format!(
+                "instance {id}: tag key {shown:?} must be 1 to {key_len} characters"
+            ));
+        }
+        if value.chars().count() > value_len {
+            return Err(format!(
+                "instance {id}: the value of tag {shown:?} is longer than {value_len} characters"
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl InstanceSpec {
@@ -79,6 +117,10 @@ impl InstanceSpec {
         }
         if let Some(v) = self.network {
             instance.network = v;
+        }
+        if let Some(tags) = self.tags {
+            check_tags(provider, &instance.id, &tags)?;
+            instance.tags = tags;
         }
         instance.ignores_shutdown = self.ignores_shutdown.unwrap_or(false);
         instance.agent_online = self.agent_online.unwrap_or(true);

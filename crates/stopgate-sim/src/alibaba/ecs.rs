@@ -1,13 +1,14 @@
 //! Simulated ECS instance actions: StopInstance, StopInstances, StartInstances,
-//! DescribeInstanceStatus, DescribeInstances (docs/vendors/alibaba.md, §2.1, §2.2, §2.4, §2.5).
+//! DescribeInstanceStatus, DescribeInstances (also by tags), DescribeRegions
+//! (docs/vendors/alibaba.md, §2.1, §2.2, §2.4, §2.5, §2.9).
 
 use serde_json::{Value, json};
 use time::macros::format_description;
 
 use super::Ctx;
-use super::params::{AliError, Params, paginate};
+use super::params::{AliError, Params, page_of_keyed, paginate};
 use crate::instance::{Instance, Phase, StopKind, StoppedMode};
-use crate::world::{RegionState, World};
+use crate::world::{RegionState, TagClause, TagTerm, World, known_regions};
 use stopgate_vendor::Provider;
 
 const P: Provider = Provider::Alibaba;
@@ -315,7 +316,7 @@ fn describe(instance: &Instance, region: &str) -> Value {
         (Phase::Stopped | Phase::Stopping, Some(mode)) => mode.vendor_name(P),
         _ => "Not-applicable",
     };
-    json!({
+    let mut answer = json!({
         "InstanceId": instance.id,
         "InstanceName": instance.name,
         "HostName": instance.name,
@@ -335,11 +336,23 @@ fn describe(instance: &Instance, region: &str) -> Value {
         "CreationTime": instance.created_at.format(minute).unwrap_or_default(),
         "ExpiredTime": "2099-12-31T15:59Z",
         "OperationLocks": {"LockReason": locks},
-    })
+    });
+    if !instance.tags.is_empty() {
+        let tags: Vec<Value> = instance
+            .tags
+            .iter()
+            .map(|(k, v)| json!({"TagKey": k, "TagValue": v}))
+            .collect();
+        answer["Tags"] = json!({ "Tag": tags });
+    }
+    answer
 }
 
 /// `DescribeInstances`: `InstanceIds` is a JSON array string, unknown ids are left out, DryRun
-/// success is `DryRunOperation` (docs/vendors/alibaba.md, §2.5).
+/// success is `DryRunOperation` (docs/vendors/alibaba.md, §2.5); `Tag.N.Key`/`Tag.N.Value`
+/// select by tags, all of which must match, a key alone matching any value. The answer lists
+/// instances in creation order; a `NextToken` names the next instance, so paging neither
+/// repeats nor skips one (docs/vendors/alibaba.md, "Selecting instances by tag").
 pub fn describe_instances(
     world: &mut World,
     ctx: &Ctx<'_>,
@@ -353,6 +366,16 @@ pub fn describe_instances(
             "The specified parameter InstanceIds exceeds the upper limit of 100.",
         ));
     }
+    let clauses: Vec<TagClause> = params
+        .tags()?
+        .into_iter()
+        .map(|(key, value)| {
+            vec![match value {
+                Some(value) => TagTerm::Pair(key, value),
+                None => TagTerm::Key(key),
+            }]
+        })
+        .collect();
     let status = match params.get("Status") {
         None => None,
         Some(s) => Some(Phase::from_vendor(P, s).ok_or_else(|| {
@@ -372,13 +395,68 @@ pub fn describe_instances(
     }
     let zone = params.get("ZoneId");
     let region = world.region(P, ctx.account, ctx.region);
-    let list: Vec<&Instance> = selected(region, ids.as_deref(), ctx.now)
-        .into_iter()
-        .filter(|i| status.is_none_or(|s| i.phase == s))
-        .filter(|i| zone.is_none_or(|z| i.zone == z))
+    let mut positions = match &ids {
+        Some(ids) => {
+            let mut named = region.positions_of(ids);
+            named.retain(|&at| region.satisfies(at, &clauses));
+            named
+        }
+        None if !clauses.is_empty() => region.tagged(&clauses),
+        None => region.all_positions(),
+    };
+    if let Some(zone) = zone {
+        positions.retain(|&at| region.peek(at).zone == zone);
+    }
+    if let Some(status) = status {
+        positions.retain(|&at| region.at(at, ctx.now).phase == status);
+    }
+    let (range, mut meta) = page_of_keyed(&positions, params, 100, 10, true)?;
+    let page: Vec<Value> = positions[range]
+        .iter()
+        .map(|&at| describe(region.at(at, ctx.now), ctx.region))
         .collect();
-    let (page, mut meta) = paginate(list, params, 100, 10, true)?;
-    let page: Vec<Value> = page.into_iter().map(|i| describe(i, ctx.region)).collect();
     meta.insert("Instances".into(), json!({"Instance": page}));
     Ok(Value::Object(meta))
+}
+
+/// The regions' names in Chinese and English, for `LocalName`.
+fn local_names(region: &str) -> (&'static str, &'static str) {
+    match region {
+        "cn-hangzhou" => ("华东1（杭州）", "China (Hangzhou)"),
+        "cn-shanghai" => ("华东2（上海）", "China (Shanghai)"),
+        "cn-beijing" => ("华北2（北京）", "China (Beijing)"),
+        "cn-shenzhen" => ("华南1（深圳）", "China (Shenzhen)"),
+        "cn-hongkong" => ("中国香港", "China (Hong Kong)"),
+        "ap-southeast-1" => ("新加坡", "Singapore"),
+        "us-west-1" => ("美国（硅谷）", "US (Silicon Valley)"),
+        "eu-central-1" => ("德国（法兰克福）", "Germany (Frankfurt)"),
+        _ => ("", ""),
+    }
+}
+
+/// `DescribeRegions`: every region the simulator serves, `available`; `LocalName` in Chinese
+/// unless `AcceptLanguage` asks for another language (docs/vendors/alibaba.md, "Selecting
+/// instances by tag").
+pub fn describe_regions(
+    _world: &mut World,
+    _ctx: &Ctx<'_>,
+    params: &Params,
+) -> Result<Value, AliError> {
+    let chinese = match params.get("AcceptLanguage") {
+        None => true,
+        Some(lang) => lang.to_ascii_lowercase().starts_with("zh"),
+    };
+    let regions: Vec<Value> = known_regions(P)
+        .iter()
+        .map(|region| {
+            let (zh, en) = local_names(region);
+            json!({
+                "RegionId": region,
+                "LocalName": if chinese { zh } else { en },
+                "RegionEndpoint": format!("ecs.{region}.aliyuncs.com"),
+                "Status": "available",
+            })
+        })
+        .collect();
+    Ok(json!({"Regions": {"Region": regions}}))
 }

@@ -36,12 +36,13 @@ pub(crate) struct Ctx<'a> {
 type Handler = fn(&mut World, &Ctx<'_>, &Params) -> Result<Value, AliError>;
 
 /// Every action served.
-pub const ACTIONS: [&str; 9] = [
+pub const ACTIONS: [&str; 10] = [
     "StopInstance",
     "StopInstances",
     "StartInstances",
     "DescribeInstanceStatus",
     "DescribeInstances",
+    "DescribeRegions",
     "RunCommand",
     "StopInvocation",
     "DescribeInvocations",
@@ -56,6 +57,7 @@ fn handler(action: &str) -> Option<(Handler, bool)> {
         "StartInstances" => (ecs::start_instances, true),
         "DescribeInstanceStatus" => (ecs::describe_instance_status, true),
         "DescribeInstances" => (ecs::describe_instances, true),
+        "DescribeRegions" => (ecs::describe_regions, false),
         "RunCommand" => (assistant::run_command, true),
         "StopInvocation" => (assistant::stop_invocation, true),
         "DescribeInvocations" => (assistant::describe_invocations, true),

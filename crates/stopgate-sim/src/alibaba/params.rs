@@ -200,6 +200,53 @@ pub fn page_of(
     default_page: i64,
     clamp_max_results: bool,
 ) -> Result<(std::ops::Range<usize>, serde_json::Map<String, Value>), AliError> {
+    page_within(
+        total,
+        None,
+        params,
+        max_page,
+        default_page,
+        clamp_max_results,
+    )
+}
+
+/// Like [`page_of`] over items known by a stable, increasing key each (an instance's place in
+/// creation order): a `NextToken` names the key of the first item of the next page, not an
+/// offset, so a page never repeats or skips an item because items were added, or stopped
+/// matching, between two calls.
+pub fn page_of_keyed(
+    keys: &[usize],
+    params: &Params,
+    max_page: i64,
+    default_page: i64,
+    clamp_max_results: bool,
+) -> Result<(std::ops::Range<usize>, serde_json::Map<String, Value>), AliError> {
+    page_within(
+        keys.len(),
+        Some(keys),
+        params,
+        max_page,
+        default_page,
+        clamp_max_results,
+    )
+}
+
+fn bad_next_token() -> AliError {
+    AliError::new(
+        400,
+        "InvalidParameter.NextToken",
+        "The specified parameter NextToken is not valid.",
+    )
+}
+
+fn page_within(
+    total: usize,
+    keys: Option<&[usize]>,
+    params: &Params,
+    max_page: i64,
+    default_page: i64,
+    clamp_max_results: bool,
+) -> Result<(std::ops::Range<usize>, serde_json::Map<String, Value>), AliError> {
     let mut meta = serde_json::Map::new();
     meta.insert("TotalCount".into(), json!(total));
     let token_mode = params.get("MaxResults").is_some() || params.get("NextToken").is_some();
@@ -217,16 +264,17 @@ pub fn page_of(
         }
         let offset = match params.get("NextToken") {
             None => 0,
-            Some(token) => token
-                .strip_prefix("sgnt-")
-                .and_then(|n| n.parse::<usize>().ok())
-                .ok_or_else(|| {
-                    AliError::new(
-                        400,
-                        "InvalidParameter.NextToken",
-                        "The specified parameter NextToken is not valid.",
-                    )
-                })?,
+            Some(token) => {
+                let named = token
+                    .strip_prefix("sgnt-")
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .ok_or_else(bad_next_token)?;
+                match keys {
+                    // The first item at or after the named key.
+                    Some(keys) => keys.partition_point(|&k| k < named),
+                    None => named,
+                }
+            }
         };
         meta.insert("MaxResults".into(), json!(size));
         (offset, size as usize)
@@ -256,17 +304,97 @@ pub fn page_of(
     let start = offset.min(total);
     let end = start.saturating_add(size).min(total);
     if token_mode {
-        let next = end;
+        let next = match keys {
+            Some(keys) => keys.get(end).copied(),
+            None => (end < total).then_some(end),
+        };
         meta.insert(
             "NextToken".into(),
-            json!(if next < total {
-                format!("sgnt-{next}")
-            } else {
-                String::new()
-            }),
+            json!(next.map(|n| format!("sgnt-{n}")).unwrap_or_default()),
         );
     }
     Ok((start..end, meta))
+}
+
+/// The most `Tag.N` a DescribeInstances call takes (N from 1 to 20), and the longest tag key
+/// and value it accepts (docs/vendors/alibaba.md, "Selecting instances by tag").
+pub const MAX_TAGS: u64 = 20;
+const MAX_TAG_LEN: usize = 128;
+
+impl Params {
+    /// `Tag.N.Key` / `Tag.N.Value` in index order, as (key, value): a key without a value asks
+    /// for the tag whatever its value. N runs from 1 to [`MAX_TAGS`] (`InvalidTagCount`); a
+    /// value without its key is `InvalidTag.Mismatch`; an over-long key or value, or a key
+    /// holding a URL, is `InvalidTagKey.Malformed` / `InvalidTagValue.Malformed`.
+    pub fn tags(&self) -> Result<Vec<(String, Option<String>)>, AliError> {
+        let mut found: BTreeMap<u64, (Option<&str>, Option<&str>)> = BTreeMap::new();
+        for (name, value) in self.map.range("Tag.".to_string()..) {
+            let Some(rest) = name.strip_prefix("Tag.") else {
+                break;
+            };
+            let Some((index, field)) = rest.split_once('.') else {
+                continue;
+            };
+            let Ok(index) = index.parse::<u64>() else {
+                continue;
+            };
+            if !(1..=MAX_TAGS).contains(&index) {
+                return Err(AliError::new(
+                    400,
+                    "InvalidTagCount",
+                    format!(
+                        "The specified tags are beyond the permitted range: Tag.N takes N from 1 to {MAX_TAGS}."
+                    ),
+                ));
+            }
+            let slot = found.entry(index).or_default();
+            let value = Some(value.as_str()).filter(|v| !v.is_empty());
+            match field {
+                "Key" => slot.0 = value,
+                "Value" => slot.1 = value,
+                _ => {}
+            }
+        }
+        let mut tags = Vec::with_capacity(found.len());
+        for (index, (key, value)) in found {
+            let key = match (key, value) {
+                (Some(key), _) => key,
+                (None, Some(_)) => {
+                    return Err(AliError::new(
+                        400,
+                        "InvalidTag.Mismatch",
+                        format!(
+                            "The specified Tag.{index}.Key and Tag.{index}.Value are not match."
+                        ),
+                    ));
+                }
+                (None, None) => continue,
+            };
+            if key.chars().count() > MAX_TAG_LEN
+                || key.contains("http://")
+                || key.contains("https://")
+            {
+                return Err(AliError::new(
+                    400,
+                    "InvalidTagKey.Malformed",
+                    format!(
+                        "The specified Tag.{index}.Key is not valid: at most {MAX_TAG_LEN} characters, without http:// or https://."
+                    ),
+                ));
+            }
+            if value.is_some_and(|v| v.chars().count() > MAX_TAG_LEN) {
+                return Err(AliError::new(
+                    400,
+                    "InvalidTagValue.Malformed",
+                    format!(
+                        "The specified Tag.{index}.Value is not valid: at most {MAX_TAG_LEN} characters."
+                    ),
+                ));
+            }
+            tags.push((key.to_string(), value.map(str::to_string)));
+        }
+        Ok(tags)
+    }
 }
 
 #[cfg(test)]
@@ -327,5 +455,52 @@ mod tests {
         .unwrap();
         assert!(page.is_empty());
         assert_eq!(meta["NextToken"], "");
+    }
+
+    #[test]
+    fn a_keyed_next_token_names_the_next_item_not_an_offset() {
+        let keys = [2, 5, 9, 11, 40];
+        let (range, meta) =
+            page_of_keyed(&keys, &params(&[("MaxResults", "10")]), 100, 10, true).unwrap();
+        assert_eq!((range, &meta["NextToken"]), (0..5, &json!("")));
+        let first = params(&[("MaxResults", "2")]);
+        let (range, meta) = page_of_keyed(&keys, &first, 2, 1, false).unwrap();
+        assert_eq!((range, &meta["NextToken"]), (0..2, &json!("sgnt-9")));
+        // The item the token names stopped matching: the page starts at the one after it.
+        let gone = [2, 5, 11, 40];
+        let next = params(&[("MaxResults", "2"), ("NextToken", "sgnt-9")]);
+        let (range, meta) = page_of_keyed(&gone, &next, 2, 1, false).unwrap();
+        assert_eq!((range, &meta["NextToken"]), (2..4, &json!("")));
+        let bad = params(&[("NextToken", "garbage")]);
+        assert_eq!(
+            page_of_keyed(&keys, &bad, 100, 10, true).unwrap_err().code,
+            "InvalidParameter.NextToken"
+        );
+    }
+
+    #[test]
+    fn tags_come_in_index_order_with_their_documented_errors() {
+        let ok = params(&[
+            ("Tag.2.Key", "team"),
+            ("Tag.1.Key", "env"),
+            ("Tag.1.Value", "dev"),
+        ]);
+        assert_eq!(
+            ok.tags().unwrap(),
+            [
+                ("env".to_string(), Some("dev".to_string())),
+                ("team".to_string(), None)
+            ]
+        );
+        let code = |list: &[(&str, &str)]| params(list).tags().unwrap_err().code;
+        assert_eq!(code(&[("Tag.21.Key", "a")]), "InvalidTagCount");
+        assert_eq!(code(&[("Tag.0.Key", "a")]), "InvalidTagCount");
+        assert_eq!(code(&[("Tag.1.Value", "dev")]), "InvalidTag.Mismatch");
+        let long = "k".repeat(129);
+        assert_eq!(code(&[("Tag.1.Key", &long)]), "InvalidTagKey.Malformed");
+        assert_eq!(
+            code(&[("Tag.1.Key", "env"), ("Tag.1.Value", &long)]),
+            "InvalidTagValue.Malformed"
+        );
     }
 }

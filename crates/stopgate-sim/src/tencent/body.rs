@@ -123,11 +123,15 @@ impl Body {
         }
     }
 
-    /// `Filters`: at most 10, each with at most 5 values, names from `allowed`.
+    /// `Filters`: at most 10, each with at most 5 values, names from `allowed` (an allowed
+    /// name ending in `:` admits every name it starts, as `tag:` does `tag:env`; the action
+    /// checks what follows). The codes
+    /// for an unknown name and for too many values differ between products.
     pub fn filters(
         &self,
         allowed: &[&str],
         bad_name_code: &str,
+        too_many_values_code: &str,
     ) -> Result<Vec<(String, Vec<String>)>, TcError> {
         let Some(raw) = self.map.get("Filters").filter(|v| !v.is_null()) else {
             return Ok(Vec::new());
@@ -147,7 +151,10 @@ impl Body {
                 .get("Name")
                 .and_then(Value::as_str)
                 .ok_or_else(|| TcError::new("InvalidFilter", "Each filter needs a `Name`."))?;
-            if !allowed.contains(&name) {
+            let known = allowed
+                .iter()
+                .any(|a| *a == name || (a.ends_with(':') && name.starts_with(a)));
+            if !known {
                 return Err(TcError::new(
                     bad_name_code,
                     format!("The filter `{name}` is not supported; use one of {allowed:?}."),
@@ -164,7 +171,7 @@ impl Body {
                 .unwrap_or_default();
             if values.len() > 5 {
                 return Err(TcError::new(
-                    "LimitExceeded.FilterValueExceeded",
+                    too_many_values_code,
                     format!("The filter `{name}` has more than 5 values."),
                 ));
             }
@@ -305,6 +312,40 @@ mod tests {
             nested.message.contains("`Filters.0.Values`"),
             "{}",
             nested.message
+        );
+    }
+
+    #[test]
+    fn a_prefix_admits_tag_filters_and_each_product_names_its_own_codes() {
+        let body = |filters: Value| Body::from_value(json!({ "Filters": filters })).unwrap();
+        let allowed = ["tag-key", "tag:"];
+        let ok = body(json!([{"Name": "tag:env", "Values": ["dev"]}]));
+        assert_eq!(
+            ok.filters(&allowed, "Bad", "TooMany").unwrap(),
+            [("tag:env".to_string(), vec!["dev".to_string()])]
+        );
+        let unknown = body(json!([{"Name": "tagenv", "Values": ["dev"]}]));
+        assert_eq!(
+            unknown
+                .filters(&allowed, "Bad", "TooMany")
+                .unwrap_err()
+                .code,
+            "Bad"
+        );
+        let six = body(json!([{"Name": "tag-key", "Values": ["a", "b", "c", "d", "e", "f"]}]));
+        assert_eq!(
+            six.filters(&allowed, "Bad", "TooMany").unwrap_err().code,
+            "TooMany"
+        );
+        let eleven: Vec<Value> = (0..11)
+            .map(|n| json!({"Name": format!("tag:k{n}"), "Values": ["v"]}))
+            .collect();
+        assert_eq!(
+            body(json!(eleven))
+                .filters(&allowed, "Bad", "TooMany")
+                .unwrap_err()
+                .code,
+            "InvalidParameterValue.LimitExceeded"
         );
     }
 

@@ -1,12 +1,13 @@
 //! Simulated CVM actions: StopInstances, StartInstances, DescribeInstancesStatus,
-//! DescribeInstances (docs/vendors/tencent.md, §2). One error code for the whole request, nothing changed.
+//! DescribeInstances (also by tag filters), DescribeRegions (docs/vendors/tencent.md, §2, §2.5).
+//! One error code for the whole request, nothing changed.
 
 use serde_json::{Value, json};
 
 use super::body::{Body, TcError};
 use super::{Ctx, time_text};
 use crate::instance::{Instance, Phase, StopKind, StoppedMode};
-use crate::world::{RegionState, World};
+use crate::world::{RegionState, TagClause, TagTerm, World, known_regions};
 use stopgate_vendor::Provider;
 
 const P: Provider = Provider::Tencent;
@@ -261,17 +262,95 @@ fn describe(instance: &Instance) -> Value {
         "RestrictState": restrict,
         "IsolatedSource": isolated,
         "DisableApiTermination": false,
+        "Tags": instance
+            .tags
+            .iter()
+            .map(|(k, v)| json!({"Key": k, "Value": v}))
+            .collect::<Vec<Value>>(),
     })
 }
 
-/// `DescribeInstances` with `InstanceIds` or `Filters` (not both).
+/// The longest tag key and value Tencent accepts, in characters (docs/vendors/tencent.md,
+/// "Selecting instances by tag").
+const MAX_TAG_KEY_LEN: usize = 127;
+const MAX_TAG_VALUE_LEN: usize = 255;
+
+fn illegal_tag_key(key: &str) -> TcError {
+    let shown: String = key.chars().take(64).collect();
+    TcError::new(
+        "FailedOperation.IllegalTagKey",
+        format!(
+            "The tag key `{shown}` is illegal: a tag key has 1 to {MAX_TAG_KEY_LEN} characters."
+        ),
+    )
+}
+
+fn check_tag_key(key: &str) -> Result<(), TcError> {
+    if key.is_empty() || key.chars().count() > MAX_TAG_KEY_LEN || key.chars().any(char::is_control)
+    {
+        return Err(illegal_tag_key(key));
+    }
+    Ok(())
+}
+
+fn check_tag_value(value: &str) -> Result<(), TcError> {
+    if value.chars().count() > MAX_TAG_VALUE_LEN || value.chars().any(char::is_control) {
+        let shown: String = value.chars().take(64).collect();
+        return Err(TcError::new(
+            "FailedOperation.IllegalTagValue",
+            format!(
+                "The tag value `{shown}` is illegal: a tag value has at most {MAX_TAG_VALUE_LEN} characters."
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The tag filters as clauses (values of one filter are alternatives; filters all hold), and
+/// the other filters as they came.
+type SplitFilters = (Vec<TagClause>, Vec<(String, Vec<String>)>);
+
+fn split_tag_filters(filters: Vec<(String, Vec<String>)>) -> Result<SplitFilters, TcError> {
+    let mut clauses = Vec::new();
+    let mut rest = Vec::new();
+    for (name, values) in filters {
+        let clause: TagClause = if let Some(key) = name.strip_prefix("tag:") {
+            check_tag_key(key)?;
+            values
+                .iter()
+                .map(|v| check_tag_value(v).map(|()| TagTerm::Pair(key.into(), v.clone())))
+                .collect::<Result<_, _>>()?
+        } else if name == "tag-key" {
+            values
+                .iter()
+                .map(|k| check_tag_key(k).map(|()| TagTerm::Key(k.clone())))
+                .collect::<Result<_, _>>()?
+        } else if name == "tag-value" {
+            values
+                .iter()
+                .map(|v| check_tag_value(v).map(|()| TagTerm::Value(v.clone())))
+                .collect::<Result<_, _>>()?
+        } else {
+            rest.push((name, values));
+            continue;
+        };
+        clauses.push(clause);
+    }
+    Ok((clauses, rest))
+}
+
+/// `DescribeInstances` with `InstanceIds` or `Filters` (not both): filters all hold, the
+/// values of one filter are alternatives; `tag:KEY` matches the tag KEY with one of the
+/// values, `tag-key` any of the keys, `tag-value` any tag with one of the values. Instances
+/// come in creation order, `Offset`/`Limit` page them and `TotalCount` counts every match
+/// (docs/vendors/tencent.md, §2.3 and "Selecting instances by tag").
 pub fn describe_instances(world: &mut World, ctx: &Ctx<'_>, body: &Body) -> Result<Value, TcError> {
     body.only(&["InstanceIds", "Filters", "Offset", "Limit"])?;
     let ids = instance_ids(body, false)?;
     if !ids.is_empty() && body.has("Filters") {
         return Err(TcError::new(
-            "InvalidParameterCombination",
-            "`InstanceIds` and `Filters` cannot be specified at the same time.",
+            "InvalidParameter",
+            "The parameters `InstanceIds` and `Filters` cannot be specified at the same time.",
         ));
     }
     let filters = body.filters(
@@ -281,34 +360,71 @@ pub fn describe_instances(world: &mut World, ctx: &Ctx<'_>, body: &Body) -> Resu
             "zone",
             "instance-name",
             "instance-charge-type",
+            "tag-key",
+            "tag-value",
+            "tag:",
         ],
         "InvalidFilter",
+        "InvalidFilterValue.LimitExceeded",
     )?;
+    let (clauses, filters) = split_tag_filters(filters)?;
     let (offset, limit) = body.paging()?;
     let region = world.region(P, ctx.account, ctx.region);
-    let all: Vec<&Instance> = selected(region, &ids, ctx.now)
-        .into_iter()
-        .filter(|i| {
-            filters.iter().all(|(name, values)| {
-                let field = match name.as_str() {
-                    "instance-id" => i.id.as_str(),
-                    "instance-state" => i.phase.vendor_name(P),
-                    "zone" => i.zone.as_str(),
-                    "instance-name" => i.name.as_str(),
-                    _ => i.charge_type.as_str(),
-                };
-                values.iter().any(|v| v == field)
-            })
-        })
-        .collect();
-    let total = all.len();
-    let page: Vec<Value> = all
-        .into_iter()
+    let mut positions = if !ids.is_empty() {
+        region.positions_of(&ids)
+    } else {
+        region.tagged(&clauses)
+    };
+    for (name, values) in &filters {
+        positions.retain(|&at| {
+            let i = if name == "instance-state" {
+                region.at(at, ctx.now)
+            } else {
+                region.peek(at)
+            };
+            let field = match name.as_str() {
+                "instance-id" => i.id.as_str(),
+                "instance-state" => i.phase.vendor_name(P),
+                "zone" => i.zone.as_str(),
+                "instance-name" => i.name.as_str(),
+                _ => i.charge_type.as_str(),
+            };
+            values.iter().any(|v| v == field)
+        });
+    }
+    let total = positions.len();
+    let page: Vec<Value> = positions
+        .iter()
         .skip(offset)
         .take(limit)
-        .map(describe)
+        .map(|&at| describe(region.at(at, ctx.now)))
         .collect();
     Ok(json!({"TotalCount": total, "InstanceSet": page}))
+}
+
+/// The English names of the regions served, as `RegionName`.
+fn region_name(region: &str) -> &'static str {
+    match region {
+        "ap-guangzhou" => "South China (Guangzhou)",
+        "ap-shanghai" => "East China (Shanghai)",
+        "ap-beijing" => "North China (Beijing)",
+        "ap-hongkong" => "Hong Kong/Macao/Taiwan (Hong Kong, China)",
+        "ap-singapore" => "Southeast Asia (Singapore)",
+        "na-siliconvalley" => "West US (Silicon Valley)",
+        "eu-frankfurt" => "Europe (Frankfurt)",
+        _ => "",
+    }
+}
+
+/// `DescribeRegions`: every region the simulator serves, `AVAILABLE`; takes no parameters and
+/// needs no `Region` (docs/vendors/tencent.md, "Selecting instances by tag").
+pub fn describe_regions(_world: &mut World, _ctx: &Ctx<'_>, body: &Body) -> Result<Value, TcError> {
+    body.only(&[])?;
+    let regions: Vec<Value> = known_regions(P)
+        .iter()
+        .map(|r| json!({"Region": r, "RegionName": region_name(r), "RegionState": "AVAILABLE"}))
+        .collect();
+    Ok(json!({"TotalCount": regions.len(), "RegionSet": regions}))
 }
 
 #[cfg(test)]

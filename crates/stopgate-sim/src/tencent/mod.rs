@@ -35,11 +35,12 @@ pub(crate) struct Ctx<'a> {
 type Handler = fn(&mut World, &Ctx<'_>, &Body) -> Result<Value, TcError>;
 
 /// Every action served (CVM, then TAT).
-pub const ACTIONS: [&str; 8] = [
+pub const ACTIONS: [&str; 9] = [
     "StopInstances",
     "StartInstances",
     "DescribeInstancesStatus",
     "DescribeInstances",
+    "DescribeRegions",
     "RunCommand",
     "CancelInvocation",
     "DescribeInvocations",
@@ -52,6 +53,7 @@ fn handler(service: &str, action: &str) -> Option<Handler> {
         ("cvm", "StartInstances") => cvm::start_instances,
         ("cvm", "DescribeInstancesStatus") => cvm::describe_instances_status,
         ("cvm", "DescribeInstances") => cvm::describe_instances,
+        ("cvm", "DescribeRegions") => cvm::describe_regions,
         ("tat", "RunCommand") => tat::run_command,
         ("tat", "CancelInvocation") => tat::cancel_invocation,
         ("tat", "DescribeInvocations") => tat::describe_invocations,
@@ -162,7 +164,9 @@ pub async fn handle(state: &Arc<SimState>, request: HttpRequest) -> Reply {
             ),
         );
     };
-    if call.region.is_empty() {
+    // DescribeRegions needs no region (docs/vendors/tencent.md, "Selecting instances by tag").
+    let region_optional = (service, action.as_str()) == ("cvm", "DescribeRegions");
+    if call.region.is_empty() && !region_optional {
         return fail(
             &call,
             TcError::new(
@@ -171,7 +175,8 @@ pub async fn handle(state: &Arc<SimState>, request: HttpRequest) -> Reply {
             ),
         );
     }
-    if !known_regions(Provider::Tencent).contains(&call.region.as_str()) {
+    if !call.region.is_empty() && !known_regions(Provider::Tencent).contains(&call.region.as_str())
+    {
         return fail(
             &call,
             TcError::new(

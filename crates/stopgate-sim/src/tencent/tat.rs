@@ -229,6 +229,7 @@ pub fn describe_invocations(
             "instance-kind",
         ],
         "InvalidParameterValue.InvalidFilter",
+        "LimitExceeded.FilterValueExceeded",
     )?;
     let (offset, limit) = body.paging()?;
     let region = world.region(P, ctx.account, ctx.region);
@@ -328,6 +329,7 @@ pub fn describe_invocation_tasks(
             "command-id",
         ],
         "InvalidParameterValue.InvalidFilter",
+        "LimitExceeded.FilterValueExceeded",
     )?;
     let hide_output = body.bool("HideOutput")?.unwrap_or(true);
     let (offset, limit) = body.paging()?;
