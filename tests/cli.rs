@@ -522,3 +522,277 @@ async fn a_stream_broken_after_its_summary_prints_one_summary() {
         assert_eq!(per_instance.get(id), Some(&1), "one result line for {id}");
     }
 }
+
+/// Seeds running instances `ids` in `region`, each carrying `tags` (a JSON object).
+async fn seed_tagged(h: &Harness, v: Vendor, region: &str, ids: &[String], tags: Value) {
+    let instances: Vec<Value> = ids
+        .iter()
+        .map(|id| json!({"id": id, "tags": tags}))
+        .collect();
+    h.admin(
+        "POST",
+        "/_sim/instances",
+        json!({"provider": v.name, "region": region, "instances": instances}),
+    )
+    .await;
+}
+
+/// The row of the table naming `id`.
+fn row<'a>(out: &'a str, id: &str) -> &'a str {
+    out.lines()
+        .find(|l| l.split_whitespace().next() == Some(id))
+        .unwrap_or_else(|| panic!("a row for {id}: {out}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_instances_by_tag_shows_each_region_and_what_each_region_matched() {
+    let h = Harness::start().await;
+    let v = ALIBABA;
+    let hangzhou = v.ids(0..3);
+    let shanghai = v.ids(10..12);
+    let prod = v.ids(20..22);
+    let no_team = v.ids(30..31);
+    seed_tagged(
+        &h,
+        v,
+        "cn-hangzhou",
+        &hangzhou,
+        json!({"env": "dev", "team": "a"}),
+    )
+    .await;
+    seed_tagged(
+        &h,
+        v,
+        "cn-shanghai",
+        &shanghai,
+        json!({"env": "dev", "team": "b"}),
+    )
+    .await;
+    seed_tagged(
+        &h,
+        v,
+        "cn-hangzhou",
+        &prod,
+        json!({"env": "prod", "team": "a"}),
+    )
+    .await;
+    seed_tagged(&h, v, "cn-hangzhou", &no_team, json!({"env": "dev"})).await;
+    // cn-qingdao is a region stopgate knows and the simulator does not serve: unreadable.
+    let (code, out, err) = stopgate(
+        &h,
+        &[
+            "stop-instances",
+            "--provider",
+            "alibaba",
+            "--tag",
+            "env=dev",
+            "--tag",
+            "team",
+            "--region",
+            "cn-hangzhou,cn-shanghai,cn-qingdao",
+            "--expect-at-most",
+            "500",
+        ],
+    )
+    .await;
+    assert_eq!(
+        code, 1,
+        "an unreadable region makes the run partial: {out}{err}"
+    );
+    let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["INSTANCE", "REGION", "OUTCOME", "STATE", "DETAIL"],
+        "{out}"
+    );
+    for (ids, region) in [(&hangzhou, "cn-hangzhou"), (&shanghai, "cn-shanghai")] {
+        for id in ids {
+            let cells: Vec<&str> = row(&out, id).split_whitespace().collect();
+            assert_eq!(cells[1..3], [region, "STOP_ACCEPTED"], "{out}");
+        }
+    }
+    for id in prod.iter().chain(&no_team) {
+        assert!(!out.contains(id.as_str()), "{id} does not match: {out}");
+        assert_eq!(h.state(v, id).await, v.running);
+    }
+    assert!(out.contains("5 instance(s): STOP_ACCEPTED 5"), "{out}");
+    let regions: Vec<&str> = out.lines().filter(|l| l.starts_with("region ")).collect();
+    assert_eq!(
+        regions.len(),
+        3,
+        "one line per region, in the order given: {out}"
+    );
+    assert_eq!(regions[0], "region cn-hangzhou: 3 matched");
+    assert_eq!(regions[1], "region cn-shanghai: 2 matched");
+    assert!(
+        regions[2].starts_with("region cn-qingdao: error "),
+        "{}",
+        regions[2]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_instances_by_tag_as_json_carries_the_regions() {
+    let h = Harness::start().await;
+    let v = TENCENT;
+    let guangzhou = v.ids(0..2);
+    let shanghai = v.ids(10..11);
+    seed_tagged(&h, v, "ap-guangzhou", &guangzhou, json!({"env": "dev"})).await;
+    seed_tagged(&h, v, "ap-shanghai", &shanghai, json!({"env": "dev"})).await;
+    let (code, out, err) = stopgate(
+        &h,
+        &[
+            "stop-instances",
+            "--json",
+            "--provider",
+            "tencent",
+            "--tag",
+            "env=dev",
+            "--region",
+            "ap-guangzhou",
+            "--region",
+            "ap-shanghai",
+            "--expect-at-most",
+            "3",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    let messages = json_lines(&out);
+    let regions: HashMap<String, String> = messages
+        .iter()
+        .filter_map(|m| m.get("result"))
+        .map(|r| {
+            assert_eq!(r["outcome"], "INSTANCE_OUTCOME_STOP_ACCEPTED", "{r}");
+            (
+                r["instance_id"].as_str().unwrap().to_string(),
+                r["region"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(regions.len(), 3, "{out}");
+    for id in &guangzhou {
+        assert_eq!(regions[id], "ap-guangzhou");
+    }
+    assert_eq!(regions[&shanghai[0]], "ap-shanghai");
+    let summary = &messages.last().unwrap()["summary"];
+    assert_eq!(
+        summary["regions"],
+        json!([
+            {"region": "ap-guangzhou", "matched": 2, "error": null},
+            {"region": "ap-shanghai", "matched": 1, "error": null},
+        ]),
+        "{summary}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tags_matching_more_than_expected_stop_nothing_and_exit_2_with_the_counts() {
+    let h = Harness::start().await;
+    let v = TENCENT;
+    let ids = v.ids(0..3);
+    seed_tagged(&h, v, v.region, &ids, json!({"env": "dev"})).await;
+    let (code, out, err) = stopgate(
+        &h,
+        &[
+            "stop-instances",
+            "--provider",
+            "tencent",
+            "--tag",
+            "env=dev",
+            "--region",
+            v.region,
+            "--expect-at-most",
+            "2",
+        ],
+    )
+    .await;
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("FailedPrecondition (SELECTOR_MATCHED_TOO_MANY)")
+            && err.contains("ap-guangzhou 3"),
+        "{err}"
+    );
+    assert!(
+        h.calls(v, "StopInstances").await.is_empty(),
+        "nothing was stopped"
+    );
+    for id in &ids {
+        assert_eq!(h.state(v, id).await, v.running);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_selector_missing_its_bound_or_regions_is_refused_before_any_call() {
+    let h = Harness::start().await;
+    let refused = [
+        (
+            vec!["--tag", "env=dev", "--region", "ap-guangzhou"],
+            "--tag needs --expect-at-most N",
+        ),
+        (
+            vec!["--tag", "env=dev", "--expect-at-most", "5"],
+            "--region REGION[,REGION…] or --all-regions",
+        ),
+        (
+            vec![
+                "--tag",
+                "env",
+                "--region",
+                "ap-guangzhou",
+                "--expect-at-most",
+                "5",
+                "ins-t0000001",
+            ],
+            "give instance ids or --tag, not both",
+        ),
+        (
+            vec!["--region", "ap-guangzhou,ap-shanghai", "ins-t0000001"],
+            "instance ids are in one region",
+        ),
+    ];
+    for (args, says) in refused {
+        let mut argv = vec!["stop-instances", "--provider", "tencent"];
+        argv.extend(&args);
+        let (code, out, err) = stopgate(&h, &argv).await;
+        assert_eq!(code, 2, "{args:?}: {out}{err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(
+            !err.contains("operation "),
+            "no operation was started: {err}"
+        );
+    }
+    assert!(h.calls(TENCENT, "DescribeInstances").await.is_empty());
+    assert!(h.calls(TENCENT, "StopInstances").await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_regions_lists_every_region_searched() {
+    let h = Harness::start().await;
+    let v = TENCENT;
+    seed_tagged(&h, v, "ap-guangzhou", &v.ids(0..2), json!({"env": "dev"})).await;
+    seed_tagged(&h, v, "ap-shanghai", &v.ids(10..11), json!({"env": "dev"})).await;
+    let (code, out, err) = stopgate(
+        &h,
+        &[
+            "stop-instances",
+            "--provider",
+            "tencent",
+            "--tag",
+            "env=dev",
+            "--all-regions",
+            "--expect-at-most",
+            "3",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    let regions: Vec<&str> = out.lines().filter(|l| l.starts_with("region ")).collect();
+    assert!(regions.contains(&"region ap-guangzhou: 2 matched"), "{out}");
+    assert!(regions.contains(&"region ap-shanghai: 1 matched"), "{out}");
+    assert!(regions.len() > 2, "every region of the account: {out}");
+    for line in &regions {
+        assert!(line.ends_with(" matched"), "no region failed: {out}");
+    }
+    assert!(out.contains("3 instance(s): STOP_ACCEPTED 3"), "{out}");
+}

@@ -1,12 +1,21 @@
 """Stop instances, or a command execution, through stopgate from Python with grpcio.
 
     python stop.py GATEWAY instances PROVIDER REGION ID... [--request-id ID]
+    python stop.py GATEWAY select PROVIDER REGION[,REGION...]|all KEY[=VALUE]... --expect-at-most N
+                   [--request-id ID]
     python stop.py GATEWAY execution PROVIDER REGION EXECUTION_ID [INSTANCE...] [--request-id ID]
 
 PROVIDER is alibaba or tencent. Stubs are generated from ../../proto with grpcio-tools into a
 temporary directory at start (no generated code to keep in sync). Prints the operation id,
-one line per instance, then the summary. Exit status: 0 all succeeded, 1 an instance failed,
-2 the call failed.
+one line per instance (`ID REGION OUTCOME VENDOR_STATE` for instances), then the summary.
+Exit status: 0 all succeeded, 1 an instance failed (or a region could not be searched), 2 the
+call failed.
+
+`select` stops by tags instead of ids: every instance carrying all the tags (KEY=VALUE, or KEY
+alone for any value) in the regions listed, or in every region of the account with `all`. The
+gateway reads every region first and stops nothing anywhere when more than N instances match
+(FAILED_PRECONDITION, SELECTOR_MATCHED_TOO_MANY, with the count per region). The summary is
+followed by one line per region searched: how many matched there, or why it could not be read.
 
 Every call is an operation named by its request_id (Google AIP-155): this example sends a new
 UUID, or the ID given with --request-id. The stream's first message, OperationAccepted, names
@@ -48,30 +57,59 @@ def stubs():
             load("stopgate.v1.command_service_pb2"), load("stopgate.v1.command_service_pb2_grpc"))
 
 
+def take_flag(args, name):
+    """Removes `name VALUE` from args; returns VALUE ("" when it has none), or None."""
+    if name not in args:
+        return None
+    at = args.index(name)
+    value = args[at + 1] if at + 1 < len(args) else ""
+    del args[at:at + 2]
+    return value
+
+
+def selector(instance_pb, regions, tags, expect_at_most):
+    """The InstanceSelector of `select`: tags KEY=VALUE or KEY (any value), regions "A,B" or
+    "all", and the most instances expected to match."""
+    matches = []
+    for tag in tags:
+        key, has_value, value = tag.partition("=")
+        # An unset value means "any value": leave the optional field out.
+        matches.append(instance_pb.TagMatch(key=key, value=value) if has_value
+                       else instance_pb.TagMatch(key=key))
+    everywhere = regions == "all"
+    return instance_pb.InstanceSelector(
+        tags=matches, regions=[] if everywhere else regions.split(","),
+        all_regions=everywhere, expect_at_most=expect_at_most)
+
+
 def main(argv):
     args = argv[1:]
-    request_id = str(uuid.uuid4())
-    if "--request-id" in args:
-        at = args.index("--request-id")
-        request_id = args[at + 1] if at + 1 < len(args) else ""
-        del args[at:at + 2]
-    if len(args) < 5 or args[1] not in ("instances", "execution") or not request_id:
+    request_id = take_flag(args, "--request-id")
+    request_id = str(uuid.uuid4()) if request_id is None else request_id
+    expect_at_most = take_flag(args, "--expect-at-most")
+    what = args[1] if len(args) > 1 else None
+    if (len(args) < 5 or what not in ("instances", "select", "execution") or not request_id
+            or (what == "select") != (expect_at_most is not None)
+            or (expect_at_most is not None and not expect_at_most.isdigit())):
         print(__doc__, file=sys.stderr)
         return 2
-    gateway, what, provider, region, ids = args[0], args[1], args[2], args[3], args[4:]
+    gateway, provider, region, ids = args[0], args[2], args[3], args[4:]
     instance_pb, instance_grpc, command_pb, command_grpc = stubs()
     channel = grpc.insecure_channel(gateway)
-    common = {"provider": f"PROVIDER_{provider.upper()}", "region": region,
-              "request_id": request_id}
-    if what == "instances":
+    common = {"provider": f"PROVIDER_{provider.upper()}", "request_id": request_id}
+    if what in ("instances", "select"):
         stub = instance_grpc.InstanceServiceStub(channel)
-        request = instance_pb.StopInstancesRequest(instance_ids=ids, **common)
+        if what == "instances":
+            request = instance_pb.StopInstancesRequest(instance_ids=ids, region=region, **common)
+        else:
+            request = instance_pb.StopInstancesRequest(
+                selector=selector(instance_pb, region, ids, int(expect_at_most)), **common)
         call = stub.StopInstances
         outcome_name = instance_pb.InstanceOutcome.Name
     else:
         stub = command_grpc.CommandServiceStub(channel)
         request = command_pb.StopCommandExecutionRequest(
-            execution_id=ids[0], instance_ids=ids[1:], **common)
+            region=region, execution_id=ids[0], instance_ids=ids[1:], **common)
         call = stub.StopCommandExecution
         outcome_name = command_pb.CommandOutcome.Name
     printed = set()  # instances already printed: a re-attached stream replays them
@@ -95,7 +133,9 @@ def main(argv):
                     outcome = outcome_name(r.outcome)
                     failed |= outcome.endswith("_FAILED")
                     why = f" {r.error.message}" if r.HasField("error") else ""
-                    print(f"{r.instance_id} {outcome} {r.vendor_state}{why}")
+                    # Instances carry their region; a command's tasks do not.
+                    where = "" if what == "execution" else f" {r.region}"
+                    print(f"{r.instance_id}{where} {outcome} {r.vendor_state}{why}")
                 elif message.HasField("summary"):
                     summary = message.summary
             break
@@ -112,6 +152,14 @@ def main(argv):
             time.sleep(pause)
     if summary is not None:
         print(f"summary {dict(summary.outcome_counts)} vendor_calls={summary.vendor_calls}")
+        # A selector's regions, in the order searched: a region that could not be read
+        # (not allowed for the account, a vendor error) had nothing stopped.
+        for r in summary.regions:
+            if r.HasField("error"):
+                failed = True
+                print(f"region {r.region} error={r.error.message}")
+            else:
+                print(f"region {r.region} matched={r.matched}")
     return 1 if failed else 0
 
 

@@ -1,7 +1,10 @@
 //! `stopgate stop-instances` and `stopgate stop-execution`: a command-line client of the
 //! gateway, with a live progress bar on stderr and a final table of per-instance results (or
-//! `--json`, one JSON object per stream message). Exit status: 0 when every result is a
-//! success, 1 when any instance failed, 2 when the call itself failed.
+//! `--json`, one JSON object per stream message). `stop-instances` names instance ids in one
+//! region, or selects by `--tag` across regions (`--region A,B` or `--all-regions`, with
+//! `--expect-at-most`). Exit status: 0 when every result is a success, 1 when any instance
+//! failed or a region the tags were searched in could not be read, 2 when the call itself
+//! failed (or the arguments were refused before any call).
 
 mod render;
 
@@ -128,8 +131,23 @@ pub struct StopInstancesArgs {
     pub connection: Connection,
     #[arg(long, value_enum)]
     pub provider: CliProvider,
+    /// The instances' region; with --tag, the regions to search, comma-separated (e.g.
+    /// cn-hangzhou,cn-shanghai).
+    #[arg(long, value_name = "REGION[,REGION…]", value_delimiter = ',')]
+    pub region: Vec<String>,
+    /// Instead of ids: stop every instance carrying this tag, KEY=VALUE, or KEY alone for any
+    /// value. Repeat it to require several (an instance must carry every one). Needs
+    /// --expect-at-most, and --region or --all-regions.
+    #[arg(long = "tag", value_name = "KEY[=VALUE]", value_parser = parse_tag)]
+    pub tags: Vec<pb::TagMatch>,
+    /// With --tag: search every region the account may act in, instead of --region.
     #[arg(long)]
-    pub region: String,
+    pub all_regions: bool,
+    /// With --tag, required: the most instances you expect the tags to match over all the
+    /// regions searched. When more match, the gateway stops nothing and says how many matched
+    /// where.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub expect_at_most: Option<u32>,
     /// Configured account on the gateway (default: "default").
     #[arg(long, default_value = "")]
     pub account: String,
@@ -148,9 +166,98 @@ pub struct StopInstancesArgs {
     pub wait: bool,
     #[arg(long, value_parser = parse_duration, requires = "wait")]
     pub wait_timeout: Option<Duration>,
-    /// Instance ids.
-    #[arg(required = true)]
+    /// Instance ids (or --tag).
+    #[arg(required_unless_present = "tags")]
     pub instance_ids: Vec<String>,
+}
+
+/// `KEY=VALUE` (the tag with that value) or `KEY` (the tag, whatever its value).
+fn parse_tag(text: &str) -> Result<pb::TagMatch, String> {
+    let (key, value) = match text.split_once('=') {
+        Some((key, value)) => (key, Some(value.to_string())),
+        None => (text, None),
+    };
+    if key.is_empty() {
+        return Err(format!(
+            "{text:?} names no tag key: use KEY=VALUE, or KEY alone for any value"
+        ));
+    }
+    Ok(pb::TagMatch {
+        key: key.to_string(),
+        value,
+    })
+}
+
+/// What a stop-instances request names: its region and ids, or its selector.
+#[derive(Debug, PartialEq)]
+struct Target {
+    region: String,
+    instance_ids: Vec<String>,
+    selector: Option<pb::InstanceSelector>,
+}
+
+/// Reads the ids or the selector from the arguments, refusing what cannot make a request
+/// before anything is sent (the gateway checks the rest).
+fn target(args: &StopInstancesArgs) -> Result<Target, String> {
+    let regions: Vec<String> = args.region.iter().map(|r| r.trim().to_string()).collect();
+    if regions.iter().any(String::is_empty) {
+        return Err(format!(
+            "--region {:?} has an empty region: separate regions with single commas",
+            args.region.join(",")
+        ));
+    }
+    if args.tags.is_empty() {
+        if args.all_regions {
+            return Err("--all-regions goes with --tag: it says where to search for the tagged instances; instance ids take one --region".into());
+        }
+        if args.expect_at_most.is_some() {
+            return Err(
+                "--expect-at-most goes with --tag: it bounds how many instances the tags may match"
+                    .into(),
+            );
+        }
+        return match regions.as_slice() {
+            [region] => Ok(Target {
+                region: region.clone(),
+                instance_ids: args.instance_ids.clone(),
+                selector: None,
+            }),
+            [] => Err("--region is required: the region of the instance ids".into()),
+            _ => Err(format!(
+                "instance ids are in one region, not {}: run one command per region, or select by --tag across regions",
+                regions.join(",")
+            )),
+        };
+    }
+    if !args.instance_ids.is_empty() {
+        return Err(format!(
+            "give instance ids or --tag, not both (ids: {})",
+            args.instance_ids.join(" ")
+        ));
+    }
+    let Some(expect_at_most) = args.expect_at_most else {
+        return Err("--tag needs --expect-at-most N: the most instances you expect the tags to match over all the regions searched (when more match, nothing is stopped)".into());
+    };
+    match (args.all_regions, regions.is_empty()) {
+        (true, false) => return Err("--all-regions or --region, not both".into()),
+        (false, true) => {
+            return Err(
+                "--tag needs the regions to search: --region REGION[,REGION…] or --all-regions"
+                    .into(),
+            );
+        }
+        _ => {}
+    }
+    Ok(Target {
+        region: String::new(),
+        instance_ids: Vec::new(),
+        selector: Some(pb::InstanceSelector {
+            tags: args.tags.clone(),
+            regions,
+            all_regions: args.all_regions,
+            expect_at_most,
+        }),
+    })
 }
 
 /// `stopgate stop-execution`.
@@ -262,7 +369,17 @@ fn request<T>(c: &Connection, message: T) -> Result<tonic::Request<T>, String> {
 
 fn rpc_failure(status: tonic::Status) -> String {
     use tonic_types::StatusExt;
-    let mut text = format!("{:?}: {}", status.code(), status.message());
+    let mut text = match status.get_details_error_info() {
+        Some(info) if !info.reason.is_empty() => {
+            format!(
+                "{:?} ({}): {}",
+                status.code(),
+                info.reason,
+                status.message()
+            )
+        }
+        _ => format!("{:?}: {}", status.code(), status.message()),
+    };
     if let Some(bad) = status.get_details_bad_request() {
         for v in bad.field_violations {
             text.push_str(&format!("\n  {}: {}", v.field, v.description));
@@ -274,12 +391,14 @@ fn rpc_failure(status: tonic::Status) -> String {
 /// Runs `stopgate stop-instances`; returns the process exit status.
 pub async fn stop_instances(args: StopInstancesArgs) -> Result<i32, String> {
     let c = &args.connection;
+    let target = target(&args)?;
     let channel = connect(c).await?;
+    let total = target.instance_ids.len();
     let message = pb::StopInstancesRequest {
         provider: provider(args.provider),
-        region: args.region.clone(),
+        region: target.region,
         account: args.account.clone(),
-        instance_ids: args.instance_ids.clone(),
+        instance_ids: target.instance_ids,
         mode: match args.mode {
             CliMode::Graceful => pb::StopMode::Graceful,
             CliMode::Force => pb::StopMode::Force,
@@ -296,7 +415,7 @@ pub async fn stop_instances(args: StopInstancesArgs) -> Result<i32, String> {
         wait: wait(args.wait, args.wait_timeout),
         graceful_timeout: None,
         request_id: operation_id(c),
-        selector: None,
+        selector: target.selector,
     };
     let client = pb::instance_service_client::InstanceServiceClient::new(channel);
     let open = || {
@@ -310,7 +429,7 @@ pub async fn stop_instances(args: StopInstancesArgs) -> Result<i32, String> {
     report(
         open,
         &message.request_id,
-        args.instance_ids.len(),
+        total,
         c,
         |m: pb::StopInstancesResponse| {
             use pb::stop_instances_response::Event;
@@ -437,6 +556,7 @@ where
                                 if c.json && !announced {
                                     println!("{as_json}");
                                 }
+                                progress.expect(accepted.unique as usize);
                                 announced = true;
                                 attempt = 0;
                             }
@@ -524,6 +644,158 @@ mod tests {
             request_id: None,
             reattach_attempts: 8,
         }
+    }
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: StopInstancesArgs,
+    }
+
+    fn parsed(args: &[&str]) -> Result<StopInstancesArgs, String> {
+        use clap::Parser;
+        let argv = ["stop-instances", "--provider", "alibaba"]
+            .iter()
+            .chain(args);
+        Cli::try_parse_from(argv)
+            .map(|c| c.args)
+            .map_err(|e| e.to_string())
+    }
+
+    fn targeted(args: &[&str]) -> Result<Target, String> {
+        target(&parsed(args)?)
+    }
+
+    fn tag(key: &str, value: Option<&str>) -> pb::TagMatch {
+        pb::TagMatch {
+            key: key.into(),
+            value: value.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn ids_go_with_one_region() {
+        let t = targeted(&["--region", "cn-hangzhou", "i-1", "i-2"]).unwrap();
+        assert_eq!(t.region, "cn-hangzhou");
+        assert_eq!(t.instance_ids, ["i-1", "i-2"]);
+        assert_eq!(t.selector, None);
+        let two = targeted(&["--region", "cn-hangzhou,cn-shanghai", "i-1"]).unwrap_err();
+        assert!(two.contains("one region") && two.contains("--tag"), "{two}");
+        assert!(
+            targeted(&["i-1"])
+                .unwrap_err()
+                .contains("--region is required")
+        );
+        assert!(
+            parsed(&["--region", "cn-hangzhou"]).is_err(),
+            "ids or --tag"
+        );
+    }
+
+    #[test]
+    fn tags_make_a_selector_over_the_regions_given() {
+        let t = targeted(&[
+            "--tag",
+            "env=dev",
+            "--tag",
+            "team",
+            "--tag",
+            "blank=",
+            "--region",
+            "cn-hangzhou,cn-shanghai",
+            "--region",
+            "cn-beijing",
+            "--expect-at-most",
+            "500",
+        ])
+        .unwrap();
+        assert_eq!(t.region, "");
+        assert!(t.instance_ids.is_empty());
+        assert_eq!(
+            t.selector,
+            Some(pb::InstanceSelector {
+                tags: vec![
+                    tag("env", Some("dev")),
+                    tag("team", None),
+                    tag("blank", Some(""))
+                ],
+                regions: vec![
+                    "cn-hangzhou".into(),
+                    "cn-shanghai".into(),
+                    "cn-beijing".into()
+                ],
+                all_regions: false,
+                expect_at_most: 500,
+            })
+        );
+        let all = targeted(&["--tag", "env=dev", "--all-regions", "--expect-at-most", "1"])
+            .unwrap()
+            .selector
+            .unwrap();
+        assert!(all.all_regions && all.regions.is_empty());
+    }
+
+    #[test]
+    fn a_selector_without_its_bound_or_regions_is_refused_before_any_call() {
+        let refused = |args: &[&str], says: &str| {
+            let e = targeted(args).unwrap_err();
+            assert!(e.contains(says), "{args:?}: {e}");
+        };
+        refused(
+            &["--tag", "env=dev", "--region", "cn-hangzhou"],
+            "--expect-at-most N",
+        );
+        refused(
+            &["--tag", "env=dev", "--expect-at-most", "5"],
+            "--all-regions",
+        );
+        refused(
+            &[
+                "--tag",
+                "env",
+                "--all-regions",
+                "--region",
+                "cn-hangzhou",
+                "--expect-at-most",
+                "5",
+            ],
+            "not both",
+        );
+        refused(
+            &[
+                "--tag",
+                "env",
+                "--region",
+                "cn-hangzhou",
+                "--expect-at-most",
+                "5",
+                "i-1",
+            ],
+            "ids or --tag, not both",
+        );
+        refused(
+            &["--region", "cn-hangzhou", "--all-regions", "i-1"],
+            "goes with --tag",
+        );
+        refused(
+            &["--region", "cn-hangzhou", "--expect-at-most", "3", "i-1"],
+            "goes with --tag",
+        );
+        refused(
+            &[
+                "--tag",
+                "env",
+                "--region",
+                "cn-hangzhou,,cn-shanghai",
+                "--expect-at-most",
+                "5",
+            ],
+            "empty region",
+        );
+        let e = parsed(&["--tag", "=dev", "--all-regions", "--expect-at-most", "5"]).unwrap_err();
+        assert!(e.contains("no tag key"), "{e}");
+        let e = parsed(&["--tag", "env", "--all-regions", "--expect-at-most", "0"]).unwrap_err();
+        assert!(e.contains("--expect-at-most"), "{e}");
     }
 
     #[test]

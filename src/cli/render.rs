@@ -12,6 +12,8 @@ use crate::api::pb;
 #[derive(Debug, Clone)]
 pub struct Row {
     pub instance: String,
+    /// The instance's region (empty for a command's tasks).
+    pub region: String,
     pub outcome: String,
     pub failed: bool,
     pub states: String,
@@ -78,6 +80,7 @@ impl Row {
         }
         Row {
             instance: r.instance_id.clone(),
+            region: r.region.clone(),
             outcome: strip(outcome.as_str_name(), "INSTANCE_OUTCOME_").to_string(),
             failed: matches!(
                 outcome,
@@ -103,6 +106,7 @@ impl Row {
         }
         Row {
             instance: r.instance_id.clone(),
+            region: String::new(),
             outcome: strip(outcome.as_str_name(), "COMMAND_OUTCOME_").to_string(),
             failed: matches!(
                 outcome,
@@ -176,6 +180,14 @@ impl Progress {
         self.redraw();
     }
 
+    /// The number of results the operation announced, when the request did not say (a
+    /// selector's matches).
+    pub fn expect(&mut self, unique: usize) {
+        if self.total == 0 {
+            self.total = unique;
+        }
+    }
+
     pub fn summary(&mut self, summary: pb::Summary) {
         self.summary = Some(summary);
     }
@@ -198,33 +210,68 @@ impl Progress {
                 width(|r| &r.outcome, "OUTCOME"),
                 width(|r| &r.states, "STATE"),
             );
-            println!(
-                "{:wi$}  {:wo$}  {:ws$}  DETAIL",
-                "INSTANCE", "OUTCOME", "STATE"
-            );
+            // Instances have a region (a command's tasks do not): a column after the id.
+            let regions = rows.iter().any(|r| !r.region.is_empty());
+            let wr = if regions {
+                width(|r| &r.region, "REGION") + 2
+            } else {
+                0
+            };
+            let region = |text: &str| {
+                if regions {
+                    format!("{text:wr$}")
+                } else {
+                    String::new()
+                }
+            };
+            // A selector that matched nothing has no table, only its summary.
+            if !rows.is_empty() || self.summary.as_ref().is_none_or(|s| s.regions.is_empty()) {
+                println!(
+                    "{:wi$}  {}{:wo$}  {:ws$}  DETAIL",
+                    "INSTANCE",
+                    region("REGION"),
+                    "OUTCOME",
+                    "STATE"
+                );
+            }
             for r in rows {
                 println!(
-                    "{:wi$}  {:wo$}  {:ws$}  {}",
-                    r.instance, r.outcome, r.states, r.detail
+                    "{:wi$}  {}{:wo$}  {:ws$}  {}",
+                    r.instance,
+                    region(&r.region),
+                    r.outcome,
+                    r.states,
+                    r.detail
                 );
             }
             if let Some(s) = &self.summary {
                 let mut counts: Vec<(&String, &u32)> = s.outcome_counts.iter().collect();
                 counts.sort();
                 let counts: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+                let counts = if counts.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", counts.join(", "))
+                };
                 let elapsed = s
                     .elapsed
                     .as_ref()
                     .map(|d| d.seconds as f64 + f64::from(d.nanos) / 1e9)
                     .unwrap_or(0.0);
                 println!(
-                    "{} instance(s): {}; {} vendor call(s), {} retried, {} throttled; {elapsed:.2} s",
-                    s.unique,
-                    counts.join(", "),
-                    s.vendor_calls,
-                    s.retries,
-                    s.throttled
+                    "{} instance(s){counts}; {} vendor call(s), {} retried, {} throttled; {elapsed:.2} s",
+                    s.unique, s.vendor_calls, s.retries, s.throttled
                 );
+                for r in &s.regions {
+                    match &r.error {
+                        None => println!("region {}: {} matched", r.region, r.matched),
+                        Some(error) => println!(
+                            "region {}: error {} (nothing there was stopped)",
+                            r.region,
+                            error_text(error)
+                        ),
+                    }
+                }
                 for note in &s.notes {
                     println!("note: {note}");
                 }
@@ -232,17 +279,19 @@ impl Progress {
         }
         // A stream that ended without its summary, or with fewer results than it announced,
         // did not finish: say so rather than report success.
-        let complete = self
+        let Some(summary) = self
             .summary
             .as_ref()
-            .is_some_and(|s| s.unique as usize == rows.len());
-        if !complete {
+            .filter(|s| s.unique as usize == rows.len())
+        else {
             eprintln!(
                 "stopgate: the stream ended before every result and the summary arrived; check the instances' state"
             );
             return 2;
-        }
-        i32::from(rows.iter().any(|r| r.failed))
+        };
+        // A region a selector could not read may hold instances that were meant to stop.
+        let unread = summary.regions.iter().any(|r| r.error.is_some());
+        i32::from(unread || rows.iter().any(|r| r.failed))
     }
 }
 
@@ -252,6 +301,9 @@ fn summary_json(s: &pb::Summary) -> Value {
         "vendor_calls": s.vendor_calls, "retries": s.retries, "throttled": s.throttled,
         "elapsed_seconds": s.elapsed.as_ref().map(|d| d.seconds as f64 + f64::from(d.nanos) / 1e9),
         "notes": s.notes, "vendor_request_ids": s.vendor_request_ids,
+        "regions": s.regions.iter().map(|r| json!({
+            "region": r.region, "matched": r.matched, "error": r.error.as_ref().map(error_json),
+        })).collect::<Vec<Value>>(),
     }})
 }
 
@@ -273,7 +325,7 @@ pub fn json_instance_message(m: &pb::StopInstancesResponse) -> Value {
     };
     match &m.event {
         Some(Event::Result(r)) => json!({"result": {
-            "instance_id": r.instance_id,
+            "instance_id": r.instance_id, "region": r.region,
             "outcome": pb::InstanceOutcome::try_from(r.outcome).unwrap_or_default().as_str_name(),
             "previous_state": state(r.previous_state), "current_state": state(r.current_state),
             "vendor_previous_state": r.vendor_previous_state, "vendor_state": r.vendor_state,
@@ -283,7 +335,7 @@ pub fn json_instance_message(m: &pb::StopInstancesResponse) -> Value {
             "error": r.error.as_ref().map(error_json),
         }}),
         Some(Event::Progress(p)) => {
-            json!({"progress": {"instance_id": p.instance_id, "state": state(p.state), "vendor_state": p.vendor_state, "message": p.message}})
+            json!({"progress": {"instance_id": p.instance_id, "region": p.region, "state": state(p.state), "vendor_state": p.vendor_state, "message": p.message}})
         }
         Some(Event::Summary(s)) => summary_json(s),
         Some(Event::Accepted(a)) => accepted_json(a),

@@ -1,7 +1,7 @@
 """The client examples run as a user would run them, against `stopgate sandbox`: Python
 (grpcio, stubs generated at start) and Node.js (@grpc/grpc-js, .proto loaded at run time),
-stopping instances and a command execution on both clouds, and re-attaching to the operation
-when the stream breaks."""
+stopping instances (by id, and by tags across regions) and a command execution on both clouds,
+and re-attaching to the operation when the stream breaks."""
 
 import re
 import socket
@@ -50,8 +50,9 @@ def test_the_example_stops_instances_on_both_clouds(gateway, client):
     for provider, region, instance in cases:
         code, out, err = run(CLIENTS[client] + [gateway, "instances", provider, region, instance])
         assert code == 0, out + err
-        assert f"{instance} INSTANCE_OUTCOME_STOP_ACCEPTED" in out
+        assert f"{instance} {region} INSTANCE_OUTCOME_STOP_ACCEPTED" in out
         assert "summary" in out and "STOP_ACCEPTED" in out
+        assert "region " not in out, "only a selector lists the regions searched"
 
 
 @pytest.mark.parametrize("client,provider,region,execution,instance", [
@@ -195,7 +196,8 @@ def test_the_example_re_attaches_when_the_stream_breaks_and_prints_each_instance
     assert any(l.startswith("re-attached to operation " + request_id) for l in lines), out
     for instance in ids:
         printed = [l for l in lines if l.split(" ", 1)[0] == instance]
-        assert printed == [instance + " INSTANCE_OUTCOME_STOP_ACCEPTED "], (instance, out)
+        assert printed == [instance + " ap-guangzhou INSTANCE_OUTCOME_STOP_ACCEPTED "], \
+            (instance, out)
     assert len([l for l in lines if l.startswith("summary ")]) == 1, out
 
 
@@ -212,4 +214,88 @@ def test_the_example_sends_the_request_id_it_is_given(gateway, client):
     code, out, err = run(command)
     assert code == 0, out + err
     assert out.splitlines()[0].startswith("re-attached to operation " + request_id), out
-    assert instance + " INSTANCE_OUTCOME_STOP_ACCEPTED" in out, out
+    assert instance + " ap-guangzhou INSTANCE_OUTCOME_STOP_ACCEPTED" in out, out
+
+
+# Two regions of each cloud the sandbox's simulator serves, and well-formed ids there.
+SELECT_REGIONS = {"tencent": ("ap-guangzhou", "ap-shanghai"), "alibaba": ("cn-hangzhou", "cn-shanghai")}
+
+
+def example_ids(provider, prefix, count):
+    """`count` ids of the provider's shape, distinct per prefix (3 lowercase letters)."""
+    if provider == "tencent":
+        return ["ins-%s%05d" % (prefix, n) for n in range(count)]
+    return ["i-%sexample%06d" % (prefix, n) for n in range(count)]
+
+
+def seed_tagged(sim, provider, region, ids, tags):
+    Admin(sim).call("POST", "/_sim/instances", {
+        "provider": provider, "region": region,
+        "instances": [{"id": i, "tags": tags} for i in ids]})
+
+
+def states(sim, provider, region):
+    listed = Admin(sim).call("GET", "/_sim/instances", query={"provider": provider, "region": region})
+    return {i["id"]: i["state"] for i in listed["instances"]}
+
+
+@pytest.mark.parametrize("client", ["python", "node"])
+@pytest.mark.parametrize("provider", ["tencent", "alibaba"])
+def test_the_example_stops_instances_by_tag_across_regions(running_sandbox, client, provider):
+    gateway, sim = running_sandbox
+    home, other = SELECT_REGIONS[provider]
+    # Tag values of this run's own: the sandbox is shared by the module's tests.
+    mine = "%s-%s" % (client, provider)
+    prefix = {"python": "pys", "node": "nds"}[client]
+    ids = example_ids(provider, prefix, 7)
+    in_home, in_other, no_team, not_mine = ids[0:3], ids[3:5], ids[5:6], ids[6:7]
+    seed_tagged(sim, provider, home, in_home, {"example": mine, "team": "a"})
+    seed_tagged(sim, provider, other, in_other, {"example": mine, "team": "b"})
+    seed_tagged(sim, provider, home, no_team, {"example": mine})
+    seed_tagged(sim, provider, home, not_mine, {"example": "someone-else", "team": "a"})
+
+    code, out, err = run(CLIENTS[client] + [
+        gateway, "select", provider, "%s,%s" % (home, other), "example=" + mine, "team",
+        "--expect-at-most", "10"])
+    assert code == 0, out + err
+    lines = out.splitlines()
+    assert re.fullmatch(r"operation \S+", lines[0]), out
+    for region, wanted in ((home, in_home), (other, in_other)):
+        for instance in wanted:
+            printed = [l for l in lines if l.split(" ", 1)[0] == instance]
+            assert len(printed) == 1, (instance, out)
+            assert printed[0].startswith(
+                "%s %s INSTANCE_OUTCOME_STOP_ACCEPTED" % (instance, region)), out
+    for instance in no_team + not_mine:
+        assert instance not in out, "%s does not carry every tag: %s" % (instance, out)
+    assert [l for l in lines if l.startswith("region ")] == [
+        "region %s matched=3" % home, "region %s matched=2" % other], out
+    assert any(l.startswith("summary ") and "STOP_ACCEPTED" in l for l in lines), out
+    left = states(sim, provider, home)
+    running = {"tencent": "RUNNING", "alibaba": "Running"}[provider]
+    assert left[no_team[0]] == running and left[not_mine[0]] == running
+
+
+@pytest.mark.parametrize("client,provider", [("python", "alibaba"), ("node", "tencent")])
+def test_the_example_reports_a_selector_matching_too_many_and_nothing_stops(
+        running_sandbox, client, provider):
+    gateway, sim = running_sandbox
+    home, _ = SELECT_REGIONS[provider]
+    mine = "%s-%s-many" % (client, provider)
+    ids = example_ids(provider, {"python": "pym", "node": "ndm"}[client], 3)
+    seed_tagged(sim, provider, home, ids, {"example": mine})
+    code, out, err = run(CLIENTS[client] + [
+        gateway, "select", provider, home, "example=" + mine, "--expect-at-most", "2"])
+    assert code == 2, out + err
+    assert err.startswith("stopgate: FAILED_PRECONDITION "), err
+    assert "expect_at_most 2" in err and home + " 3" in err, err
+    running = {"tencent": "RUNNING", "alibaba": "Running"}[provider]
+    left = states(sim, provider, home)
+    assert all(left[i] == running for i in ids), left
+
+
+@pytest.mark.parametrize("client", ["python", "node"])
+def test_the_example_refuses_a_selector_without_its_bound(gateway, client):
+    code, _, err = run(CLIENTS[client] + [gateway, "select", "tencent", "ap-guangzhou", "env=dev"])
+    assert code == 2, err
+    assert "--expect-at-most" in err, err
