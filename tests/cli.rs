@@ -523,20 +523,6 @@ async fn a_stream_broken_after_its_summary_prints_one_summary() {
     }
 }
 
-/// Seeds running instances `ids` in `region`, each carrying `tags` (a JSON object).
-async fn seed_tagged(h: &Harness, v: Vendor, region: &str, ids: &[String], tags: Value) {
-    let instances: Vec<Value> = ids
-        .iter()
-        .map(|id| json!({"id": id, "tags": tags}))
-        .collect();
-    h.admin(
-        "POST",
-        "/_sim/instances",
-        json!({"provider": v.name, "region": region, "instances": instances}),
-    )
-    .await;
-}
-
 /// The row of the table naming `id`.
 fn row<'a>(out: &'a str, id: &str) -> &'a str {
     out.lines()
@@ -552,31 +538,28 @@ async fn stop_instances_by_tag_shows_each_region_and_what_each_region_matched() 
     let shanghai = v.ids(10..12);
     let prod = v.ids(20..22);
     let no_team = v.ids(30..31);
-    seed_tagged(
-        &h,
-        v,
-        "cn-hangzhou",
-        &hangzhou,
-        json!({"env": "dev", "team": "a"}),
-    )
-    .await;
-    seed_tagged(
-        &h,
-        v,
-        "cn-shanghai",
-        &shanghai,
-        json!({"env": "dev", "team": "b"}),
-    )
-    .await;
-    seed_tagged(
-        &h,
-        v,
-        "cn-hangzhou",
-        &prod,
-        json!({"env": "prod", "team": "a"}),
-    )
-    .await;
-    seed_tagged(&h, v, "cn-hangzhou", &no_team, json!({"env": "dev"})).await;
+    h.simulator
+        .seed_tagged(
+            v,
+            "cn-hangzhou",
+            &hangzhou,
+            json!({"env": "dev", "team": "a"}),
+        )
+        .await;
+    h.simulator
+        .seed_tagged(
+            v,
+            "cn-shanghai",
+            &shanghai,
+            json!({"env": "dev", "team": "b"}),
+        )
+        .await;
+    h.simulator
+        .seed_tagged(v, "cn-hangzhou", &prod, json!({"env": "prod", "team": "a"}))
+        .await;
+    h.simulator
+        .seed_tagged(v, "cn-hangzhou", &no_team, json!({"env": "dev"}))
+        .await;
     // cn-qingdao is a region stopgate knows and the simulator does not serve: unreadable.
     let (code, out, err) = stopgate(
         &h,
@@ -637,8 +620,12 @@ async fn stop_instances_by_tag_as_json_carries_the_regions() {
     let v = TENCENT;
     let guangzhou = v.ids(0..2);
     let shanghai = v.ids(10..11);
-    seed_tagged(&h, v, "ap-guangzhou", &guangzhou, json!({"env": "dev"})).await;
-    seed_tagged(&h, v, "ap-shanghai", &shanghai, json!({"env": "dev"})).await;
+    h.simulator
+        .seed_tagged(v, "ap-guangzhou", &guangzhou, json!({"env": "dev"}))
+        .await;
+    h.simulator
+        .seed_tagged(v, "ap-shanghai", &shanghai, json!({"env": "dev"}))
+        .await;
     let (code, out, err) = stopgate(
         &h,
         &[
@@ -691,7 +678,9 @@ async fn tags_matching_more_than_expected_stop_nothing_and_exit_2_with_the_count
     let h = Harness::start().await;
     let v = TENCENT;
     let ids = v.ids(0..3);
-    seed_tagged(&h, v, v.region, &ids, json!({"env": "dev"})).await;
+    h.simulator
+        .seed_tagged(v, v.region, &ids, json!({"env": "dev"}))
+        .await;
     let (code, out, err) = stopgate(
         &h,
         &[
@@ -770,8 +759,12 @@ async fn a_selector_missing_its_bound_or_regions_is_refused_before_any_call() {
 async fn all_regions_lists_every_region_searched() {
     let h = Harness::start().await;
     let v = TENCENT;
-    seed_tagged(&h, v, "ap-guangzhou", &v.ids(0..2), json!({"env": "dev"})).await;
-    seed_tagged(&h, v, "ap-shanghai", &v.ids(10..11), json!({"env": "dev"})).await;
+    h.simulator
+        .seed_tagged(v, "ap-guangzhou", &v.ids(0..2), json!({"env": "dev"}))
+        .await;
+    h.simulator
+        .seed_tagged(v, "ap-shanghai", &v.ids(10..11), json!({"env": "dev"}))
+        .await;
     let (code, out, err) = stopgate(
         &h,
         &[

@@ -5,7 +5,7 @@ mod common;
 
 use common::cluster::Replica;
 use common::*;
-use serde_json::{Value, json};
+use serde_json::json;
 use stopgate::api::pb;
 use tonic::Code;
 
@@ -23,20 +23,6 @@ fn unserved_region(v: Vendor) -> &'static str {
         "alibaba" => "cn-qingdao",
         _ => "ap-nanjing",
     }
-}
-
-/// Seeds running instances `ids` in `region`, each carrying `tags`.
-async fn seed_tagged(sim: &Sim, v: Vendor, region: &str, ids: &[String], tags: Value) {
-    let instances: Vec<Value> = ids
-        .iter()
-        .map(|id| json!({"id": id, "tags": tags}))
-        .collect();
-    sim.admin(
-        "POST",
-        "/_sim/instances",
-        json!({"provider": v.name, "region": region, "instances": instances}),
-    )
-    .await;
 }
 
 /// The raw state of every instance in `region`.
@@ -87,30 +73,20 @@ async fn fleet(h: &Harness, v: Vendor, dev: usize) -> Fleet {
         prod: v.ids(1000..1003),
         other: v.ids(2000..2004),
     };
-    seed_tagged(
-        &h.simulator,
-        v,
-        v.region,
-        &fleet.dev,
-        json!({"env": "dev", "team": "a"}),
-    )
-    .await;
-    seed_tagged(
-        &h.simulator,
-        v,
-        v.region,
-        &fleet.prod,
-        json!({"env": "prod", "team": "a"}),
-    )
-    .await;
-    seed_tagged(
-        &h.simulator,
-        v,
-        other_region(v),
-        &fleet.other,
-        json!({"env": "dev"}),
-    )
-    .await;
+    h.simulator
+        .seed_tagged(v, v.region, &fleet.dev, json!({"env": "dev", "team": "a"}))
+        .await;
+    h.simulator
+        .seed_tagged(
+            v,
+            v.region,
+            &fleet.prod,
+            json!({"env": "prod", "team": "a"}),
+        )
+        .await;
+    h.simulator
+        .seed_tagged(v, other_region(v), &fleet.other, json!({"env": "dev"}))
+        .await;
     fleet
 }
 
@@ -401,14 +377,9 @@ async fn re_attaching_to_a_selector_stop_replays_it_and_sends_nothing_again(v: V
     assert_eq!(first.results.len(), f.dev.len() + f.other.len());
     let stops = h.calls(v, "StopInstances").await.len();
     // Another instance now carries the tag: the operation's selection stays what it was.
-    seed_tagged(
-        &h.simulator,
-        v,
-        v.region,
-        &v.ids(3000..3001),
-        json!({"env": "dev"}),
-    )
-    .await;
+    h.simulator
+        .seed_tagged(v, v.region, &v.ids(3000..3001), json!({"env": "dev"}))
+        .await;
     let again = h.stop(request).await;
     assert!(again.accepted.as_ref().unwrap().reattached);
     let ids = |s: &Stream| {
@@ -433,15 +404,10 @@ async fn the_audit_names_what_a_selector_matched_in_each_region_and_where_each_s
     let v = ALIBABA;
     let sim = Sim::start().await;
     let (home, other) = (v.ids(0..2), v.ids(10..11));
-    seed_tagged(&sim, v, v.region, &home, json!({"incident": "4711"})).await;
-    seed_tagged(
-        &sim,
-        v,
-        other_region(v),
-        &other,
-        json!({"incident": "4711"}),
-    )
-    .await;
+    sim.seed_tagged(v, v.region, &home, json!({"incident": "4711"}))
+        .await;
+    sim.seed_tagged(v, other_region(v), &other, json!({"incident": "4711"}))
+        .await;
     let gateway = Replica::start(sim.addr, "poll_interval_ms = 50\n").await;
     let request = selecting(
         v,

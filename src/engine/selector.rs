@@ -219,10 +219,7 @@ mod tests {
     use crate::provider::tencent::TencentClient;
 
     fn tag(key: &str, value: Option<&str>) -> TagMatch {
-        TagMatch {
-            key: key.into(),
-            value: value.map(str::to_string),
-        }
+        TagMatch::new(key, value)
     }
 
     fn checked(

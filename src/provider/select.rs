@@ -70,6 +70,14 @@ pub struct TagMatch {
 }
 
 impl TagMatch {
+    /// The tag `key`, with `value` (or any value).
+    pub fn new(key: &str, value: Option<&str>) -> TagMatch {
+        TagMatch {
+            key: key.to_string(),
+            value: value.map(str::to_string),
+        }
+    }
+
     /// Whether an instance with these tags carries this one.
     fn matches(&self, tags: &[(String, String)]) -> bool {
         tags.iter()
@@ -123,10 +131,7 @@ mod tests {
     use super::*;
 
     fn tag(key: &str, value: Option<&str>) -> TagMatch {
-        TagMatch {
-            key: key.into(),
-            value: value.map(str::to_string),
-        }
+        TagMatch::new(key, value)
     }
 
     #[test]

@@ -352,6 +352,17 @@ impl Sim {
             .await;
     }
 
+    /// Seeds running instances `ids` in `region`, each carrying `tags` (a JSON object).
+    pub async fn seed_tagged(&self, vendor: Vendor, region: &str, ids: &[String], tags: Value) {
+        let instances: Vec<Value> = ids.iter().map(|id| json!({"id": id})).collect();
+        self.admin(
+            "POST",
+            "/_sim/instances",
+            json!({"provider": vendor.name, "region": region, "tags": tags, "instances": instances}),
+        )
+        .await;
+    }
+
     /// The vendor calls the simulator received for an action.
     pub async fn calls(&self, vendor: Vendor, action: &str) -> Vec<Value> {
         let v = self

@@ -14,13 +14,7 @@ fn selector(tags: &[(&str, Option<&str>)], regions: Regions, expect_at_most: usi
     let mut request = stop_request(&[]);
     request.requested = 0;
     request.selection = Some(Selection {
-        tags: tags
-            .iter()
-            .map(|(k, v)| TagMatch {
-                key: k.to_string(),
-                value: v.map(str::to_string),
-            })
-            .collect(),
+        tags: tags.iter().map(|(k, v)| TagMatch::new(k, *v)).collect(),
         regions,
         expect_at_most,
     });

@@ -93,18 +93,9 @@ mod tests {
     #[test]
     fn valued_tags_become_tag_filters_and_the_first_key_only_tag_a_tag_key_filter() {
         let wanted = vec![
-            TagMatch {
-                key: "team".into(),
-                value: None,
-            },
-            TagMatch {
-                key: "env".into(),
-                value: Some("dev".into()),
-            },
-            TagMatch {
-                key: "owner".into(),
-                value: None,
-            },
+            TagMatch::new("team", None),
+            TagMatch::new("env", Some("dev")),
+            TagMatch::new("owner", None),
         ];
         assert_eq!(
             filters(&wanted),
