@@ -18,7 +18,9 @@
 //!   register of running operations with the hand-over on shutdown.
 //! - [`audit`]: the audit log lines naming the caller of each operation and vendor call.
 //! - [`engine`]: provider-neutral execution: validation (`request`), StopInstances
-//!   (`stop_instances`, its results in `instance_result`, `wait`), StopCommandExecution
+//!   (`stop_instances`, its results in `instance_result`, `wait`), StopInstances by selector
+//!   (its checks in `selector`; read every region, guard rail, stop each: `stop_selected`),
+//!   StopCommandExecution
 //!   (`stop_command`), poll pauses (`pace`), the one retry path and its budget (`call`), the one
 //!   deadline margin (`deadline`), one result per instance (`ledger`); unit tests on a
 //!   scripted vendor in `engine/tests`.
@@ -27,7 +29,8 @@
 //!   (`redis`, with its Lua script and local fallback).
 //! - [`provider`]: the [`provider::Adapter`] trait and one adapter per vendor, each with
 //!   `sign` (from `stopgate-vendor`), `client`, `errors` and its actions (Alibaba
-//!   `ecs`/`assistant`, Tencent `cvm`/`tat`); the error classes both share (`classes`), the
+//!   `ecs`/`assistant`/`select`, Tencent `cvm`/`tat`/`select`); tag matching and the pages
+//!   of a tag-filtered read (`select`); the error classes both share (`classes`), the
 //!   bounded HTTP reads (`http`) and each call's current credentials (`signing`).
 //! - [`model`]: the normalized vocabulary: providers, states, outcomes, reasons, the error type.
 //! - [`config`]: accounts, credential sources (`source`), endpoints, limits, retry budget, TLS,
