@@ -3,7 +3,7 @@
 //!
 //! Alibaba: access keys (`ALIBABA_CLOUD_ACCESS_KEY_ID`, `…_SECRET`, `…_SECURITY_TOKEN`), then
 //! RRSA OIDC (`ALIBABA_CLOUD_ROLE_ARN`, `ALIBABA_CLOUD_OIDC_PROVIDER_ARN`,
-//! `ALIBABA_CLOUD_OIDC_TOKEN_FILE`), then the `credentials.ini` profile, then the ECS RAM role
+//! `ALIBABA_CLOUD_OIDC_TOKEN_FILE`; the STS host from `ALIBABA_CLOUD_STS_ENDPOINT` when set), then the `credentials.ini` profile, then the ECS RAM role
 //! unless `ALIBABA_CLOUD_ECS_METADATA_DISABLED=true`. Tencent: access keys
 //! (`TENCENTCLOUD_SECRET_ID`, `…_SECRET_KEY`, `…_SESSION_TOKEN`), then the profile file, then
 //! TKE OIDC (`TKE_REGION`, `TKE_PROVIDER_ID`, `TKE_WEB_IDENTITY_TOKEN_FILE`, `TKE_ROLE_ARN`),
@@ -68,7 +68,16 @@ pub fn resolve(
                             .clone()
                             .or_else(|| var("ALIBABA_CLOUD_STS_REGION")),
                         vpc: chain.sts.vpc || on("ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED"),
-                        endpoint: chain.sts.endpoint.clone(),
+                        // ACK's RRSA webhook names the STS host it wants used.
+                        endpoint: chain.sts.endpoint.clone().or_else(|| {
+                            var("ALIBABA_CLOUD_STS_ENDPOINT").map(|host| {
+                                if host.contains("://") {
+                                    host
+                                } else {
+                                    format!("https://{host}")
+                                }
+                            })
+                        }),
                     },
                 }));
             }
@@ -150,6 +159,19 @@ mod tests {
         };
         assert_eq!(role.sts.region.as_deref(), Some("cn-shanghai"));
         assert!(role.sts.vpc);
+        assert_eq!(role.sts.endpoint, None);
+        let mut webhook = rrsa.to_vec();
+        webhook.push((
+            "ALIBABA_CLOUD_STS_ENDPOINT",
+            "sts-vpc.cn-shanghai.aliyuncs.com",
+        ));
+        let CredentialSource::Oidc(role) = resolve_with(Provider::Alibaba, &webhook) else {
+            panic!()
+        };
+        assert_eq!(
+            role.sts.endpoint.as_deref(),
+            Some("https://sts-vpc.cn-shanghai.aliyuncs.com")
+        );
         let mut with_keys = rrsa.to_vec();
         with_keys.extend([
             ("ALIBABA_CLOUD_ACCESS_KEY_ID", "a"),
