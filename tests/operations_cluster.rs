@@ -1,5 +1,5 @@
 //! Operations shared by replicas through a real Redis (docs/operations.md): a replica killed
-//! with SIGKILL mid-stop, a SIGTERM whose grace is shorter than the wait, re-attaching on
+//! with SIGKILL mid-stop (ids, or a selector across regions), a SIGTERM whose grace is shorter than the wait, re-attaching on
 //! another replica, a mismatched request under the same id, and retention. Real `stopgate
 //! serve` processes, a real redis-server started on a free loopback port, the simulator.
 
@@ -155,6 +155,83 @@ async fn a_replica_killed_mid_stop_is_taken_over_and_every_instance_is_answered_
     );
     let named = accepted_stops(&calls, v);
     assert_eq!(named.len(), 5_000, "every instance was stopped");
+    let twice: Vec<(&String, &usize)> = named.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        twice.is_empty(),
+        "no instance in two accepted stop calls: {twice:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_selector_stop_taken_over_from_a_killed_replica_answers_every_match_once() {
+    let v = TENCENT;
+    let sim = Sim::start().await;
+    let redis = Redis::start().await;
+    let regions = ["ap-guangzhou", "ap-shanghai"];
+    let mut all = Vec::new();
+    for (r, region) in regions.iter().enumerate() {
+        let ids = v.ids(r * 10_000..r * 10_000 + 2_000);
+        for chunk in ids.chunks(1000) {
+            sim.seed_tagged(v, region, chunk, json!({"fleet": "batch"}))
+                .await;
+        }
+        // Decoys the selector must leave alone.
+        sim.seed_tagged(
+            v,
+            region,
+            &v.ids(r * 10_000 + 5_000..r * 10_000 + 5_010),
+            json!({"fleet": "web"}),
+        )
+        .await;
+        all.extend(ids);
+    }
+    // Ten stop calls a second per region: 20 calls each need 2 s, so the kill lands mid-way.
+    let pacing = "[tencent.rate_limits]\nStopInstances = 10.0\n";
+    let mut owner = replica(&sim, &redis, pacing).await;
+    let other = replica(&sim, &redis, pacing).await;
+    let request = pb::StopInstancesRequest {
+        provider: v.provider as i32,
+        request_id: new_id(),
+        selector: Some(pb::InstanceSelector {
+            tags: vec![pb::TagMatch {
+                key: "fleet".into(),
+                value: Some("batch".into()),
+            }],
+            regions: regions.iter().map(|r| r.to_string()).collect(),
+            all_regions: false,
+            expect_at_most: 4_000,
+        }),
+        ..Default::default()
+    };
+    let mut inbound = started(&owner, &request).await;
+    let before = read_results(&mut inbound, 400).await;
+    assert_eq!(before.len(), 400);
+    owner.signal("KILL");
+    owner.exited().await;
+
+    let s = collect_stop(&other.client, tonic::Request::new(request))
+        .await
+        .expect("the re-attached stream completes");
+    assert!(s.accepted.as_ref().unwrap().reattached);
+    let answered: std::collections::HashSet<&str> =
+        s.results.iter().map(|r| r.instance_id.as_str()).collect();
+    assert_eq!(s.results.len(), all.len());
+    assert_eq!(answered.len(), all.len(), "each match exactly once");
+    for r in &before {
+        assert_eq!(s.result(&r.instance_id), r, "a result already sent stands");
+    }
+    for r in &s.results {
+        assert!(
+            matches!(
+                pb::InstanceOutcome::try_from(r.outcome).unwrap(),
+                pb::InstanceOutcome::StopAccepted | pb::InstanceOutcome::Stopped
+            ),
+            "{r:?}"
+        );
+        assert!(regions.contains(&r.region.as_str()), "{r:?}");
+    }
+    let named = accepted_stops(&sim.calls(v, "StopInstances").await, v);
+    assert_eq!(named.len(), all.len(), "every match was stopped, no decoy");
     let twice: Vec<(&String, &usize)> = named.iter().filter(|(_, n)| **n > 1).collect();
     assert!(
         twice.is_empty(),

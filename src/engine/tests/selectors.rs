@@ -284,3 +284,25 @@ async fn a_selector_with_wait_reports_each_instance_stopped() {
     }
     assert!(d.progress > 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn all_or_nothing_with_a_selector_stops_none_when_one_match_cannot_stop() {
+    let fake = Arc::new(Fake::new(false));
+    let (dev_team, _, _) = fleet(&fake);
+    fake.set(&dev_team[2], InstanceState::Starting);
+    let mut request = selector(&[("env", Some("dev")), ("team", None)], listed(&["r1"]), 10);
+    request.all_or_nothing = true;
+    let d = stop_selected(&fake, config(), request).await;
+    assert_eq!(d.results.len(), dev_team.len());
+    assert!(
+        d.results
+            .values()
+            .all(|r| r.outcome == InstanceOutcome::Failed),
+        "{d:?}"
+    );
+    assert_eq!(
+        d.results[&dev_team[0]].error.as_ref().unwrap().reason,
+        "ALL_OR_NOTHING_ABORTED"
+    );
+    assert_eq!(fake.calls(STOP), 0);
+}
