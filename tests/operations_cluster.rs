@@ -86,6 +86,30 @@ async fn read_results(
     results
 }
 
+/// A stream re-attached after a take-over: it answers each of the `n` instances exactly once,
+/// repeats every result sent `before` the owner died, and every instance was stopped by the
+/// operation: accepted, or found stopped after a stop whose answer the killed replica never
+/// saw; never "already stopped" or failed.
+fn answered_once_after_take_over(s: &Stream, before: &[pb::InstanceResult], n: usize) {
+    assert!(s.accepted.as_ref().unwrap().reattached);
+    assert_eq!(s.results.len(), n);
+    let answered: std::collections::HashSet<&str> =
+        s.results.iter().map(|r| r.instance_id.as_str()).collect();
+    assert_eq!(answered.len(), n, "each instance exactly once");
+    for r in before {
+        assert_eq!(s.result(&r.instance_id), r, "a result already sent stands");
+    }
+    for r in &s.results {
+        assert!(
+            matches!(
+                pb::InstanceOutcome::try_from(r.outcome).unwrap(),
+                pb::InstanceOutcome::StopAccepted | pb::InstanceOutcome::Stopped
+            ),
+            "{r:?}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_killed_mid_stop_is_taken_over_and_every_instance_is_answered_once() {
     let v = TENCENT;
@@ -115,25 +139,7 @@ async fn a_replica_killed_mid_stop_is_taken_over_and_every_instance_is_answered_
     let s = collect_stop(&other.client, tonic::Request::new(request))
         .await
         .expect("the re-attached stream completes");
-    assert!(s.accepted.as_ref().unwrap().reattached);
-    assert_eq!(s.results.len(), 5_000);
-    let answered: std::collections::HashSet<&str> =
-        s.results.iter().map(|r| r.instance_id.as_str()).collect();
-    assert_eq!(answered.len(), 5_000, "each instance exactly once");
-    for r in &before {
-        assert_eq!(s.result(&r.instance_id), r, "a result already sent stands");
-    }
-    // Every instance was stopped by this operation: accepted, or found stopped after a stop
-    // whose answer the killed replica never saw; never "already stopped" or failed.
-    for r in &s.results {
-        assert!(
-            matches!(
-                pb::InstanceOutcome::try_from(r.outcome).unwrap(),
-                pb::InstanceOutcome::StopAccepted | pb::InstanceOutcome::Stopped
-            ),
-            "{r:?}"
-        );
-    }
+    answered_once_after_take_over(&s, &before, 5_000);
     let summary = s.summary.unwrap();
     assert_eq!(summary.unique, 5_000);
     let counted: u32 = ["STOP_ACCEPTED", "STOPPED"]
@@ -212,22 +218,8 @@ async fn a_selector_stop_taken_over_from_a_killed_replica_answers_every_match_on
     let s = collect_stop(&other.client, tonic::Request::new(request))
         .await
         .expect("the re-attached stream completes");
-    assert!(s.accepted.as_ref().unwrap().reattached);
-    let answered: std::collections::HashSet<&str> =
-        s.results.iter().map(|r| r.instance_id.as_str()).collect();
-    assert_eq!(s.results.len(), all.len());
-    assert_eq!(answered.len(), all.len(), "each match exactly once");
-    for r in &before {
-        assert_eq!(s.result(&r.instance_id), r, "a result already sent stands");
-    }
+    answered_once_after_take_over(&s, &before, all.len());
     for r in &s.results {
-        assert!(
-            matches!(
-                pb::InstanceOutcome::try_from(r.outcome).unwrap(),
-                pb::InstanceOutcome::StopAccepted | pb::InstanceOutcome::Stopped
-            ),
-            "{r:?}"
-        );
         assert!(regions.contains(&r.region.as_str()), "{r:?}");
     }
     let named = accepted_stops(&sim.calls(v, "StopInstances").await, v);

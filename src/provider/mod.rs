@@ -16,6 +16,15 @@ use crate::credentials::Credential;
 use crate::model::{Billing, InstanceState, Provider, StopError, StopMode, TaskState};
 pub use select::{RegionList, Selected, SelectedPage, TagLimits, TagMatch};
 
+/// The string field `key` of a vendor's JSON object, empty when absent or not a string.
+pub(crate) fn text(value: &serde_json::Value, key: &str) -> String {
+    value
+        .get(key)
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// A boxed future, so that adapters can sit behind `dyn Adapter`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 

@@ -4,14 +4,7 @@
 use serde_json::Value;
 
 use super::Observed;
-
-fn text(value: &Value, key: &str) -> String {
-    value
-        .get(key)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string()
-}
+use super::text;
 
 /// The (key, value) pairs of a vendor's tag list (`[{key_field, value_field}]`).
 pub fn tag_pairs(

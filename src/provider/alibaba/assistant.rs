@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::client::AlibabaClient;
 use crate::model::{StopError, TaskState};
+use crate::provider::text;
 use crate::provider::{ExecutionAnswer, ExecutionInfo, ObservedTask, Scope, TaskPage};
 
 /// `t-` followed by 8 to 40 lowercase letters or digits.
@@ -16,14 +17,6 @@ pub fn is_invocation_id(id: &str) -> bool {
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
     })
-}
-
-fn text(value: &Value, key: &str) -> String {
-    value
-        .get(key)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string()
 }
 
 /// Reads one `InvocationResult`.

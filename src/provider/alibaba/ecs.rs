@@ -6,6 +6,7 @@ use serde_json::Value;
 use super::client::AlibabaClient;
 use super::errors;
 use crate::model::{Billing, InstanceState, Provider, StopError, StopMode};
+use crate::provider::text;
 use crate::provider::{
     Actions, Adapter, BoxFuture, Capabilities, Described, Observed, Scope, StopAnswer, StopCall,
 };
@@ -66,14 +67,6 @@ pub fn is_region(region: &str) -> bool {
                 && p.bytes()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         })
-}
-
-pub(super) fn text(value: &Value, key: &str) -> String {
-    value
-        .get(key)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string()
 }
 
 /// Reads one `Instances.Instance` entry.

@@ -5,9 +5,10 @@
 use serde_json::Value;
 
 use super::client::AlibabaClient;
-use super::ecs::{observed, text};
+use super::ecs::observed;
 use crate::model::StopError;
 use crate::provider::select::{available_regions, tag_pairs};
+use crate::provider::text;
 use crate::provider::{RegionList, Scope, Selected, SelectedPage, TagLimits, TagMatch};
 
 /// `Tag.N` goes from 1 to 20; keys and values have at most 128 characters.

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use super::client::{CVM, TencentClient};
 use crate::model::{Billing, InstanceState, Provider, StopError, StopMode};
+use crate::provider::text;
 use crate::provider::{
     Actions, Adapter, BoxFuture, Capabilities, Described, Observed, Scope, StopAnswer, StopCall,
 };
@@ -57,14 +58,6 @@ pub fn is_region(region: &str) -> bool {
                 && p.bytes()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         })
-}
-
-fn text(value: &Value, key: &str) -> String {
-    value
-        .get(key)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string()
 }
 
 /// Reads one `InstanceSet` entry.
