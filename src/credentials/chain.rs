@@ -3,8 +3,9 @@
 //!
 //! Alibaba: access keys (`ALIBABA_CLOUD_ACCESS_KEY_ID`, `…_SECRET`, `…_SECURITY_TOKEN`), then
 //! RRSA OIDC (`ALIBABA_CLOUD_ROLE_ARN`, `ALIBABA_CLOUD_OIDC_PROVIDER_ARN`,
-//! `ALIBABA_CLOUD_OIDC_TOKEN_FILE`; the STS host from `ALIBABA_CLOUD_STS_ENDPOINT` when set), then the `credentials.ini` profile, then the ECS RAM role
-//! unless `ALIBABA_CLOUD_ECS_METADATA_DISABLED=true`. Tencent: access keys
+//! `ALIBABA_CLOUD_OIDC_TOKEN_FILE`; the STS host from `ALIBABA_CLOUD_STS_ENDPOINT` when set),
+//! then the `credentials.ini` profile, then the ECS RAM role unless
+//! `ALIBABA_CLOUD_ECS_METADATA_DISABLED=true`. Tencent: access keys
 //! (`TENCENTCLOUD_SECRET_ID`, `…_SECRET_KEY`, `…_SESSION_TOKEN`), then the profile file, then
 //! TKE OIDC (`TKE_REGION`, `TKE_PROVIDER_ID`, `TKE_WEB_IDENTITY_TOKEN_FILE`, `TKE_ROLE_ARN`),
 //! then the CVM CAM role. Unlike the Tencent SDK, TKE OIDC comes before the CVM role, so that a

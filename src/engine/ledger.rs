@@ -285,7 +285,7 @@ impl<P: Send + 'static, R: Record> Ledger<P, R> {
                 .get(record.instance_id())
                 .or(state.region.as_ref());
             if let Some(region) = region {
-                record.set_region(&region.clone());
+                record.set_region(region);
             }
             if !state.done.insert(record.instance_id().to_string()) {
                 tracing::warn!(instance = record.instance_id(), "dropping a second result");

@@ -126,33 +126,17 @@ pub fn check_target(
     } else {
         account
     };
-    let selector = region.is_none();
-    let region = region.unwrap_or_default();
-    if selector {
-        // Checked with the selector's regions.
-    } else if region.is_empty() {
-        violations.push(violation(
+    match region {
+        // A selector's regions are checked with it.
+        None => {}
+        Some("") => violations.push(violation(
             "region",
             format!(
                 "required: a {provider} region id such as {}",
                 example_region(provider)
             ),
-        ));
-    } else if !adapter.valid_region(region)
-        || !(adapter.known_regions().contains(&region)
-            || config
-                .provider(provider)
-                .regions
-                .iter()
-                .any(|r| r == region))
-    {
-        violations.push(violation(
-            "region",
-            format!(
-                "{region:?} is not a {provider} region stopgate knows (like {}); if {provider} opened it recently, add it to [{provider}] regions in the config",
-                example_region(provider)
-            ),
-        ));
+        )),
+        Some(region) => check_region(config, adapter.as_ref(), "region", region, violations),
     }
     let Some(profile) = config.accounts.get(account) else {
         let known: Vec<&String> = config.accounts.keys().collect();
@@ -162,8 +146,7 @@ pub fn check_target(
         ));
         return None;
     };
-    if !selector
-        && !region.is_empty()
+    if let Some(region) = region.filter(|r| !r.is_empty())
         && !profile.regions.is_empty()
         && !profile.regions.iter().any(|r| r == region)
     {
@@ -187,6 +170,35 @@ pub fn check_target(
         return None;
     };
     Some((provider, account.to_string(), credentials))
+}
+
+/// Checks that `region` is one stopgate accepts for the adapter's provider: well formed, and
+/// known to stopgate or added in the config (`[PROVIDER] regions`); a violation of `field`
+/// otherwise.
+pub fn check_region(
+    config: &Config,
+    adapter: &dyn Adapter,
+    field: &str,
+    region: &str,
+    violations: &mut Vec<FieldViolation>,
+) {
+    let provider = adapter.provider();
+    let known = adapter.valid_region(region)
+        && (adapter.known_regions().contains(&region)
+            || config
+                .provider(provider)
+                .regions
+                .iter()
+                .any(|r| r == region));
+    if !known {
+        violations.push(violation(
+            field,
+            format!(
+                "{region:?} is not a {provider} region stopgate knows (like {}); if {provider} opened it recently, add it to [{provider}] regions in the config",
+                example_region(provider)
+            ),
+        ));
+    }
 }
 
 fn example_region(provider: Provider) -> &'static str {

@@ -4,7 +4,7 @@ use crate::config::Config;
 use crate::model::Provider;
 use crate::provider::{Adapter, TagMatch};
 
-use super::request::FieldViolation;
+use super::request::{FieldViolation, check_region};
 
 /// The most regions one selector may name.
 pub const MAX_REGIONS: usize = 32;
@@ -55,18 +55,6 @@ fn violation(field: impl Into<String>, description: impl Into<String>) -> FieldV
         field: field.into(),
         description: description.into(),
     }
-}
-
-/// Whether stopgate accepts `region` for `provider`: well formed, and known to stopgate or
-/// added in the config.
-pub fn known_region(config: &Config, adapter: &dyn Adapter, region: &str) -> bool {
-    adapter.valid_region(region)
-        && (adapter.known_regions().contains(&region)
-            || config
-                .provider(adapter.provider())
-                .regions
-                .iter()
-                .any(|r| r == region))
 }
 
 /// Checks a selector; `region` is the request's own region field, and `batch` the vendor's
@@ -133,14 +121,8 @@ pub fn check(
             ));
         }
     }
-    if !region.is_empty() && !known_region(config, adapter, region) {
-        violations.push(violation(
-            "region",
-            format!(
-                "{region:?} is not a {provider} region stopgate knows (like {}); if {provider} opened it recently, add it to [{provider}] regions in the config",
-                adapter.known_regions().first().copied().unwrap_or_default()
-            ),
-        ));
+    if !region.is_empty() {
+        check_region(config, adapter, "region", region, violations);
     }
     let mut regions = selector.regions.clone();
     if !region.is_empty() && !regions.iter().any(|r| r == region) {
@@ -171,14 +153,14 @@ pub fn check(
                 format!("selector.regions[{i}]"),
                 format!("{r:?} is named twice"),
             ));
-        } else if !known_region(config, adapter, r) {
-            violations.push(violation(
-                format!("selector.regions[{i}]"),
-                format!(
-                    "{r:?} is not a {provider} region stopgate knows (like {}); if {provider} opened it recently, add it to [{provider}] regions in the config",
-                    adapter.known_regions().first().copied().unwrap_or_default()
-                ),
-            ));
+        } else {
+            check_region(
+                config,
+                adapter,
+                &format!("selector.regions[{i}]"),
+                r,
+                violations,
+            );
         }
     }
     let max = config.max_instances_per_request;

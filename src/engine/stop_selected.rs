@@ -60,7 +60,7 @@ struct Shared<'a> {
 }
 
 impl Shared<'_> {
-    fn scope(&self, region: &'static str) -> Scope<'_> {
+    fn scope<'s>(&'s self, region: &'s str) -> Scope<'s> {
         Scope {
             region,
             credentials: self.request.credentials.as_ref(),
@@ -69,10 +69,7 @@ impl Shared<'_> {
 
     /// Reads every page of one region.
     async fn read(&self, region: &str, caller: &Caller) -> Result<Found, StopError> {
-        let scope = Scope {
-            region,
-            credentials: self.request.credentials.as_ref(),
-        };
+        let scope = self.scope(region);
         let action = self.adapter.actions().describe;
         let mut found = Found {
             instances: Vec::new(),
@@ -182,16 +179,17 @@ impl Engine {
             ledger,
             matched: AtomicUsize::new(0),
         };
-        let regions = match self.regions_of(&shared, &deadline, stats).await {
-            Ok(regions) => regions,
-            Err(error) => return ledger.abort(error).await,
-        };
+        // The regions the account may act in (empty: any).
         let allowed = &self
             .config()
             .accounts
             .get(&request.account)
             .map(|a| a.regions.clone())
             .unwrap_or_default();
+        let regions = match self.regions_of(&shared, allowed, &deadline, stats).await {
+            Ok(regions) => regions,
+            Err(error) => return ledger.abort(error).await,
+        };
         let request = &request;
         let reads = regions.iter().map(|region| {
             let shared = &shared;
@@ -290,12 +288,6 @@ impl Engine {
                 }),
             }
         }
-        tracing::info!(
-            tags = %selection.tags_text(),
-            regions = summaries.len(),
-            matched = ids.len(),
-            "selector resolved"
-        );
         ledger.expect(ids);
         ledger.placed(placed, summaries);
         let concurrency = self
@@ -325,10 +317,11 @@ impl Engine {
         futures::future::join_all(stops).await;
     }
 
-    /// The regions to search: those named, the account's, or the vendor's list.
+    /// The regions to search: those named, the account's (`allowed`), or the vendor's list.
     async fn regions_of(
         &self,
         shared: &Shared<'_>,
+        allowed: &[String],
         deadline: &super::deadline::Deadline,
         stats: &Arc<Stats>,
     ) -> Result<Vec<String>, StopError> {
@@ -336,16 +329,16 @@ impl Engine {
         if let Regions::Listed(regions) = &shared.selection.regions {
             return Ok(regions.clone());
         }
-        if let Some(account) = self.config().accounts.get(&request.account)
-            && !account.regions.is_empty()
-        {
-            return Ok(account.regions.clone());
+        if !allowed.is_empty() {
+            return Ok(allowed.to_vec());
         }
         let home = home_region(request.provider);
         let caller = self.region_caller(request, home, deadline, shared.ledger, stats);
         let adapter = shared.adapter;
         let listed = caller
-            .run(adapter.regions_action(), || adapter.regions(shared.scope(home)))
+            .run(adapter.actions().regions, || {
+                adapter.regions(shared.scope(home))
+            })
             .await
             .map_err(|e| {
                 e.with_message(|m| {

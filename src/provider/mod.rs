@@ -111,7 +111,10 @@ pub struct Capabilities {
 #[derive(Debug, Clone, Copy)]
 pub struct Actions {
     pub stop: &'static str,
+    /// Reads instances, by ids or by tags.
     pub describe: &'static str,
+    /// Lists the regions (for a selector's `all_regions`).
+    pub regions: &'static str,
 }
 
 /// One instance's task of a command execution, as read.
@@ -207,8 +210,6 @@ pub trait Adapter: Send + Sync {
         tags: &'a [TagMatch],
         page: Option<&'a str>,
     ) -> BoxFuture<'a, Result<SelectedPage, StopError>>;
-    /// The action that lists regions, for pacing.
-    fn regions_action(&self) -> &'static str;
     /// The regions the vendor offers the account (`DescribeRegions`), asked in the scope's
     /// region.
     fn regions<'a>(&'a self, scope: Scope<'a>) -> BoxFuture<'a, Result<RegionList, StopError>>;

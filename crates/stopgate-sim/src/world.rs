@@ -144,12 +144,7 @@ impl RegionState {
     /// The instances with these ids (unknown ones left out, each once), advanced to `now`, in
     /// creation order. Costs what the ids cost, whatever the size of the region.
     pub fn select(&mut self, ids: &[String], now: Instant) -> Vec<&Instance> {
-        let mut found: Vec<usize> = ids
-            .iter()
-            .filter_map(|id| self.instance_index.get(id).copied())
-            .collect();
-        found.sort_unstable();
-        found.dedup();
+        let found = self.positions_of(ids);
         for &idx in &found {
             self.instances[idx].advance(now);
         }

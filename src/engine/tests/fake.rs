@@ -336,6 +336,7 @@ impl Adapter for Fake {
         Actions {
             stop: STOP,
             describe: DESCRIBE,
+            regions: REGIONS,
         }
     }
     fn published_rate(&self, _action: &str) -> Option<f64> {
@@ -457,9 +458,6 @@ impl Adapter for Fake {
                 request_id: Some("req-select".into()),
             })
         })
-    }
-    fn regions_action(&self) -> &'static str {
-        REGIONS
     }
     fn regions<'a>(&'a self, _scope: Scope<'a>) -> BoxFuture<'a, Result<RegionList, StopError>> {
         Box::pin(async move {

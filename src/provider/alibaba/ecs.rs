@@ -122,6 +122,7 @@ impl Adapter for AlibabaClient {
         Actions {
             stop: "StopInstances",
             describe: "DescribeInstances",
+            regions: "DescribeRegions",
         }
     }
 
@@ -195,10 +196,6 @@ impl Adapter for AlibabaClient {
         page: Option<&'a str>,
     ) -> BoxFuture<'a, Result<crate::provider::SelectedPage, StopError>> {
         Box::pin(super::select::select(self, scope, tags, page))
-    }
-
-    fn regions_action(&self) -> &'static str {
-        "DescribeRegions"
     }
 
     fn regions<'a>(

@@ -113,6 +113,7 @@ impl Adapter for TencentClient {
         Actions {
             stop: "StopInstances",
             describe: "DescribeInstances",
+            regions: "DescribeRegions",
         }
     }
 
@@ -188,10 +189,6 @@ impl Adapter for TencentClient {
         page: Option<&'a str>,
     ) -> BoxFuture<'a, Result<crate::provider::SelectedPage, StopError>> {
         Box::pin(super::select::select(self, scope, tags, page))
-    }
-
-    fn regions_action(&self) -> &'static str {
-        "DescribeRegions"
     }
 
     fn regions<'a>(
